@@ -1,0 +1,143 @@
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { canonicalIp, identifierKey } from './identifiers.js';
+import { AcmeProblem } from './problems.js';
+import type { Identifier } from './types.js';
+
+// CSR acceptance (RFC 8555 §7.4, interop item 35): the signature must verify, the key must be one the
+// PCA signs, and CN ∪ SAN must be exactly the order's identifiers. Requested extensions are ignored:
+// the leaf is built from policy, not from what the CSR asks for.
+
+export type KeyType = 'rsa2048' | 'rsa3072' | 'rsa4096' | 'ecdsa-p256' | 'ecdsa-p384';
+
+export interface CheckedCsr {
+  der: Buffer;
+  pem: string;
+  keyType: KeyType;
+  /** SHA-256 of the SubjectPublicKeyInfo DER, hex. */
+  spkiSha256: string;
+  names: Identifier[];
+}
+
+const badCsr = (detail: string) => new AcmeProblem('badCSR', detail);
+
+export function pemFromDer(der: Uint8Array, label: string): string {
+  const b64 = Buffer.from(der).toString('base64');
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+export const spkiSha256Hex = (spkiDer: Uint8Array): string => createHash('sha256').update(spkiDer).digest('hex');
+
+function keyTypeOf(spkiDer: Buffer): KeyType {
+  let key;
+  try {
+    key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+  } catch {
+    throw badCsr('the CSR public key cannot be read');
+  }
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = details.modulusLength ?? 0;
+    if (bits < 2048) throw badCsr(`RSA keys must be at least 2048 bits (got ${bits})`);
+    if (bits === 2048) return 'rsa2048';
+    if (bits === 3072) return 'rsa3072';
+    if (bits === 4096) return 'rsa4096';
+    throw badCsr(`RSA key size ${bits} is not supported: use 2048, 3072 or 4096`);
+  }
+  if (key.asymmetricKeyType === 'ec') {
+    if (details.namedCurve === 'prime256v1') return 'ecdsa-p256';
+    if (details.namedCurve === 'secp384r1') return 'ecdsa-p384';
+    throw badCsr(`EC curve ${details.namedCurve ?? 'unknown'} is not supported: use P-256 or P-384`);
+  }
+  throw badCsr(`key type ${key.asymmetricKeyType ?? 'unknown'} is not supported: use RSA (2048+) or ECDSA P-256/P-384`);
+}
+
+/** Parses and checks a DER CSR against the order's identifiers. Throws badCSR problems. */
+export async function checkCsr(der: Buffer, orderIdentifiers: Identifier[], allowedKeyTypes?: KeyType[]): Promise<CheckedCsr> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(der);
+  } catch {
+    throw badCsr('the CSR is not a valid PKCS#10 request');
+  }
+  const spki = Buffer.from(csr.publicKey.rawData);
+  const keyType = keyTypeOf(spki);
+  if (allowedKeyTypes && !allowedKeyTypes.includes(keyType)) {
+    throw badCsr(`key type ${keyType} is not allowed by this profile (allowed: ${allowedKeyTypes.join(', ')})`);
+  }
+  let signatureOk = false;
+  try {
+    signatureOk = await csr.verify();
+  } catch {
+    signatureOk = false;
+  }
+  if (!signatureOk) throw badCsr('the CSR signature does not verify');
+
+  const sanNames: Identifier[] = [];
+  const sanExt = csr.getExtension('2.5.29.17'); // id-ce-subjectAltName
+  const san = sanExt
+    ? sanExt instanceof x509.SubjectAlternativeNameExtension
+      ? sanExt
+      : new x509.SubjectAlternativeNameExtension(sanExt.rawData)
+    : null;
+  if (san) {
+    for (const name of san.names.items) {
+      if (name.type === 'dns') sanNames.push({ type: 'dns', value: name.value });
+      else if (name.type === 'ip') sanNames.push({ type: 'ip', value: name.value });
+      else throw badCsr(`the CSR asks for a ${name.type} name; only DNS names and IP addresses are issued`);
+    }
+  }
+  const cns = csr.subjectName.getField('CN').filter((cn) => cn !== '');
+  if (cns.length > 1) throw badCsr('the CSR has more than one common name');
+
+  const wanted = new Map(orderIdentifiers.map((id) => [identifierKey(id), id]));
+  const seen = new Set<string>();
+  for (const name of sanNames) {
+    const key = safeKey(name);
+    if (!wanted.has(key)) throw badCsr(`the CSR names "${name.value}", which is not in the order`);
+    seen.add(key);
+  }
+  for (const cn of cns) {
+    // A CN may spell a dns name or an IP address; it must be one of the order's identifiers.
+    const asDns = safeKey({ type: 'dns', value: cn });
+    const asIp = /^[0-9a-fA-F:.]+$/.test(cn) ? safeKey({ type: 'ip', value: cn }) : '';
+    const key = wanted.has(asDns) ? asDns : asIp && wanted.has(asIp) ? asIp : null;
+    if (!key) throw badCsr(`the CSR common name "${cn}" is not one of the order's identifiers`);
+    seen.add(key);
+  }
+  const missing = [...wanted.keys()].filter((k) => !seen.has(k));
+  if (missing.length) {
+    throw badCsr(`the CSR does not name every identifier of the order (missing: ${missing.map((k) => wanted.get(k)!.value).join(', ')})`);
+  }
+  return {
+    der,
+    pem: pemFromDer(der, 'CERTIFICATE REQUEST'),
+    keyType,
+    spkiSha256: spkiSha256Hex(spki),
+    names: sanNames,
+  };
+}
+
+function safeKey(id: Identifier): string {
+  try {
+    return identifierKey(id.type === 'ip' ? { type: 'ip', value: canonicalIp(id.value) } : id);
+  } catch {
+    return `invalid:${id.value}`;
+  }
+}
+
+/** The names (SAN dNSName and iPAddress) of a certificate, as identifier keys. */
+export function certificateNameKeys(cert: X509Certificate): string[] {
+  const keys: string[] = [];
+  for (const part of (cert.subjectAltName ?? '').split(', ')) {
+    if (part.startsWith('DNS:')) keys.push(identifierKey({ type: 'dns', value: part.slice(4) }));
+    else if (part.startsWith('IP Address:')) keys.push(safeKey({ type: 'ip', value: part.slice(11) }));
+  }
+  return keys;
+}
+
+/** SHA-256 of a CSR's SubjectPublicKeyInfo, hex (the CSR was checked at finalize). */
+export function csrSpkiSha256(der: Buffer): string {
+  return spkiSha256Hex(Buffer.from(new x509.Pkcs10CertificateRequest(der).publicKey.rawData));
+}

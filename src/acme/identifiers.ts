@@ -1,0 +1,84 @@
+import { isIP } from 'node:net';
+import { AcmeProblem } from './problems.js';
+import type { Identifier } from './types.js';
+
+// Identifier rules: RFC 8555 §7.1.4 (dns, wildcards) and RFC 8738 (ip). The strings a client sent are
+// kept as they were for echoing; these helpers give the normalised form used for every comparison.
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+export interface NormalizedIdentifier {
+  type: 'dns' | 'ip';
+  /** dns: lower-case without a trailing dot or "*."; ip: canonical text form. */
+  value: string;
+  wildcard: boolean;
+}
+
+export function normalizeIdentifier(id: Identifier): NormalizedIdentifier {
+  if (id.type === 'ip') return { type: 'ip', value: canonicalIp(id.value), wildcard: false };
+  let value = id.value.toLowerCase();
+  const wildcard = value.startsWith('*.');
+  if (wildcard) value = value.slice(2);
+  return { type: 'dns', value, wildcard };
+}
+
+/** Canonical text of an IP address: dotted quad for v4, RFC 5952 compressed lower-case for v6. */
+export function canonicalIp(text: string): string {
+  const v = isIP(text);
+  if (v === 4) return text.split('.').map((o) => String(Number(o))).join('.');
+  if (v === 6) return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  throw new AcmeProblem('malformed', `"${text}" is not an IP address`);
+}
+
+/** Key used to compare identifiers (and CSR names) regardless of case or address spelling. */
+export const identifierKey = (id: Identifier): string => {
+  const n = normalizeIdentifier(id);
+  return `${n.type}:${n.wildcard ? '*.' : ''}${n.value}`;
+};
+
+/**
+ * Checks one identifier of a newOrder request. Throws `rejectedIdentifier` / `unsupportedIdentifier`
+ * / `malformed` problems carrying the identifier, so a compound problem can list them all.
+ */
+export function checkIdentifier(id: Identifier): void {
+  const fail = (type: 'rejectedIdentifier' | 'malformed' | 'unsupportedIdentifier', detail: string) =>
+    new AcmeProblem(type, detail, { identifier: { type: id.type, value: id.value } });
+  if (id.type === 'ip') {
+    if (isIP(id.value) === 0) throw fail('malformed', `"${id.value}" is not an IP address`);
+    return;
+  }
+  if (id.type !== 'dns') throw fail('unsupportedIdentifier', `identifier type "${String(id.type)}" is not supported`);
+  const value = id.value;
+  if (value.length === 0 || value.length > 253) throw fail('rejectedIdentifier', 'a DNS name must be 1 to 253 characters long');
+  if (isIP(value) !== 0) {
+    // node acme-client sends addresses as dns identifiers (interop §3); RFC 8738 wants type "ip".
+    throw fail('rejectedIdentifier', `"${value}" is an IP address: send it as an identifier of type "ip" (RFC 8738)`);
+  }
+  const lower = value.toLowerCase();
+  const body = lower.startsWith('*.') ? lower.slice(2) : lower;
+  if (body.includes('*')) throw fail('rejectedIdentifier', `"${value}": a wildcard is allowed only as the whole leftmost label`);
+  if (body.endsWith('.')) throw fail('rejectedIdentifier', `"${value}": a trailing dot is not allowed`);
+  const labels = body.split('.');
+  for (const label of labels) {
+    if (!LABEL.test(label)) throw fail('rejectedIdentifier', `"${value}" is not a valid DNS name`);
+  }
+  if (lower.startsWith('*.') && labels.length < 2) {
+    throw fail('rejectedIdentifier', `"${value}": a wildcard needs at least two labels after "*."`);
+  }
+}
+
+/** DNS name used as TLS SNI for an IP identifier (RFC 8738 §6: the reverse-mapping name). */
+export function reverseDnsName(ip: string): string {
+  const v = isIP(ip);
+  if (v === 4) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+  const full = expandIpv6(ip);
+  return `${full.replace(/:/g, '').split('').reverse().join('.')}.ip6.arpa`;
+}
+
+function expandIpv6(ip: string): string {
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const fill = tail === undefined ? [] : Array(8 - h.length - t.length).fill('0');
+  return [...h, ...fill, ...t].map((g) => g.padStart(4, '0')).join(':');
+}

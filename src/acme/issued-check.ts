@@ -1,0 +1,97 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import { certificateNameKeys } from './csr.js';
+import { identifierKey } from './identifiers.js';
+import type { Identifier } from './types.js';
+
+// "Never serve a wrong certificate": what the PCA returned must be for the CSR's key, name exactly
+// the order's identifiers, and chain to the configured trust anchor. Returns a reason, or null.
+
+export interface IssuedFacts {
+  serialHex: string;
+  spkiSha256: string;
+  akiB64: string | null;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export function spkiSha256OfCert(cert: X509Certificate): string {
+  return createHash('sha256').update(cert.publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
+}
+
+/** The serial as lower-case hex without leading zero bytes (the DER sign byte). */
+export function normalizeSerialHex(hex: string): string {
+  const clean = hex.replace(/[^0-9a-fA-F]/g, '').toLowerCase().replace(/^(00)+/, '');
+  return clean === '' ? '0' : clean;
+}
+
+/** base64url of the AKI keyIdentifier (RFC 9773 §4.1), read from the DER. */
+export function authorityKeyIdB64(cert: X509Certificate): string | null {
+  const der = cert.raw;
+  // OID 2.5.29.35 (authorityKeyIdentifier): 06 03 55 1D 23
+  const oid = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x23]);
+  const at = der.indexOf(oid);
+  if (at < 0) return null;
+  let p = at + oid.length;
+  if (der[p] === 0x01) p += 3; // critical BOOLEAN
+  if (der[p] !== 0x04) return null; // extnValue OCTET STRING
+  p += 1 + lengthBytes(der, p + 1);
+  if (der[p] !== 0x30) return null; // AuthorityKeyIdentifier SEQUENCE
+  p += 1 + lengthBytes(der, p + 1);
+  if (der[p] !== 0x80) return null; // [0] keyIdentifier
+  const len = der[p + 1]!;
+  return der.subarray(p + 2, p + 2 + len).toString('base64url');
+}
+
+function lengthBytes(der: Buffer, p: number): number {
+  const first = der[p]!;
+  return first < 0x80 ? 1 : 1 + (first & 0x7f);
+}
+
+export function factsOf(leaf: X509Certificate): IssuedFacts {
+  return {
+    serialHex: normalizeSerialHex(leaf.serialNumber),
+    spkiSha256: spkiSha256OfCert(leaf),
+    akiB64: authorityKeyIdB64(leaf),
+    notBefore: new Date(leaf.validFrom),
+    notAfter: new Date(leaf.validTo),
+  };
+}
+
+export function checkIssued(
+  leafPem: string,
+  chainPems: string[],
+  expected: { spkiSha256: string; identifiers: Identifier[] },
+  trustAnchors: X509Certificate[],
+  now: Date,
+): { ok: true; facts: IssuedFacts } | { ok: false; reason: string } {
+  let leaf: X509Certificate;
+  let chain: X509Certificate[];
+  try {
+    leaf = new X509Certificate(leafPem);
+    chain = chainPems.map((p) => new X509Certificate(p));
+  } catch {
+    return { ok: false, reason: 'the PCA returned a certificate that cannot be parsed' };
+  }
+  const facts = factsOf(leaf);
+  if (facts.spkiSha256 !== expected.spkiSha256) return { ok: false, reason: "the issued certificate's public key is not the CSR's" };
+  const want = new Set(expected.identifiers.map(identifierKey));
+  const got = new Set(certificateNameKeys(leaf));
+  const same = want.size === got.size && [...want].every((k) => got.has(k));
+  if (!same) return { ok: false, reason: `the issued certificate names [${[...got].join(', ')}], not the order's [${[...want].join(', ')}]` };
+  if (chain.length === 0) return { ok: false, reason: 'the PCA returned no issuing CA certificate' };
+  const path = [leaf, ...chain];
+  for (let i = 0; i + 1 < path.length; i++) {
+    const child = path[i]!;
+    const parent = path[i + 1]!;
+    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+      return { ok: false, reason: `certificate ${i} of the chain is not signed by certificate ${i + 1}` };
+    }
+  }
+  const top = path[path.length - 1]!;
+  const anchored = trustAnchors.some(
+    (anchor) => anchor.fingerprint256 === top.fingerprint256 || (top.checkIssued(anchor) && top.verify(anchor.publicKey)),
+  );
+  if (!anchored) return { ok: false, reason: 'the chain does not lead to the configured trust anchor' };
+  if (facts.notAfter.getTime() <= now.getTime()) return { ok: false, reason: 'the issued certificate is already expired' };
+  return { ok: true, facts };
+}

@@ -1,0 +1,192 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, flattenedVerify, type JWK } from 'jose';
+import { AcmeProblem } from '../acme/problems.js';
+import type { Account } from '../acme/types.js';
+
+// JWS checks as small named steps (RFC 8555 §6.2-6.5; Boulder's verify.go and Pebble's verifyJWS as
+// models). Every step throws the ACME problem a client can act on; none of them writes state. The
+// nonce is redeemed by the caller only after the signature verified.
+
+/** Signature algorithms accepted on account keys (interop item 9). No "none", no MACs outside EAB. */
+export const ACCOUNT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+export interface FlattenedJws {
+  protected: string;
+  payload: string;
+  signature: string;
+}
+
+export interface ProtectedHeader {
+  alg: string;
+  nonce?: string;
+  url?: string;
+  jwk?: JWK;
+  kid?: string;
+  [key: string]: unknown;
+}
+
+/** Step 1: the body is one flattened JWS (RFC 7515 §7.2.2) with only a protected header. */
+export function parseFlattenedJws(body: unknown): FlattenedJws {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new AcmeProblem('malformed', 'the request body must be a JWS in flattened JSON serialization');
+  }
+  const o = body as Record<string, unknown>;
+  if ('signatures' in o) throw new AcmeProblem('malformed', 'JWS general serialization (multiple signatures) is not allowed');
+  if ('header' in o) throw new AcmeProblem('malformed', 'JWS unprotected headers are not allowed (RFC 8555 §6.2)');
+  for (const key of ['protected', 'payload', 'signature'] as const) {
+    if (typeof o[key] !== 'string') throw new AcmeProblem('malformed', `JWS member "${key}" is missing or not a string`);
+  }
+  for (const key of Object.keys(o)) {
+    if (!['protected', 'payload', 'signature'].includes(key)) throw new AcmeProblem('malformed', `unexpected JWS member "${key}"`);
+  }
+  return { protected: o.protected as string, payload: o.payload as string, signature: o.signature as string };
+}
+
+/** Step 2: the protected header decodes to a JSON object. */
+export function decodeProtectedHeader(jws: FlattenedJws): ProtectedHeader {
+  let header: unknown;
+  try {
+    header = JSON.parse(base64urlDecode(jws.protected, 'protected header').toString('utf8'));
+  } catch (err) {
+    if (err instanceof AcmeProblem) throw err;
+    throw new AcmeProblem('malformed', 'the JWS protected header is not valid JSON');
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+    throw new AcmeProblem('malformed', 'the JWS protected header is not a JSON object');
+  }
+  const h = header as ProtectedHeader;
+  if (typeof h.alg !== 'string') throw new AcmeProblem('malformed', 'the JWS protected header has no "alg"');
+  return h;
+}
+
+/** Step 3: the algorithm is on the allow-list (RFC 8555 §6.2: badSignatureAlgorithm lists what we take). */
+export function checkAlgorithm(header: ProtectedHeader, allowed: string[] = ACCOUNT_ALGORITHMS): void {
+  if (!allowed.includes(header.alg)) {
+    throw new AcmeProblem('badSignatureAlgorithm', `JWS algorithm "${header.alg}" is not supported`, { algorithms: allowed });
+  }
+}
+
+/** Step 4: exactly one of jwk / kid (RFC 8555 §6.2), and the one this endpoint wants. */
+export function checkKeyReference(header: ProtectedHeader, want: 'jwk' | 'kid' | 'either'): 'jwk' | 'kid' {
+  const hasJwk = header.jwk !== undefined;
+  const hasKid = header.kid !== undefined;
+  if (hasJwk && hasKid) throw new AcmeProblem('malformed', 'the JWS protected header must not contain both "jwk" and "kid"');
+  if (!hasJwk && !hasKid) throw new AcmeProblem('malformed', 'the JWS protected header must contain "jwk" or "kid"');
+  const mode = hasJwk ? 'jwk' : 'kid';
+  if (want !== 'either' && want !== mode) {
+    throw new AcmeProblem(
+      'malformed',
+      want === 'jwk' ? 'this request must be signed with a "jwk" header, not "kid"' : 'this request must be signed by an account ("kid"), not "jwk"',
+    );
+  }
+  if (mode === 'kid' && typeof header.kid !== 'string') throw new AcmeProblem('malformed', 'the JWS "kid" must be a string');
+  return mode;
+}
+
+/** Step 5: the "url" header equals the URL the request was sent to (RFC 8555 §6.4). */
+export function checkUrl(header: ProtectedHeader, requestUrl: string): void {
+  if (typeof header.url !== 'string') throw new AcmeProblem('malformed', 'the JWS protected header has no "url"');
+  if (header.url !== requestUrl) {
+    throw new AcmeProblem('unauthorized', `the JWS "url" (${truncate(header.url)}) does not match the request URL (${requestUrl})`);
+  }
+}
+
+/** Step 6: a nonce is present and well formed (RFC 8555 §6.5); it is redeemed after the signature check. */
+export function checkNoncePresent(header: ProtectedHeader): string {
+  if (typeof header.nonce !== 'string' || header.nonce === '') {
+    throw new AcmeProblem('badNonce', 'JWS has an invalid anti-replay nonce: the protected header has no "nonce"');
+  }
+  if (!/^[A-Za-z0-9_-]+$/.test(header.nonce)) {
+    throw new AcmeProblem('badNonce', 'JWS has an invalid anti-replay nonce: the nonce is not base64url');
+  }
+  return header.nonce;
+}
+
+/** A public key from a JWK: no private members, a key type we accept, RSA keys of 2048 bits or more. */
+export function publicKeyFromJwk(jwk: unknown): KeyObject {
+  if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) throw new AcmeProblem('malformed', 'the JWS "jwk" is not a JSON object');
+  const k = jwk as JWK;
+  if (k.d !== undefined || k.p !== undefined || k.k !== undefined) {
+    throw new AcmeProblem('badPublicKey', 'the JWS "jwk" must be a public key (it contains private or symmetric key material)');
+  }
+  if (k.kty !== 'RSA' && k.kty !== 'EC' && k.kty !== 'OKP') {
+    throw new AcmeProblem('badPublicKey', `key type "${String(k.kty)}" is not supported: use RSA, EC or OKP (Ed25519)`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: k as import('node:crypto').JsonWebKey, format: 'jwk' });
+  } catch {
+    throw new AcmeProblem('badPublicKey', 'the JWS "jwk" is not a valid public key');
+  }
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) < 2048) {
+    throw new AcmeProblem('badPublicKey', `RSA account keys must be at least 2048 bits (got ${details.modulusLength})`);
+  }
+  if (key.asymmetricKeyType === 'ec' && !['prime256v1', 'secp384r1', 'secp521r1'].includes(details.namedCurve ?? '')) {
+    throw new AcmeProblem('badPublicKey', `EC curve ${details.namedCurve ?? '?'} is not supported: use P-256, P-384 or P-521`);
+  }
+  if (key.asymmetricKeyType === 'ed448' || key.asymmetricKeyType === 'x25519' || key.asymmetricKeyType === 'x448') {
+    throw new AcmeProblem('badPublicKey', `key type ${key.asymmetricKeyType} is not supported for signing`);
+  }
+  return key;
+}
+
+/** The public members of a JWK only, in a stable shape for storage and thumbprints. */
+export function publicJwk(jwk: JWK): JWK {
+  switch (jwk.kty) {
+    case 'RSA':
+      return { kty: 'RSA', n: jwk.n, e: jwk.e };
+    case 'EC':
+      return { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
+    default:
+      return { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
+  }
+}
+
+/** RFC 7638 thumbprint, base64url SHA-256: the key's identity and the key authorization's suffix (RFC 8555 §8.1). */
+export const jwkThumbprint = (jwk: JWK): Promise<string> => calculateJwkThumbprint(publicJwk(jwk), 'sha256');
+
+/** Step 7: the signature verifies with the key and the header's algorithm. */
+export async function verifySignature(jws: FlattenedJws, key: KeyObject, algorithms: string[] = ACCOUNT_ALGORITHMS): Promise<void> {
+  try {
+    await flattenedVerify(jws, key, { algorithms });
+  } catch {
+    throw new AcmeProblem('malformed', 'JWS verification error: the signature does not verify with the key');
+  }
+}
+
+/** Step 8: the payload: "" is POST-as-GET (RFC 8555 §6.3), anything else must be a JSON object. */
+export function decodePayload(jws: FlattenedJws): Record<string, unknown> | null {
+  if (jws.payload === '') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(base64urlDecode(jws.payload, 'payload').toString('utf8'));
+  } catch (err) {
+    if (err instanceof AcmeProblem) throw err;
+    throw new AcmeProblem('malformed', 'the JWS payload is not valid JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new AcmeProblem('malformed', 'the JWS payload must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+export function base64urlDecode(text: string, what: string): Buffer {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new AcmeProblem('malformed', `the JWS ${what} is not base64url`);
+  return Buffer.from(text, 'base64url');
+}
+
+const truncate = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+/** What a verified request hands to the services. */
+export interface VerifiedRequest {
+  header: ProtectedHeader;
+  jws: FlattenedJws;
+  /** null for POST-as-GET. */
+  payload: Record<string, unknown> | null;
+  /** Set when signed by an account (kid). */
+  account: Account | null;
+  /** Set when signed with an embedded key (jwk). */
+  jwk: JWK | null;
+  jwkThumbprint: string | null;
+}

@@ -1,0 +1,43 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { serve } from './serve.js';
+import { pcaSimulatorCommand } from './pca-simulator.js';
+
+const USAGE = `Usage: acme-pca-gateway <command> [options]
+
+Commands:
+  serve [--config FILE]        Run the ACME server (default: embedded SQLite + PCA simulator)
+  pca-simulator --listen HOST:PORT --data-dir DIR --access-key K --secret-key S [--ca-tag TAG] [--tiers 1|2]
+                               Run the NCP-compatible Private CA simulator on its own
+  help                         Show this text
+`;
+
+/** Runs a command; resolves to an exit code, or undefined for long-running commands. */
+export async function runCli(argv: string[]): Promise<number | undefined> {
+  const [command = 'help', ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true });
+      try {
+        await serve(loadConfig(values.config));
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\n`);
+          return 2;
+        }
+        throw err;
+      }
+      return undefined;
+    }
+    case 'pca-simulator':
+      return pcaSimulatorCommand(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { GatewayConfig } from '../config/schema.js';
+import { buildGateway } from '../deps.js';
+import { listen, type TlsCredentials } from '../http/listener.js';
+import { ServingCertificateManager } from '../http/serving-tls.js';
+import { splitListenAddress } from '../platform/listen.js';
+
+/** `acme-pca-gateway serve`: the ACME server until SIGTERM/SIGINT, then a graceful shutdown. */
+export async function serve(config: GatewayConfig): Promise<void> {
+  const gw = await buildGateway(config);
+  const { logger } = gw;
+  const { host, port } = splitListenAddress(config.server.listen);
+  const external = new URL(config.server.externalUrl);
+
+  let tls: TlsCredentials | null = null;
+  let certs: ServingCertificateManager | null = null;
+  if (config.server.tls.mode === 'files') {
+    tls = { certPem: readFileSync(config.server.tls.certFile!, 'utf8'), keyPem: readFileSync(config.server.tls.keyFile!, 'utf8') };
+  } else if (config.server.tls.mode === 'pca') {
+    certs = new ServingCertificateManager({
+      pca: gw.pca,
+      host: external.hostname.replace(/^\[|\]$/g, ''),
+      periodDays: Math.min(config.pca.period, 90),
+      cacheDir: dirname(resolve(config.storage.sqlite)),
+      renewAtFraction: config.server.tls.renewAtFraction,
+      clock: { now: () => new Date(), nowMs: () => Date.now() },
+      logger,
+    });
+    tls = await certs.init();
+  }
+  if (tls && external.protocol !== 'https:') logger.warn('server.tls serves HTTPS but server.externalUrl is http://');
+  if (!tls && external.protocol === 'https:') logger.info('tls.mode none: expecting a TLS proxy in front for the https externalUrl');
+
+  const listener = await listen(gw.app as never, { host, port, tls });
+  certs?.scheduleRenewal((c) => listener.setCredentials(c));
+  printBanner(gw.config, gw.simulator?.rootPemPath ?? config.pca.trustAnchorFile ?? null, listener.port);
+  logger.info({ listen: `${host}:${listener.port}`, tls: config.server.tls.mode }, 'gateway started');
+
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down: no new requests; finishing in-flight jobs');
+      done();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  certs?.stop();
+  await listener.close();
+  await gw.close();
+  logger.info('stopped');
+}
+
+function printBanner(config: GatewayConfig, rootPath: string | null, port: number): void {
+  const directory = `${config.server.externalUrl.replace(/\/+$/, '')}/directory`;
+  const root = rootPath ? resolve(rootPath) : '(the root of your Private CA)';
+  const httpPort = config.validation.httpPort;
+  const lines = [
+    '',
+    'acme-pca-gateway is running',
+    `  ACME directory:  ${directory}`,
+    `  listening on:    ${config.server.listen.replace(/:\d+$/, `:${port}`)} (tls: ${config.server.tls.mode})`,
+    `  Private CA:      ${config.pca.kind === 'simulator' ? 'embedded NCP PCA simulator' : `NCP PCA ${config.pca.endpoint} (caTag ${config.pca.caTag})`}`,
+    `  trust this root: ${root}`,
+    `  database:        ${resolve(config.storage.sqlite)}`,
+    '',
+    'Get a certificate with certbot (http-01 is checked on port ' + httpPort + ' of the name you ask for):',
+    `  sudo REQUESTS_CA_BUNDLE=${root} certbot certonly --standalone \\`,
+    `    --server ${directory} \\`,
+    `    --http-01-port ${httpPort} -d <a name of this host that resolves to it> \\`,
+    '    --register-unsafely-without-email --agree-tos',
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}

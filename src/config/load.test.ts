@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from './load.js';
+
+describe('parseConfig', () => {
+  it('fills every default from an empty document', () => {
+    const c = parseConfig({});
+    expect(c.server.listen).toBe('127.0.0.1:14000');
+    expect(c.server.externalUrl).toBe('https://localhost:14000');
+    expect(c.server.tls.mode).toBe('pca');
+    expect(c.storage.sqlite).toBe('./data/gateway.sqlite');
+    expect(c.validation).toMatchObject({ httpPort: 80, tlsAlpnPort: 443, dnsResolvers: [] });
+    expect(c.pca).toMatchObject({ kind: 'simulator', period: 90 });
+    expect(c.simulator).toMatchObject({ listen: '127.0.0.1:14001', dataDir: './data/pca-simulator' });
+  });
+
+  it('names the bad key', () => {
+    expect(() => parseConfig({ validation: { httpPort: 'eighty' } })).toThrow(/validation\.httpPort/);
+    expect(() => parseConfig({ server: { lisen: 'x' } })).toThrow(/unknown key: lisen/);
+    expect(() => parseConfig({ server: { listen: 'nope' } })).toThrow(ConfigError);
+  });
+
+  it('requires credentials for the ncp kind and takes them from the environment', () => {
+    expect(() => parseConfig({ pca: { kind: 'ncp', endpoint: 'https://pca.example', caTag: 'a-b' } })).toThrow(/pca\.accessKey/);
+    const c = parseConfig(
+      { pca: { kind: 'ncp', endpoint: 'https://pca.example', caTag: 'a-b' } },
+      { NCP_ACCESS_KEY: 'ak', NCP_SECRET_KEY: 'sk' },
+    );
+    expect(c.pca.accessKey).toBe('ak');
+    expect(c.pca.secretKey).toBe('sk');
+  });
+});

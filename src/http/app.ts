@@ -1,0 +1,261 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Hono, type Context } from 'hono';
+import { AcmeProblem } from '../acme/problems.js';
+import type { VerifiedRequest } from '../auth/jws.js';
+import type { NonceService } from '../auth/nonces.js';
+import type { RequestVerifier, SignerMode } from '../auth/verifier.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Logger } from '../platform/logger.js';
+import type { Random } from '../platform/random.js';
+import type { AccountService } from '../services/accounts.js';
+import type { KeyChangeService } from '../services/key-change.js';
+import type { AuthorizationService, CertificateService, ChallengeService, OrderService } from '../services/orders.js';
+import type { RenewalInfoService } from '../services/renewal-info.js';
+import type { RevocationService } from '../services/revocation.js';
+import { readJsonBody } from './body.js';
+import { DEFAULT_DIRECTORY, type Linker } from './links.js';
+import { renderAccount, renderAuthorization, renderChallenge, renderOrder } from './render.js';
+
+// Builds the Hono app from its dependencies; no I/O happens here. Every response gets a fresh
+// Replay-Nonce, Cache-Control: no-store and Link rel="index" (interop items 4, 40); every error is a
+// problem document (RFC 7807) with the ACME type and status (interop item 7), never a stack trace.
+
+export interface AppDeps {
+  config: GatewayConfig;
+  linker: Linker;
+  nonces: NonceService;
+  verifier: RequestVerifier;
+  accounts: AccountService;
+  orders: OrderService;
+  authorizations: AuthorizationService;
+  challenges: ChallengeService;
+  certificates: CertificateService;
+  revocation: RevocationService;
+  keyChange: KeyChangeService;
+  renewalInfo: RenewalInfoService;
+  logger: Logger;
+  random: Random;
+  /** Health for /readyz: resolves when the gateway can serve, rejects with the reason when not. */
+  ready: () => Promise<void>;
+}
+
+type Env = {
+  Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse };
+  Variables: { links: string[]; requestId: string };
+};
+
+type Ctx = Context<Env>;
+
+const JSON_TYPE = 'application/json';
+const PROBLEM_TYPE = 'application/problem+json';
+const PEM_CHAIN_TYPE = 'application/pem-certificate-chain';
+
+export function buildApp(deps: AppDeps): Hono<Env> {
+  const { linker, config, logger } = deps;
+  const dir = DEFAULT_DIRECTORY;
+  const app = new Hono<Env>();
+
+  // ---- headers every ACME response carries ----
+  app.use('*', async (c, next) => {
+    c.set('requestId', deps.random.bytes(8).toString('hex'));
+    c.set('links', [`<${linker.url('directory', dir)}>;rel="index"`]);
+    await next();
+    c.header('Replay-Nonce', deps.nonces.issue());
+    c.header('Cache-Control', 'no-store');
+    writeLinks(c);
+  });
+
+  app.onError((err, c) => problemResponse(c, err, logger));
+  app.notFound((c) => problemResponse(c, new AcmeProblem('malformed', `no such resource: ${c.req.method} ${c.req.path}`, { status: 404 }), logger));
+
+  // ---- operations ----
+  app.get('/livez', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await deps.ready();
+      return c.json({ status: 'ready' });
+    } catch (err) {
+      return c.json({ status: 'not ready', reason: (err as Error).message }, 503);
+    }
+  });
+
+  // ---- directory and nonces (RFC 8555 §7.1.1, §7.2) ----
+  app.get(linker.pattern('directory', dir), (c) => {
+    const meta: Record<string, unknown> = { externalAccountRequired: config.acme.externalAccountRequired };
+    if (config.acme.termsOfService) meta.termsOfService = config.acme.termsOfService;
+    if (config.acme.website) meta.website = config.acme.website;
+    const profiles = Object.entries(config.acme.profiles);
+    if (profiles.length) meta.profiles = Object.fromEntries(profiles.map(([name, p]) => [name, p.description]));
+    return json(c, 200, {
+      newNonce: linker.url('newNonce', dir),
+      newAccount: linker.url('newAccount', dir),
+      newOrder: linker.url('newOrder', dir),
+      revokeCert: linker.url('revokeCert', dir),
+      keyChange: linker.url('keyChange', dir),
+      renewalInfo: linker.url('renewalInfo', dir),
+      meta,
+    });
+  });
+  // HEAD → 200, GET → 204 (interop item 3: uacme wants exactly 204 on GET).
+  app.on(['GET', 'HEAD'], linker.pattern('newNonce', dir), (c) => c.body(null, c.req.method === 'HEAD' ? 200 : 204));
+
+  // ---- accounts (RFC 8555 §7.3) ----
+  app.post(linker.pattern('newAccount', dir), async (c) => {
+    const url = linker.url('newAccount', dir);
+    const req = await verify(c, 'jwk');
+    const { account, created } = await deps.accounts.newAccount(req, dir, url);
+    c.header('Location', linker.url('account', dir, account.id));
+    return json(c, created ? 201 : 200, renderAccount(linker, account));
+  });
+  app.post(linker.pattern('account', dir), async (c) => {
+    const req = await verify(c, 'kid');
+    if (req.account!.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'the account URL does not match the signing account');
+    const account = await deps.accounts.update(req.account!, req.payload);
+    c.header('Location', linker.url('account', dir, account.id));
+    return json(c, 200, renderAccount(linker, account));
+  });
+  app.post(linker.pattern('orders', dir), async (c) => {
+    const req = await verify(c, 'kid');
+    if (req.account!.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'an account can list only its own orders');
+    const page = await deps.orders.list(req.account!, c.req.query('cursor') ?? null);
+    if (page.next) addLink(c, `<${linker.url('orders', dir, req.account!.id)}?cursor=${page.next}>;rel="next"`);
+    return json(c, 200, { orders: page.orderIds.map((id) => linker.url('order', dir, id)) });
+  });
+  app.post(linker.pattern('keyChange', dir), async (c) => {
+    const req = await verify(c, 'kid');
+    const account = await deps.keyChange.change(req, linker.url('keyChange', dir));
+    c.header('Location', linker.url('account', dir, account.id));
+    return json(c, 200, renderAccount(linker, account));
+  });
+
+  // ---- orders (RFC 8555 §7.4) ----
+  app.post(linker.pattern('newOrder', dir), async (c) => {
+    const req = await verify(c, 'kid');
+    const view = await deps.orders.newOrder(req.account!, req.payload);
+    c.header('Location', linker.url('order', dir, view.order.id));
+    retryAfterWhileBusy(c, view.status);
+    return json(c, 201, renderOrder(linker, view.order, view.status));
+  });
+  app.post(linker.pattern('order', dir), async (c) => {
+    const req = await postAsGet(c);
+    const view = await deps.orders.view(req.account!, c.req.param('id')!);
+    retryAfterWhileBusy(c, view.status);
+    return json(c, 200, renderOrder(linker, view.order, view.status));
+  });
+  app.post(linker.pattern('finalize', dir), async (c) => {
+    const req = await verify(c, 'kid');
+    const view = await deps.orders.finalize(req.account!, c.req.param('id')!, req.payload);
+    // interop item 22: 200 + Location of the order, status processing or valid, never ready.
+    c.header('Location', linker.url('order', dir, view.order.id));
+    retryAfterWhileBusy(c, view.status);
+    return json(c, 200, renderOrder(linker, view.order, view.status));
+  });
+
+  // ---- authorizations and challenges (RFC 8555 §7.5) ----
+  app.post(linker.pattern('authz', dir), async (c) => {
+    const req = await verify(c, 'kid');
+    const id = c.req.param('id')!;
+    const view =
+      req.payload === null
+        ? await deps.authorizations.view(req.account!, id)
+        : await deps.authorizations.deactivate(req.account!, id, req.payload);
+    retryAfterWhileBusy(c, view.status);
+    return json(c, 200, renderAuthorization(linker, view.authz, view.status));
+  });
+  app.post(linker.pattern('challenge', dir), async (c) => {
+    const req = await verify(c, 'kid');
+    const { challenge, authz } = await deps.challenges.respond(req.account!, c.req.param('id')!, req.payload);
+    // interop item 27: the authorization as Link rel="up".
+    addLink(c, `<${linker.url('authz', dir, authz.id)}>;rel="up"`);
+    retryAfterWhileBusy(c, challenge.status);
+    return json(c, 200, renderChallenge(linker, dir, challenge));
+  });
+
+  // ---- certificates (RFC 8555 §7.4.2, §7.6) ----
+  app.post(linker.pattern('certificate', dir), async (c) => {
+    const req = await postAsGet(c);
+    const pem = await deps.certificates.fullchain(req.account!, c.req.param('id')!);
+    // interop item 33: no Link rel="up" when the chain is in the body.
+    return c.body(pem, 200, { 'Content-Type': PEM_CHAIN_TYPE });
+  });
+  app.post(linker.pattern('revokeCert', dir), async (c) => {
+    const req = await verify(c, 'either');
+    await deps.revocation.revoke(req, dir);
+    return c.body(null, 200);
+  });
+
+  // ---- ACME Renewal Information (RFC 9773 §4.1): unauthenticated GET ----
+  app.get(`${linker.pattern('renewalInfo', dir)}/:certId`, async (c) => {
+    const info = await deps.renewalInfo.lookup(c.req.param('certId'));
+    c.header('Retry-After', String(info.retryAfterSeconds));
+    return json(c, 200, { suggestedWindow: info.suggestedWindow, ...(info.explanationURL ? { explanationURL: info.explanationURL } : {}) });
+  });
+
+  // Resources are read with POST-as-GET (RFC 8555 §6.3); a plain GET gets a clear 405.
+  for (const kind of ['account', 'order', 'authz', 'challenge', 'certificate', 'finalize', 'newAccount', 'newOrder', 'revokeCert', 'keyChange', 'orders'] as const) {
+    app.get(linker.pattern(kind, dir), (c) => {
+      c.header('Allow', 'POST');
+      throw new AcmeProblem('malformed', 'this resource is read with POST-as-GET (RFC 8555 §6.3), not GET', { status: 405 });
+    });
+  }
+
+  async function verify(c: Ctx, signer: SignerMode): Promise<VerifiedRequest> {
+    const contentType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (contentType !== 'application/jose+json') {
+      throw new AcmeProblem('malformed', `Content-Type must be application/jose+json (RFC 8555 §6.2), not "${contentType || 'none'}"`, {
+        status: 415,
+      });
+    }
+    const body = await readJsonBody(c.req.raw, config.server.maxBodyBytes);
+    return deps.verifier.verify(body, { signer, requestUrl: linker.requestUrl(c.req.path), directory: dir });
+  }
+
+  async function postAsGet(c: Ctx): Promise<VerifiedRequest> {
+    const req = await verify(c, 'kid');
+    if (req.payload !== null) throw new AcmeProblem('malformed', 'POST-as-GET requests must have an empty payload (RFC 8555 §6.3)');
+    return req;
+  }
+
+  return app;
+}
+
+function json(c: Ctx, status: number, body: unknown): Response {
+  return c.body(JSON.stringify(body), status as 200, { 'Content-Type': JSON_TYPE });
+}
+
+function addLink(c: Ctx, link: string): void {
+  c.get('links').push(link);
+}
+
+/** interop item 30: whole seconds on everything still pending or processing. */
+function retryAfterWhileBusy(c: Ctx, status: string): void {
+  if (status === 'pending' || status === 'processing') c.header('Retry-After', '1');
+}
+
+/**
+ * One Link per header line (interop item 40). The Fetch Headers of the Node adapter join repeated
+ * values with ", ", which x/crypto, acme.sh, dehydrated and uacme misread; so on a real socket the
+ * links go straight onto the Node response, which writes each value as its own header line.
+ */
+function writeLinks(c: Ctx): void {
+  const links = c.get('links');
+  const outgoing = c.env?.outgoing;
+  if (outgoing && typeof outgoing.setHeader === 'function' && !outgoing.headersSent) {
+    outgoing.setHeader('Link', links);
+  } else {
+    for (const link of links) c.header('Link', link, { append: true });
+  }
+}
+
+function problemResponse(c: Ctx, err: unknown, logger: Logger): Response {
+  let problem: AcmeProblem;
+  if (err instanceof AcmeProblem) {
+    problem = err;
+  } else {
+    logger.error({ err, requestId: c.get('requestId'), method: c.req.method, path: c.req.path }, 'unhandled error');
+    problem = new AcmeProblem('serverInternal', `the server experienced an internal error (request ${c.get('requestId') ?? '?'})`);
+  }
+  for (const [k, v] of Object.entries(problem.headers ?? {})) c.header(k, v);
+  // Hono's own middleware runs after onError for headers only if we set them here too.
+  return c.body(JSON.stringify(problem.toDocument()), problem.status as 400, { 'Content-Type': PROBLEM_TYPE });
+}

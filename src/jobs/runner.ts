@@ -1,0 +1,146 @@
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../platform/logger.js';
+import type { Job, JobKind, Store } from '../store/types.js';
+
+// Durable background work. Jobs live in the database; a runner claims due jobs with a lease, runs
+// their handler, and the handler's own domain write closes the job. A handler that throws gets the
+// job rescheduled with backoff, and past its deadline the handler's giveUp ends the subject with a
+// problem: background work always ends (ARCHITECTURE.md).
+
+export interface JobHandler {
+  run(job: Job): Promise<void>;
+  /** Called when the job's deadline passed or the error cannot be retried: end the subject, with a problem. */
+  giveUp(job: Job, error: unknown): Promise<void>;
+}
+
+/** Thrown by a handler to ask for a later retry without logging an error. */
+export class RetryLater extends Error {
+  constructor(
+    message: string,
+    readonly delayMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface JobRunnerOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  handlers: Record<JobKind, JobHandler>;
+  owner: string;
+  concurrency: number;
+  leaseMs?: number;
+  pollMs?: number;
+  /** Backoff for retries: base * 2^(attempts-1), capped, with full jitter. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  random?: () => number;
+}
+
+export class JobRunner {
+  private running = false;
+  private readonly active = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private claiming = false;
+  private rerun = false;
+
+  constructor(private readonly o: JobRunnerOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Look for work now (after a write queued a job). */
+  kick(): void {
+    if (this.running) this.schedule(0);
+  }
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  /** Stop claiming; wait for in-flight jobs up to deadlineMs, then hand the rest back. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const all = Promise.allSettled([...this.active]);
+    await Promise.race([all, new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+    await this.o.store.jobs.releaseAll(this.o.owner, this.o.clock.nowMs());
+  }
+
+  private schedule(delay: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delay);
+    this.timer.unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.running) return;
+    if (this.claiming) {
+      this.rerun = true;
+      return;
+    }
+    this.claiming = true;
+    try {
+      const free = this.o.concurrency - this.active.size;
+      if (free > 0) {
+        const jobs = await this.o.store.jobs.claimDue(this.o.owner, this.o.clock.nowMs(), this.o.leaseMs ?? 5 * 60_000, free);
+        for (const job of jobs) this.launch(job);
+      }
+    } catch (err) {
+      this.o.logger.error({ err }, 'job claim failed');
+    } finally {
+      this.claiming = false;
+    }
+    if (!this.running) return;
+    if (this.rerun) {
+      this.rerun = false;
+      this.schedule(0);
+    } else {
+      this.schedule(this.o.pollMs ?? 500);
+    }
+  }
+
+  private launch(job: Job): void {
+    const p = this.execute(job).finally(() => {
+      this.active.delete(p);
+      this.kick();
+    });
+    this.active.add(p);
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const handler = this.o.handlers[job.kind];
+    const log = this.o.logger.child({ jobId: job.id, kind: job.kind, subject: job.subjectId, attempt: job.attempts });
+    try {
+      if (this.o.clock.nowMs() > job.deadlineAt) {
+        await handler.giveUp(job, new Error('deadline passed'));
+        return;
+      }
+      await handler.run(job);
+    } catch (err) {
+      const now = this.o.clock.nowMs();
+      const base = this.o.backoffBaseMs ?? 1000;
+      const cap = this.o.backoffMaxMs ?? 60_000;
+      const exp = Math.min(cap, base * 2 ** Math.max(0, job.attempts - 1));
+      const delay = err instanceof RetryLater && err.delayMs !== undefined ? err.delayMs : Math.round(exp * (0.5 + 0.5 * (this.o.random ?? Math.random)()));
+      const message = err instanceof Error ? err.message : String(err);
+      if (now + delay > job.deadlineAt) {
+        log.warn({ err: message }, 'job gives up: deadline reached');
+        try {
+          await handler.giveUp(job, err);
+        } catch (giveUpErr) {
+          log.error({ err: giveUpErr }, 'giving up failed; the job stays leased and will be retried');
+        }
+        return;
+      }
+      if (err instanceof RetryLater) log.info({ reason: message, delayMs: delay }, 'job retry scheduled');
+      else log.warn({ err: message, delayMs: delay }, 'job failed; retry scheduled');
+      await this.o.store.jobs.reschedule(job.id, this.o.owner, now + delay, message, now);
+    }
+  }
+}

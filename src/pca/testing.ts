@@ -1,0 +1,41 @@
+import { webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
+import { ensureX509Crypto, x509 } from './x509-setup.js';
+
+export type TestKeyType = 'RSA2048' | 'P256' | 'P384' | 'Ed25519' | 'RSA1024';
+
+const KEY_ALGS: Record<TestKeyType, { gen: object; sign: object }> = {
+  RSA2048: { gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } },
+  RSA1024: { gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } },
+  P256: { gen: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } },
+  P384: { gen: { name: 'ECDSA', namedCurve: 'P-384' }, sign: { name: 'ECDSA', hash: 'SHA-384' } },
+  Ed25519: { gen: { name: 'Ed25519' }, sign: { name: 'Ed25519' } },
+};
+
+export interface TestCsr {
+  csrPem: string;
+  /** Hex SHA-256 of the CSR's SubjectPublicKeyInfo DER (compare with /_simulator/issued). */
+  spkiSha256: string;
+  keys: webcrypto.CryptoKeyPair;
+}
+
+/**
+ * Builds a PKCS#10 CSR for tests, benchmarks and smoke checks against the PCA simulator: DNS and IP
+ * names go into subjectAltName, the first name into the CN unless `commonName: null`.
+ */
+export async function makeTestCsr(names: string[], opts: { keyType?: TestKeyType; commonName?: string | null } = {}): Promise<TestCsr> {
+  ensureX509Crypto();
+  const alg = KEY_ALGS[opts.keyType ?? 'P256'];
+  const keys = (await webcrypto.subtle.generateKey(alg.gen as never, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cn = opts.commonName === undefined ? names[0] : opts.commonName;
+  const san = names.map((value) => ({ type: isIP(value) ? ('ip' as const) : ('dns' as const), value }));
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    ...(cn ? { name: [{ CN: [cn] }] } : {}),
+    keys: keys as never,
+    signingAlgorithm: alg.sign as never,
+    extensions: san.length ? [new x509.SubjectAlternativeNameExtension(san)] : [],
+  });
+  const spki = await webcrypto.subtle.exportKey('spki', keys.publicKey);
+  const digest = await webcrypto.subtle.digest('SHA-256', spki);
+  return { csrPem: csr.toString('pem'), spkiSha256: Buffer.from(digest).toString('hex'), keys };
+}

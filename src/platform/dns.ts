@@ -1,0 +1,207 @@
+import { lookup as dnsLookup, Resolver } from 'node:dns/promises';
+import { isIP } from 'node:net';
+
+// The DNS resolver the validation authority uses (RFC 8555 §8.3/§8.4 lookups). It talks to the
+// configured recursive resolvers (or the system ones) through c-ares, never through getaddrinfo,
+// so /etc/hosts and nsswitch play no part in what a challenge sees.
+
+export type DnsErrorKind =
+  /** NXDOMAIN: the name does not exist. */
+  | 'nxdomain'
+  /** NOERROR but no record of the asked type. */
+  | 'nodata'
+  /** SERVFAIL, or an answer c-ares could not use (FORMERR, bad response). */
+  | 'servfail'
+  /** The server refused the query, or the resolver could not reach it. */
+  | 'refused'
+  /** No answer within the time allowed. */
+  | 'timeout'
+  /** The caller's AbortSignal fired. */
+  | 'aborted'
+  | 'other';
+
+/** A failed lookup, typed so that checkers can choose the right ACME problem (`dns` vs `unauthorized`). */
+export class DnsError extends Error {
+  constructor(
+    readonly kind: DnsErrorKind,
+    readonly rrtype: 'A' | 'AAAA' | 'TXT' | 'A/AAAA',
+    readonly hostname: string,
+    /** The c-ares code (ENOTFOUND, ESERVFAIL, ...) when there was one. */
+    readonly code?: string,
+  ) {
+    super(`DNS ${describeKind(kind)} looking up ${rrtype} for ${hostname}`);
+    this.name = 'DnsError';
+  }
+}
+
+function describeKind(kind: DnsErrorKind): string {
+  switch (kind) {
+    case 'nxdomain':
+      return 'NXDOMAIN (name does not exist)';
+    case 'nodata':
+      return 'no records';
+    case 'servfail':
+      return 'SERVFAIL';
+    case 'refused':
+      return 'query refused or server unreachable';
+    case 'timeout':
+      return 'timeout';
+    case 'aborted':
+      return 'lookup aborted';
+    case 'other':
+      return 'error';
+  }
+}
+
+export interface DnsLookupOptions {
+  signal?: AbortSignal;
+}
+
+export interface DnsResolver {
+  /** A then AAAA records, IPv4 addresses first. An IP literal resolves to itself. */
+  resolveAddresses(name: string, options?: DnsLookupOptions): Promise<string[]>;
+  /** TXT records, each record's character-strings joined (RFC 7208 §3.3 style). */
+  resolveTxt(name: string, options?: DnsLookupOptions): Promise<string[]>;
+  /** The servers queried, as "host:port" (for validation records and logs). */
+  readonly servers: string[];
+}
+
+export interface DnsResolverOptions {
+  /** "host:port", "host", "[v6]:port"; an empty list means the system's resolvers (/etc/resolv.conf). */
+  servers: string[];
+  /** Hard limit for one lookup, retries included. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 5_000;
+
+export function createDnsResolver(opts: DnsResolverOptions): DnsResolver {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) throw new Error('dns timeoutMs must be positive');
+  // Built once up front so that a bad server string fails at start-up, not at the first challenge.
+  const servers = newResolver(opts.servers, timeoutMs).getServers();
+
+  /**
+   * One c-ares channel per lookup: cancel() aborts every query on a channel, so a shared channel
+   * would let one validation's timeout or abort cancel another's queries.
+   */
+  async function lookup<T>(
+    rrtype: DnsError['rrtype'],
+    name: string,
+    signal: AbortSignal | undefined,
+    run: (resolver: Resolver) => Promise<T>,
+  ): Promise<T> {
+    if (signal?.aborted) throw new DnsError('aborted', rrtype, name);
+    const resolver = newResolver(opts.servers, timeoutMs);
+    let reason: 'timeout' | 'aborted' | undefined;
+    const cancel = (why: 'timeout' | 'aborted') => {
+      reason ??= why;
+      resolver.cancel();
+    };
+    const timer = setTimeout(() => cancel('timeout'), timeoutMs);
+    const onAbort = () => cancel('aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await run(resolver);
+    } catch (err) {
+      if (reason) throw new DnsError(reason, rrtype, name, (err as { code?: string }).code);
+      throw toDnsError(err, rrtype, name);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  return {
+    servers,
+
+    async resolveAddresses(name, options = {}) {
+      if (isIP(name)) return [name];
+      const host = name;
+      if (opts.servers.length === 0) {
+        // "System resolver" means what every other program on the host sees: getaddrinfo, which
+        // also reads /etc/hosts. Fall back to plain DNS queries when it finds nothing.
+        const viaHosts = await systemLookup(host, timeoutMs);
+        if (viaHosts.length > 0) return viaHosts;
+      }
+      const [v4, v6] = await Promise.allSettled([
+        lookup('A', host, options.signal, (r) => r.resolve4(host)),
+        lookup('AAAA', host, options.signal, (r) => r.resolve6(host)),
+      ]);
+      const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
+      if (addresses.length > 0) return [...new Set(addresses)];
+      throw mergeAddressErrors(host, v4, v6);
+    },
+
+    async resolveTxt(name, options = {}) {
+      const records = await lookup('TXT', name, options.signal, (r) => r.resolveTxt(name));
+      if (records.length === 0) throw new DnsError('nodata', 'TXT', name);
+      return records.map((chunks) => chunks.join(''));
+    },
+  };
+}
+
+async function systemLookup(host: string, timeoutMs: number): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const found = await Promise.race([
+      dnsLookup(host, { all: true, order: 'ipv4first' }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+      }),
+    ]);
+    return [...new Set(found.map((a) => a.address))];
+  } catch {
+    return [];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function newResolver(servers: string[], timeoutMs: number): Resolver {
+  // c-ares doubles the per-try timeout on each retry: t + 2t fits within the hard limit.
+  const resolver = new Resolver({ timeout: Math.max(50, Math.floor(timeoutMs / 3)), tries: 2 });
+  if (servers.length > 0) resolver.setServers(servers);
+  return resolver;
+}
+
+function toDnsError(err: unknown, rrtype: DnsError['rrtype'], name: string): DnsError {
+  const code = (err as { code?: unknown })?.code;
+  const c = typeof code === 'string' ? code : undefined;
+  return new DnsError(kindOfCode(c), rrtype, name, c);
+}
+
+function kindOfCode(code: string | undefined): DnsErrorKind {
+  switch (code) {
+    case 'ENOTFOUND':
+      return 'nxdomain';
+    case 'ENODATA':
+      return 'nodata';
+    case 'ESERVFAIL':
+    case 'EFORMERR':
+    case 'EBADRESP':
+    case 'ENOTIMP':
+      return 'servfail';
+    case 'EREFUSED':
+    case 'ECONNREFUSED':
+      return 'refused';
+    case 'ETIMEOUT':
+      return 'timeout';
+    case 'ECANCELLED':
+      return 'aborted';
+    default:
+      return 'other';
+  }
+}
+
+/** Both A and AAAA failed: report the error that best explains why there is no address. */
+function mergeAddressErrors(name: string, ...results: PromiseSettledResult<string[]>[]): DnsError {
+  const errors = results.map((r) =>
+    r.status === 'rejected' ? (r.reason instanceof DnsError ? r.reason : toDnsError(r.reason, 'A/AAAA', name)) : new DnsError('nodata', 'A/AAAA', name),
+  );
+  // A real failure (timeout, SERVFAIL, abort) matters more than an empty answer for the other type.
+  const hard = errors.find((e) => e.kind !== 'nxdomain' && e.kind !== 'nodata');
+  if (hard) return new DnsError(hard.kind, 'A/AAAA', name, hard.code);
+  const kind = errors.every((e) => e.kind === 'nxdomain') ? 'nxdomain' : 'nodata';
+  return new DnsError(kind, 'A/AAAA', name, errors[0]?.code);
+}

@@ -1,0 +1,89 @@
+import type { JWK } from 'jose';
+import { accountUpdatePayload, newAccountPayload, parsePayload } from '../acme/payloads.js';
+import { AcmeProblem } from '../acme/problems.js';
+import type { Account } from '../acme/types.js';
+import type { VerifiedRequest } from '../auth/jws.js';
+import { newId, type ServiceContext } from './context.js';
+
+// Accounts (RFC 8555 §7.3).
+
+export interface ExternalAccountBinder {
+  /** Verifies an externalAccountBinding against the outer jwk and returns the EAB key id. */
+  bind(eab: unknown, outerJwk: JWK, newAccountUrl: string): Promise<string>;
+}
+
+export type NewAccountOutcome = { account: Account; created: boolean };
+
+/** RFC 8555 §7.3: contacts are URLs; we take mailto: only, one address each, no hfields. */
+export function checkContacts(contact: string[]): string[] {
+  for (const c of contact) {
+    if (!c.startsWith('mailto:')) {
+      throw new AcmeProblem('unsupportedContact', `contact "${c}" is not supported: only mailto: URLs are`);
+    }
+    const address = c.slice('mailto:'.length);
+    if (address.includes('?') || address.includes(',') || !/^[^@\s]+@[^@\s]+$/.test(address)) {
+      throw new AcmeProblem('invalidContact', `contact "${c}" is not a single e-mail address`);
+    }
+  }
+  return contact;
+}
+
+export class AccountService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly eab: ExternalAccountBinder | null,
+  ) {}
+
+  async newAccount(req: VerifiedRequest, directory: string, newAccountUrl: string): Promise<NewAccountOutcome> {
+    const payload = parsePayload(newAccountPayload, req.payload, 'newAccount');
+    const jwk = req.jwk!;
+    const thumbprint = req.jwkThumbprint!;
+    const existing = await this.ctx.store.accounts.findByThumbprint(directory, thumbprint);
+    if (existing) {
+      // RFC 8555 §7.3.1: a known key answers 200 with the account, whatever else was sent.
+      return { account: existing, created: false };
+    }
+    if (payload.onlyReturnExisting) {
+      throw new AcmeProblem('accountDoesNotExist', 'no account exists with this key');
+    }
+    const contact = checkContacts(payload.contact ?? []);
+    if (this.ctx.config.acme.termsOfService && payload.termsOfServiceAgreed !== true) {
+      throw new AcmeProblem('userActionRequired', 'the terms of service must be agreed to (termsOfServiceAgreed: true)');
+    }
+    let eabKeyId: string | null = null;
+    if (payload.externalAccountBinding !== undefined) {
+      if (!this.eab) throw new AcmeProblem('malformed', 'this server does not use external account binding');
+      eabKeyId = await this.eab.bind(payload.externalAccountBinding, jwk, newAccountUrl);
+    } else if (this.ctx.config.acme.externalAccountRequired) {
+      throw new AcmeProblem('externalAccountRequired', 'this server requires an externalAccountBinding (RFC 8555 §7.3.4)');
+    }
+    return this.ctx.store.accounts.createOrGet({
+      id: newId(this.ctx),
+      directory,
+      jwk,
+      thumbprint,
+      contact,
+      termsOfServiceAgreed: payload.termsOfServiceAgreed === true,
+      eabKeyId,
+      now: this.ctx.clock.now(),
+    });
+  }
+
+  /** POST to the account URL: read (POST-as-GET or {}), update contact, or deactivate (RFC 8555 §7.3.2, §7.3.6). */
+  async update(account: Account, payload: Record<string, unknown> | null): Promise<Account> {
+    if (payload === null) return account;
+    const body = parsePayload(accountUpdatePayload, payload, 'account update');
+    if (body.status !== undefined) {
+      if (body.status !== 'deactivated') throw new AcmeProblem('malformed', 'the only status a client may set on an account is "deactivated"');
+      const done = await this.ctx.store.accounts.deactivate(account.id, this.ctx.clock.now());
+      if (!done) throw new AcmeProblem('unauthorized', 'the account is not valid');
+      return done;
+    }
+    if (body.contact !== undefined) {
+      const updated = await this.ctx.store.accounts.updateContact(account.id, checkContacts(body.contact), this.ctx.clock.now());
+      if (!updated) throw new AcmeProblem('unauthorized', 'the account is not valid');
+      return updated;
+    }
+    return account;
+  }
+}

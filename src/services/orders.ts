@@ -1,0 +1,255 @@
+import { checkCsr } from '../acme/csr.js';
+import { checkIdentifier, identifierKey, normalizeIdentifier } from '../acme/identifiers.js';
+import { authzUpdatePayload, finalizePayload, newOrderPayload, parsePayload } from '../acme/payloads.js';
+import { AcmeProblem } from '../acme/problems.js';
+import { effectiveAuthzStatus, effectiveOrderStatus } from '../acme/status.js';
+import type { Account, Authorization, ChallengeType, Identifier, Order } from '../acme/types.js';
+import { randomToken } from '../platform/random.js';
+import type { NewAuthorization } from '../store/types.js';
+import { newId, type ServiceContext } from './context.js';
+import type { ValidityPolicy } from './validity.js';
+
+// Orders (RFC 8555 §7.4): creation with their authorizations, reading, listing and finalization.
+
+const DAY_MS = 86_400_000;
+
+/** An order with the status a client sees now (time and authorizations applied). */
+export interface OrderView {
+  order: Order;
+  status: Order['status'];
+}
+
+/** RFC 8555 §7.1.4 / RFC 8737 / RFC 8738: which challenges an identifier gets. */
+export function challengeTypesFor(type: Identifier['type'], wildcard: boolean): ChallengeType[] {
+  if (type === 'ip') return ['http-01', 'tls-alpn-01'];
+  if (wildcard) return ['dns-01'];
+  return ['http-01', 'dns-01', 'tls-alpn-01'];
+}
+
+export class OrderService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly validity: ValidityPolicy,
+  ) {}
+
+  async newOrder(account: Account, payload: Record<string, unknown> | null): Promise<OrderView> {
+    const body = parsePayload(newOrderPayload, payload, 'newOrder');
+    const identifiers: Identifier[] = [];
+    const seen = new Set<string>();
+    const problems: AcmeProblem[] = [];
+    for (const raw of body.identifiers) {
+      const id = { type: raw.type, value: raw.value } as Identifier;
+      try {
+        checkIdentifier(id);
+      } catch (err) {
+        if (err instanceof AcmeProblem) {
+          problems.push(err);
+          continue;
+        }
+        throw err;
+      }
+      const key = identifierKey(id);
+      if (seen.has(key)) continue; // dropping duplicates is fine (interop item 18); the first spelling is echoed
+      seen.add(key);
+      identifiers.push(id);
+    }
+    if (problems.length === 1) throw problems[0]!;
+    if (problems.length > 1) {
+      const type = problems.every((p) => p.type === problems[0]!.type) ? problems[0]!.type : 'rejectedIdentifier';
+      throw new AcmeProblem(type, `${problems.length} identifiers of the order cannot be issued`, { subproblems: problems });
+    }
+
+    const now = this.ctx.clock.now();
+    const window = this.validity.resolve({ notBefore: body.notBefore, notAfter: body.notAfter, profile: body.profile }, now);
+    const expires = new Date(now.getTime() + this.ctx.config.acme.orderLifetimeSeconds * 1000);
+    const authzExpires = new Date(now.getTime() + this.ctx.config.acme.authorizationLifetimeSeconds * 1000);
+
+    const authorizations: NewAuthorization[] = identifiers.map((id) => {
+      const n = normalizeIdentifier(id);
+      return {
+        id: newId(this.ctx),
+        identifier: { type: n.type, value: n.value },
+        wildcard: n.wildcard,
+        expires: authzExpires < expires ? authzExpires : expires,
+        challenges: challengeTypesFor(n.type, n.wildcard).map((type) => ({
+          id: newId(this.ctx),
+          type,
+          token: randomToken(this.ctx.random, 32),
+        })),
+      };
+    });
+    const order = await this.ctx.store.orders.createWithAuthorizations({
+      id: newId(this.ctx),
+      directory: account.directory,
+      accountId: account.id,
+      identifiers,
+      notBefore: window.notBefore,
+      notAfter: window.notAfter,
+      profile: window.profile,
+      replaces: await this.checkReplaces(account, identifiers, body.replaces),
+      expires,
+      authorizations,
+      now,
+    });
+    this.ctx.logger.info({ orderId: order.id, accountId: account.id, identifiers: identifiers.map((i) => i.value) }, 'order created');
+    return { order, status: 'pending' };
+  }
+
+  /**
+   * draft-ietf-acme-ari `replaces`: refused only when it names a certificate of this account that was
+   * already replaced (409 alreadyReplaced, which clients retry without). Anything unknown is ignored:
+   * Caddy sends it on every renewal, even to servers without ARI (interop item 36).
+   */
+  private async checkReplaces(account: Account, identifiers: Identifier[], replaces: string | undefined): Promise<string | null> {
+    if (!replaces) return null;
+    const parsed = parseCertId(replaces);
+    if (!parsed) return null;
+    const cert = await this.ctx.store.certificates.getBySerial(parsed.serialHex);
+    if (!cert || cert.accountId !== account.id) return null;
+    if (cert.replacedByOrderId) {
+      throw new AcmeProblem('alreadyReplaced', `certificate ${replaces} has already been replaced by another order`);
+    }
+    void identifiers;
+    return cert.id;
+  }
+
+  /** An order of this account with its current status, or a 404 problem (another account's order too). */
+  async view(account: Account, orderId: string): Promise<OrderView> {
+    const order = await this.ctx.store.orders.get(orderId);
+    if (!order || order.accountId !== account.id) throw new AcmeProblem('malformed', 'no such order', { status: 404 });
+    return this.withStatus(order);
+  }
+
+  async withStatus(order: Order): Promise<OrderView> {
+    if (order.status !== 'pending' && order.status !== 'ready') return { order, status: order.status };
+    const authzs = await this.ctx.store.authorizations.getMany(order.authzIds);
+    const now = this.ctx.clock.now();
+    return { order, status: effectiveOrderStatus(order, authzs.map((a) => effectiveAuthzStatus(a, now)), now) };
+  }
+
+  async list(account: Account, cursor: string | null, limit = 100) {
+    return this.ctx.store.orders.listForAccount(account.id, cursor, limit);
+  }
+
+  /**
+   * RFC 8555 §7.4: check the CSR, move ready → processing and queue the issuance job in one
+   * conditional write, then wait a short while for the job so most clients get `valid` at once.
+   */
+  async finalize(account: Account, orderId: string, payload: Record<string, unknown> | null): Promise<OrderView> {
+    const current = await this.view(account, orderId);
+    if (current.status !== 'ready') {
+      throw new AcmeProblem('orderNotReady', `the order is ${current.status}, not ready`);
+    }
+    const body = parsePayload(finalizePayload, payload, 'finalize');
+    const der = Buffer.from(body.csr, 'base64url');
+    const profile = current.order.profile ? this.ctx.config.acme.profiles[current.order.profile] : undefined;
+    const checked = await checkCsr(der, current.order.identifiers, profile?.keyTypes);
+    const now = this.ctx.clock.now();
+    const moved = await this.ctx.store.orders.markProcessing(
+      orderId,
+      checked.der,
+      { id: newId(this.ctx), runAt: now.getTime(), deadlineAt: now.getTime() + this.ctx.config.pca.issuanceDeadlineMs },
+      now,
+    );
+    if (!moved) throw new AcmeProblem('orderNotReady', 'the order is no longer ready (finalized concurrently?)');
+    this.ctx.kickJobs();
+    return this.waitWhileProcessing(account, orderId, this.ctx.config.server.finalizeWaitMs);
+  }
+
+  private async waitWhileProcessing(account: Account, orderId: string, waitMs: number): Promise<OrderView> {
+    const deadline = Date.now() + waitMs;
+    let view = await this.view(account, orderId);
+    while (view.status === 'processing' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+      view = await this.view(account, orderId);
+    }
+    return view;
+  }
+}
+
+/** Authorizations (RFC 8555 §7.5). */
+export class AuthorizationService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async view(account: Account, authzId: string): Promise<{ authz: Authorization; status: Authorization['status'] }> {
+    const authz = await this.ctx.store.authorizations.get(authzId);
+    if (!authz || authz.accountId !== account.id) throw new AcmeProblem('malformed', 'no such authorization', { status: 404 });
+    const status = effectiveAuthzStatus(authz, this.ctx.clock.now());
+    if (status === 'expired') {
+      // certbot cannot parse "expired" (interop item 25): answer like Boulder.
+      throw new AcmeProblem('malformed', 'Expired authorization', { status: 404 });
+    }
+    return { authz, status };
+  }
+
+  /** RFC 8555 §7.5.2: the only change a client may make is {"status": "deactivated"}. */
+  async deactivate(account: Account, authzId: string, payload: Record<string, unknown>): Promise<{ authz: Authorization; status: Authorization['status'] }> {
+    const { authz } = await this.view(account, authzId);
+    if (Object.keys(payload).length === 0) return { authz, status: effectiveAuthzStatus(authz, this.ctx.clock.now()) };
+    parsePayload(authzUpdatePayload, payload, 'authorization update');
+    const done = await this.ctx.store.authorizations.deactivate(authz.id, this.ctx.clock.now());
+    if (!done) throw new AcmeProblem('malformed', `the authorization is ${authz.status} and cannot be deactivated`);
+    return { authz: done, status: done.status };
+  }
+}
+
+/** Challenges (RFC 8555 §7.5.1). */
+export class ChallengeService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async view(account: Account, challengeId: string) {
+    const found = await this.ctx.store.challenges.get(challengeId);
+    if (!found || found.authz.accountId !== account.id) throw new AcmeProblem('malformed', 'no such challenge', { status: 404 });
+    return found;
+  }
+
+  /**
+   * A POST with a JSON object (normally `{}`) asks for validation; POST-as-GET only reads (interop
+   * item 28). Validation runs as a background job, so this answers at once.
+   */
+  async respond(account: Account, challengeId: string, payload: Record<string, unknown> | null) {
+    const found = await this.view(account, challengeId);
+    if (payload === null) return found;
+    const now = this.ctx.clock.now();
+    if (effectiveAuthzStatus(found.authz, now) === 'expired') {
+      throw new AcmeProblem('malformed', 'Expired authorization', { status: 404 });
+    }
+    if (found.challenge.status === 'pending') {
+      const started = await this.ctx.store.challenges.start(
+        challengeId,
+        { id: newId(this.ctx), runAt: now.getTime(), deadlineAt: now.getTime() + 5 * 60_000 },
+        now,
+      );
+      if (started) this.ctx.kickJobs();
+      else if (found.authz.status !== 'pending') {
+        throw new AcmeProblem('malformed', `the authorization is already ${found.authz.status}`);
+      }
+    }
+    return (await this.ctx.store.challenges.get(challengeId))!;
+  }
+}
+
+/** Certificate download (RFC 8555 §7.4.2). */
+export class CertificateService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async fullchain(account: Account, certId: string): Promise<string> {
+    const cert = await this.ctx.store.certificates.get(certId);
+    if (!cert || cert.accountId !== account.id) throw new AcmeProblem('malformed', 'no such certificate', { status: 404 });
+    return cert.fullchainPem;
+  }
+}
+
+/** RFC 9773 §4.1 certID: base64url(AKI keyIdentifier) "." base64url(serial DER INTEGER bytes). */
+export function parseCertId(certId: string): { akiB64: string; serialHex: string } | null {
+  const m = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(certId);
+  if (!m) return null;
+  const serial = Buffer.from(m[2]!, 'base64url');
+  if (serial.length === 0 || serial.length > 21) return null;
+  // Accept the serial with or without its DER sign byte (interop item 37).
+  let hex = serial.toString('hex').replace(/^(00)+/, '');
+  if (hex === '') hex = '0';
+  return { akiB64: m[1]!, serialHex: hex };
+}
+
+export { DAY_MS };

@@ -1,0 +1,63 @@
+import { X509Certificate } from 'node:crypto';
+import { normalizeSerialHex, spkiSha256OfCert } from '../acme/issued-check.js';
+import { parsePayload, revokePayload } from '../acme/payloads.js';
+import { AcmeProblem } from '../acme/problems.js';
+import { spkiSha256Hex } from '../acme/csr.js';
+import type { VerifiedRequest } from '../auth/jws.js';
+import { PcaError } from '../pca/errors.js';
+import type { PcaClient } from '../pca/types.js';
+import { describePcaError } from '../jobs/pca-problem.js';
+import type { ServiceContext } from './context.js';
+import { createPublicKey } from 'node:crypto';
+
+// Certificate revocation (RFC 8555 §7.6), signed by the account that owns the certificate (kid) or by
+// the certificate's own key (jwk). The PCA's revoke call takes no reason (ncp-pca-api §4.7), so the
+// reason is kept here only.
+
+/** RFC 5280 §5.3.1 reason codes a subscriber may ask for; 7 is unused. */
+const ALLOWED_REASONS = new Set([0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
+
+export class RevocationService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly pca: PcaClient,
+  ) {}
+
+  async revoke(req: VerifiedRequest, directory: string): Promise<void> {
+    const body = parsePayload(revokePayload, req.payload, 'revokeCert');
+    let leaf: X509Certificate;
+    try {
+      leaf = new X509Certificate(Buffer.from(body.certificate, 'base64url'));
+    } catch {
+      throw new AcmeProblem('malformed', 'the "certificate" is not a DER X.509 certificate');
+    }
+    const reason = body.reason ?? 0;
+    if (!ALLOWED_REASONS.has(reason)) {
+      throw new AcmeProblem('badRevocationReason', `revocation reason ${reason} is not allowed (use 0-6 or 8-10)`);
+    }
+    const cert = await this.ctx.store.certificates.getBySerial(normalizeSerialHex(leaf.serialNumber));
+    if (!cert || cert.directory !== directory || !leaf.raw.equals(new X509Certificate(cert.leafPem).raw)) {
+      throw new AcmeProblem('malformed', 'this server did not issue that certificate', { status: 404 });
+    }
+    if (req.account) {
+      if (cert.accountId !== req.account.id) throw new AcmeProblem('unauthorized', 'the account does not own this certificate');
+    } else {
+      const jwkSpki = spkiSha256Hex(createPublicKey({ key: req.jwk as never, format: 'jwk' }).export({ format: 'der', type: 'spki' }));
+      if (jwkSpki !== spkiSha256OfCert(leaf)) throw new AcmeProblem('unauthorized', "the request is not signed by the certificate's key");
+    }
+    if (cert.status === 'revoked') throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
+    try {
+      await this.pca.revoke(cert.pcaSerial);
+    } catch (err) {
+      // A PCA that already has it revoked (e.g. our earlier call timed out after it acted) is fine.
+      const alreadyOnPca = err instanceof PcaError && err.httpStatus === 400 && err.code === 'INVALID_STATUS';
+      if (!alreadyOnPca) {
+        this.ctx.logger.warn({ serial: cert.pcaSerial, pca: err instanceof PcaError ? describePcaError(err) : String(err) }, 'PCA revoke failed');
+        throw new AcmeProblem('serverInternal', `the Private CA did not revoke the certificate (${err instanceof PcaError ? describePcaError(err) : 'error'}); try again`);
+      }
+    }
+    const done = await this.ctx.store.certificates.revoke(cert.id, reason, this.ctx.clock.now());
+    if (!done) throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
+    this.ctx.logger.info({ serial: cert.pcaSerial, reason }, 'certificate revoked');
+  }
+}

@@ -1,0 +1,200 @@
+import type { JWK } from 'jose';
+import type { ProblemDocument } from '../acme/problems.js';
+import type {
+  Account,
+  Authorization,
+  Certificate,
+  Challenge,
+  ChallengeType,
+  Identifier,
+  Order,
+} from '../acme/types.js';
+
+// The Store is an async interface of intents, not CRUD (ARCHITECTURE.md): each method is one atomic
+// unit, and every state change is a conditional write whose result says whether it happened. Nothing
+// holds a transaction across an await, so a PostgreSQL implementation can sit behind the same contract.
+
+export interface NewAccount {
+  id: string;
+  directory: string;
+  jwk: JWK;
+  thumbprint: string;
+  contact: string[];
+  termsOfServiceAgreed: boolean;
+  eabKeyId: string | null;
+  now: Date;
+}
+
+export interface NewChallenge {
+  id: string;
+  type: ChallengeType;
+  token: string;
+}
+
+export interface NewAuthorization {
+  id: string;
+  identifier: Identifier;
+  wildcard: boolean;
+  expires: Date;
+  challenges: NewChallenge[];
+}
+
+export interface NewOrder {
+  id: string;
+  directory: string;
+  accountId: string;
+  identifiers: Identifier[];
+  notBefore: Date | null;
+  notAfter: Date | null;
+  profile: string | null;
+  replaces: string | null;
+  expires: Date;
+  authorizations: NewAuthorization[];
+  now: Date;
+}
+
+export type JobKind = 'validate' | 'issue';
+
+export interface Job {
+  id: string;
+  kind: JobKind;
+  subjectId: string;
+  state: 'queued' | 'running' | 'done' | 'failed';
+  attempts: number;
+  runAt: number;
+  deadlineAt: number;
+  lastError: string | null;
+  createdAt: number;
+}
+
+export interface NewJob {
+  id: string;
+  runAt: number;
+  deadlineAt: number;
+}
+
+export interface ValidationResult {
+  challengeId: string;
+  valid: boolean;
+  error: ProblemDocument | null;
+  record: unknown;
+  now: Date;
+}
+
+export interface IssuedCertificate {
+  id: string;
+  serialHex: string;
+  pcaSerial: string;
+  leafPem: string;
+  fullchainPem: string;
+  spkiSha256: string;
+  akiB64: string | null;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface IssuanceAttempt {
+  id: string;
+  orderId: string;
+  spkiSha256: string;
+  startedAt: number;
+  finishedAt: number | null;
+  outcome: 'pending' | 'issued' | 'failed' | 'unknown';
+  pcaSerial: string | null;
+  error: string | null;
+}
+
+export interface OrderPage {
+  orderIds: string[];
+  /** Cursor for the next page, null on the last one. */
+  next: string | null;
+}
+
+export type KeyChangeResult = { ok: true; account: Account } | { ok: false; reason: 'conflict'; conflictingAccountId: string } | { ok: false; reason: 'gone' };
+
+export interface Store {
+  settings: {
+    /** The value under key; when absent, stores make() atomically (first writer wins) and returns it. */
+    getOrCreate(key: string, make: () => string): Promise<string>;
+  };
+  nonces: {
+    /** true the first time a nonce is redeemed, false on replay. */
+    redeem(nonce: string, expiresAtMs: number): Promise<boolean>;
+    prune(nowMs: number): Promise<number>;
+  };
+  accounts: {
+    /** Creates the account, or returns the existing one for the same key (created: false). */
+    createOrGet(account: NewAccount): Promise<{ account: Account; created: boolean }>;
+    get(id: string): Promise<Account | null>;
+    findByThumbprint(directory: string, thumbprint: string): Promise<Account | null>;
+    updateContact(id: string, contact: string[], now: Date): Promise<Account | null>;
+    /** valid → deactivated (RFC 8555 §7.3.6); null when the account was not valid. */
+    deactivate(id: string, now: Date): Promise<Account | null>;
+    changeKey(id: string, oldThumbprint: string, jwk: JWK, thumbprint: string, now: Date): Promise<KeyChangeResult>;
+  };
+  orders: {
+    createWithAuthorizations(order: NewOrder): Promise<Order>;
+    get(id: string): Promise<Order | null>;
+    listForAccount(accountId: string, cursor: string | null, limit: number): Promise<OrderPage>;
+    /** ready → processing with the CSR, and the issuance job queued, in one write; false if not ready. */
+    markProcessing(orderId: string, csrDer: Buffer, job: NewJob, now: Date): Promise<boolean>;
+    /** processing → valid with the certificate attached, the attempt and the job closed, in one write. */
+    completeIssuance(orderId: string, attemptId: string | null, cert: IssuedCertificate, now: Date): Promise<boolean>;
+    /** pending | ready | processing → invalid with a problem; closes the issuance job and attempt. */
+    fail(orderId: string, error: ProblemDocument, now: Date): Promise<boolean>;
+    /** Order ids left in processing whose issuance job is no longer live (for the start-up sweep). */
+    listProcessingWithoutLiveJob(): Promise<string[]>;
+    getCsr(orderId: string): Promise<Buffer | null>;
+  };
+  authorizations: {
+    get(id: string): Promise<Authorization | null>;
+    getMany(ids: string[]): Promise<Authorization[]>;
+    /** pending | valid → deactivated (RFC 8555 §7.5.2); pending orders using it become invalid. */
+    deactivate(id: string, now: Date): Promise<Authorization | null>;
+  };
+  challenges: {
+    get(id: string): Promise<{ challenge: Challenge; authz: Authorization } | null>;
+    /** pending → processing and a validation job queued, in one write; false when not pending. */
+    start(challengeId: string, job: NewJob, now: Date): Promise<boolean>;
+    /**
+     * The outcome of a validation, in one write: challenge processing → valid/invalid, its
+     * authorization pending → valid/invalid, every order of the authorization pending → ready (when
+     * all its authorizations are valid) or → invalid, and the job done.
+     */
+    recordValidation(result: ValidationResult): Promise<boolean>;
+    /** Challenge ids left in processing whose validation job is no longer live (start-up sweep). */
+    listProcessingWithoutLiveJob(): Promise<string[]>;
+  };
+  certificates: {
+    get(id: string): Promise<Certificate | null>;
+    getBySerial(serialHex: string): Promise<Certificate | null>;
+    /** Records a certificate the PCA issued that no order took (reconciliation); idempotent by serial. */
+    recordOrphan(cert: IssuedCertificate, directory: string, orderId: string | null, now: Date): Promise<void>;
+    /** valid → revoked; false when it was already revoked. */
+    revoke(id: string, reason: number, now: Date): Promise<boolean>;
+  };
+  issuance: {
+    recordAttempt(attempt: { id: string; orderId: string; spkiSha256: string; startedAt: number }): Promise<void>;
+    finishAttempt(id: string, outcome: 'issued' | 'failed' | 'unknown', pcaSerial: string | null, error: string | null, now: number): Promise<void>;
+    attemptsForOrder(orderId: string): Promise<IssuanceAttempt[]>;
+  };
+  jobs: {
+    /** Claims up to `limit` due jobs with a lease (queued, or running with an expired lease). */
+    claimDue(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<Job[]>;
+    /** Puts a claimed job back to run later (retry with backoff); false if the lease was lost. */
+    reschedule(id: string, owner: string, runAt: number, error: string, nowMs: number): Promise<boolean>;
+    /** Marks the job finished without a domain write (e.g. its subject is already settled). */
+    finish(id: string, state: 'done' | 'failed', error: string | null, nowMs: number): Promise<void>;
+    /** Releases every lease held by owner (graceful shutdown hands jobs back). */
+    releaseAll(owner: string, nowMs: number): Promise<number>;
+    get(id: string): Promise<Job | null>;
+    countActive(): Promise<number>;
+    /** Start-up of the single SQLite writer: jobs left running by a dead process are queued again. */
+    requeueRunning(nowMs: number): Promise<number>;
+    /** Queues a job for a subject when no live one exists (start-up sweep). */
+    ensure(kind: JobKind, subjectId: string, job: NewJob, nowMs: number): Promise<boolean>;
+  };
+  /** Checks the database answers (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,99 @@
+import type { DnsResolver } from '../platform/dns.js';
+import type { Logger } from '../platform/logger.js';
+import { NetError, tlsProbe, type TlsProbeResult } from '../platform/net.js';
+import { acmeTlsCertificateProblem } from './acme-tls-certificate.js';
+import { formatHostPort, reverseDnsName } from './ip.js';
+import { addressLookupFailure, Deadline, DeadlineError, errorText, failure, interruptedFailure, success } from './outcome.js';
+import type { ChallengeValidator, ValidationOutcome, ValidationRecord, ValidationRequest } from './types.js';
+
+// tls-alpn-01 (RFC 8737; RFC 8738 §6 for IP identifiers).
+
+/** RFC 8737 §6.2. */
+export const ACME_TLS_ALPN_PROTOCOL = 'acme-tls/1';
+
+export interface TlsAlpn01ValidatorOptions {
+  resolver: DnsResolver;
+  /** Config validation.tlsAlpnPort; RFC 8737 §3 says 443, other values are for test set-ups. */
+  port?: number;
+  /** For the whole validation: lookup, connection and handshake. Default 10 s. */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+export function createTlsAlpn01Validator(opts: TlsAlpn01ValidatorOptions): ChallengeValidator {
+  const port = opts.port ?? 443;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const { resolver, logger } = opts;
+
+  async function run(req: ValidationRequest, deadline: Deadline): Promise<ValidationOutcome> {
+    const id = req.identifier;
+    const record: ValidationRecord = { hostname: id.value, port };
+
+    let address: string;
+    let servername: string;
+    if (id.type === 'ip') {
+      // RFC 8738 §6: connect to the address itself, SNI is its reverse-DNS name.
+      address = id.value;
+      try {
+        servername = reverseDnsName(id.value);
+      } catch {
+        return failure('malformed', `${id.value} is not a valid IP address`, id, record);
+      }
+    } else {
+      let addresses: string[];
+      try {
+        addresses = await deadline.race(resolver.resolveAddresses(id.value, { signal: deadline.signal }));
+      } catch (err) {
+        record.resolvers = resolver.servers;
+        return addressLookupFailure(err, id.value, deadline, id, record);
+      }
+      record.resolvers = resolver.servers;
+      record.addressesResolved = addresses;
+      const first = addresses[0];
+      if (!first) return failure('dns', `DNS problem: no valid IP addresses found for ${id.value}`, id, record);
+      address = first;
+      servername = id.value;
+    }
+    record.addressUsed = address;
+    const target = `${formatHostPort(address, port)} (SNI ${servername})`;
+
+    let probe: TlsProbeResult;
+    try {
+      probe = await tlsProbe({ address, port, servername, alpnProtocols: [ACME_TLS_ALPN_PROTOCOL], signal: deadline.signal });
+    } catch (err) {
+      if (deadline.cause) return interruptedFailure(deadline, `connecting to ${target} for tls-alpn-01`, id, record);
+      if (err instanceof NetError && err.kind === 'tls') {
+        return failure('tls', `TLS handshake with ${target} failed offering ALPN "${ACME_TLS_ALPN_PROTOCOL}": ${err.message}`, id, record);
+      }
+      if (err instanceof NetError && err.kind === 'refused') return failure('connection', `Connection refused by ${target}`, id, record);
+      return failure('connection', `Connecting to ${target} for tls-alpn-01 failed: ${errorText(err)}`, id, record);
+    }
+    logger?.debug({ identifier: id, address, alpn: probe.alpnProtocol }, 'tls-alpn-01 handshake');
+
+    // RFC 8737 §3: the server must negotiate acme-tls/1, not merely accept a connection.
+    if (probe.alpnProtocol !== ACME_TLS_ALPN_PROTOCOL) {
+      const got = probe.alpnProtocol ? `"${probe.alpnProtocol}"` : 'no protocol';
+      return failure('unauthorized', `The server at ${target} did not negotiate ALPN "${ACME_TLS_ALPN_PROTOCOL}" (negotiated ${got})`, id, record);
+    }
+    if (!probe.certificateDer) return failure('unauthorized', `The server at ${target} presented no certificate`, id, record);
+    const wrong = acmeTlsCertificateProblem(probe.certificateDer, id, req.keyAuthorization);
+    if (wrong) return failure('unauthorized', `Incorrect validation certificate for tls-alpn-01 from ${target}: ${wrong}`, id, record);
+    return success(record);
+  }
+
+  return {
+    type: 'tls-alpn-01',
+    async validate(req) {
+      const deadline = new Deadline(timeoutMs, req.signal);
+      try {
+        return await run(req, deadline);
+      } catch (err) {
+        logger?.error({ err, identifier: req.identifier }, 'tls-alpn-01 validation failed unexpectedly');
+        if (err instanceof DeadlineError) return interruptedFailure(deadline, 'validating tls-alpn-01', req.identifier, {});
+        return failure('serverInternal', 'The tls-alpn-01 validation could not be completed', req.identifier, {});
+      } finally {
+        deadline.dispose();
+      }
+    },
+  };
+}
