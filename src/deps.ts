@@ -5,8 +5,11 @@ import { KeyCache } from './auth/key-cache.js';
 import { NonceService } from './auth/nonces.js';
 import { RequestVerifier } from './auth/verifier.js';
 import type { GatewayConfig } from './config/schema.js';
+import { EabVerifier } from './auth/eab.js';
+import { EabKeySealer } from './auth/eab-crypto.js';
 import { buildApp } from './http/app.js';
-import { Linker } from './http/links.js';
+import { DEFAULT_DIRECTORY, Linker } from './http/links.js';
+import { eabKekPath } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
 import { JobRunner } from './jobs/runner.js';
 import { ValidationJob } from './jobs/validate.js';
@@ -165,7 +168,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     linker,
     nonces,
     verifier,
-    accounts: new AccountService(ctx, null),
+    accounts: new AccountService(ctx, new EabVerifier(store, EabKeySealer.fromFile(eabKekPath(config)), clock, logger, DEFAULT_DIRECTORY)),
     orders: new OrderService(ctx, validity),
     authorizations: new AuthorizationService(ctx),
     challenges: new ChallengeService(ctx),

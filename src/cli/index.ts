@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { serve } from './serve.js';
 import { pcaSimulatorCommand } from './pca-simulator.js';
+import { eabCommand } from './eab.js';
 
 const USAGE = `Usage: acme-pca-gateway <command> [options]
 
@@ -9,6 +10,8 @@ Commands:
   serve [--config FILE]        Run the ACME server (default: embedded SQLite + PCA simulator)
   pca-simulator --listen HOST:PORT --data-dir DIR --access-key K --secret-key S [--ca-tag TAG] [--tiers 1|2]
                                Run the NCP-compatible Private CA simulator on its own
+  eab create --label L [--expires 30d] | eab list | eab revoke KEY_ID   [--config FILE]
+                               External Account Binding keys (RFC 8555 §7.3.4)
   help                         Show this text
 `;
 
@@ -29,6 +32,16 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
       }
       return undefined;
     }
+    case 'eab':
+      try {
+        return await eabCommand(rest);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\n`);
+          return 2;
+        }
+        throw err;
+      }
     case 'pca-simulator':
       return pcaSimulatorCommand(rest);
     case 'help':

@@ -67,7 +67,7 @@ function printBanner(config: GatewayConfig, rootPath: string | null, port: numbe
     'Get a certificate with certbot (http-01 is checked on port ' + httpPort + ' of the name you ask for):',
     `  sudo REQUESTS_CA_BUNDLE=${root} certbot certonly --standalone \\`,
     `    --server ${directory} \\`,
-    `    --http-01-port ${httpPort} -d <a name of this host that resolves to it> \\`,
+    `    --http-01-port ${httpPort} -d ${config.validation.dnsResolvers.length ? '<a name your DNS points at this host>' : 'localhost'} \\`,
     '    --register-unsafely-without-email --agree-tos',
     '',
   ];

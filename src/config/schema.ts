@@ -51,6 +51,8 @@ export const configSchema = z
         termsOfService: z.url().optional(),
         website: z.url().optional(),
         externalAccountRequired: z.boolean().default(false),
+        /** Key-encryption key for stored EAB HMAC keys; default: eab-kek.key beside the SQLite file. */
+        eabKekFile: z.string().optional(),
         orderLifetimeSeconds: z.number().int().min(60).default(7 * 24 * 3600),
         authorizationLifetimeSeconds: z.number().int().min(60).default(7 * 24 * 3600),
         nonceLifetimeSeconds: z.number().int().min(60).default(3600),

@@ -3,6 +3,7 @@ import { accountUpdatePayload, newAccountPayload, parsePayload } from '../acme/p
 import { AcmeProblem } from '../acme/problems.js';
 import type { Account } from '../acme/types.js';
 import type { VerifiedRequest } from '../auth/jws.js';
+import { EabKeyUnavailable } from '../store/types.js';
 import { newId, type ServiceContext } from './context.js';
 
 // Accounts (RFC 8555 §7.3).
@@ -57,16 +58,21 @@ export class AccountService {
     } else if (this.ctx.config.acme.externalAccountRequired) {
       throw new AcmeProblem('externalAccountRequired', 'this server requires an externalAccountBinding (RFC 8555 §7.3.4)');
     }
-    return this.ctx.store.accounts.createOrGet({
-      id: newId(this.ctx),
-      directory,
-      jwk,
-      thumbprint,
-      contact,
-      termsOfServiceAgreed: payload.termsOfServiceAgreed === true,
-      eabKeyId,
-      now: this.ctx.clock.now(),
-    });
+    try {
+      return await this.ctx.store.accounts.createOrGet({
+        id: newId(this.ctx),
+        directory,
+        jwk,
+        thumbprint,
+        contact,
+        termsOfServiceAgreed: payload.termsOfServiceAgreed === true,
+        eabKeyId,
+        now: this.ctx.clock.now(),
+      });
+    } catch (err) {
+      if (err instanceof EabKeyUnavailable) throw new AcmeProblem('unauthorized', 'the external account key is already bound to an account');
+      throw err;
+    }
   }
 
   /** POST to the account URL: read (POST-as-GET or {}), update contact, or deactivate (RFC 8555 §7.3.2, §7.3.6). */

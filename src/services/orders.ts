@@ -1,4 +1,5 @@
-import { checkCsr } from '../acme/csr.js';
+import { X509Certificate } from 'node:crypto';
+import { certificateNameKeys, checkCsr } from '../acme/csr.js';
 import { checkIdentifier, identifierKey, normalizeIdentifier } from '../acme/identifiers.js';
 import { authzUpdatePayload, finalizePayload, newOrderPayload, parsePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
@@ -96,20 +97,26 @@ export class OrderService {
   }
 
   /**
-   * draft-ietf-acme-ari `replaces`: refused only when it names a certificate of this account that was
-   * already replaced (409 alreadyReplaced, which clients retry without). Anything unknown is ignored:
-   * Caddy sends it on every renewal, even to servers without ARI (interop item 36).
+   * RFC 9773 §5 `replaces`: a certificate of this account, sharing a name with the new order, not yet
+   * replaced; otherwise 409 alreadyReplaced, which lego, acmez, Posh, acme.sh and cert-manager retry
+   * without. An unknown or unparsable certID is ignored: Caddy sends it on every renewal, even to
+   * servers without ARI, and it must never break an otherwise fine renewal (interop item 36).
    */
   private async checkReplaces(account: Account, identifiers: Identifier[], replaces: string | undefined): Promise<string | null> {
     if (!replaces) return null;
     const parsed = parseCertId(replaces);
     if (!parsed) return null;
     const cert = await this.ctx.store.certificates.getBySerial(parsed.serialHex);
-    if (!cert || cert.accountId !== account.id) return null;
-    if (cert.replacedByOrderId) {
+    if (!cert || (cert.akiB64 && cert.akiB64 !== parsed.akiB64)) return null;
+    if (cert.accountId !== account.id) {
+      throw new AcmeProblem('alreadyReplaced', `certificate ${replaces} was not issued to this account`);
+    }
+    const wanted = new Set(identifiers.map(identifierKey));
+    const shared = certificateNameKeys(new X509Certificate(cert.leafPem)).some((k) => wanted.has(k));
+    if (!shared) throw new AcmeProblem('alreadyReplaced', `certificate ${replaces} shares no identifier with this order`);
+    if (cert.replacedByOrderId || (await this.ctx.store.orders.findReplacing(cert.id))) {
       throw new AcmeProblem('alreadyReplaced', `certificate ${replaces} has already been replaced by another order`);
     }
-    void identifiers;
     return cert.id;
   }
 

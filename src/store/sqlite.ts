@@ -12,18 +12,20 @@ import type {
   Order,
 } from '../acme/types.js';
 import { migrate } from './migrate.js';
-import type {
-  IssuanceAttempt,
-  IssuedCertificate,
-  Job,
-  JobKind,
-  KeyChangeResult,
-  NewAccount,
-  NewJob,
-  NewOrder,
-  OrderPage,
-  Store,
-  ValidationResult,
+import {
+  EabKeyUnavailable,
+  type EabKeyRecord,
+  type IssuanceAttempt,
+  type IssuedCertificate,
+  type Job,
+  type JobKind,
+  type KeyChangeResult,
+  type NewAccount,
+  type NewJob,
+  type NewOrder,
+  type OrderPage,
+  type Store,
+  type ValidationResult,
 } from './types.js';
 
 // The SQLite Store. All SQL of the gateway is in this file. better-sqlite3 is synchronous, so each
@@ -81,6 +83,20 @@ function rowToCertificate(r: Row): Certificate {
     revocationReason: (r.revocation_reason as number | null) ?? null,
     replacedByOrderId: (r.replaced_by_order_id as string | null) ?? null,
     createdAt: new Date(r.created_at as number),
+  };
+}
+
+function rowToEabKey(r: Row): EabKeyRecord {
+  return {
+    id: r.id as string,
+    directory: r.directory as string,
+    label: r.label as string,
+    hmacKeyEnc: r.hmac_key_enc as string,
+    createdAt: new Date(r.created_at as number),
+    expiresAt: dateOrNull(r.expires_at),
+    revokedAt: dateOrNull(r.revoked_at),
+    boundAccountId: (r.bound_account_id as string | null) ?? null,
+    boundAt: dateOrNull(r.bound_at),
   };
 }
 
@@ -254,6 +270,8 @@ class SqliteStore implements Store {
     createOrGet: async (a: NewAccount): Promise<{ account: Account; created: boolean }> =>
       this.tx(() => {
         const now = a.now.getTime();
+        const existing = this.one('SELECT * FROM accounts WHERE directory = ? AND jwk_thumbprint = ?', a.directory, a.thumbprint);
+        if (existing) return { account: rowToAccount(existing), created: false };
         const inserted = this.run(
           `INSERT INTO accounts (id, directory, jwk_thumbprint, jwk_json, status, contact_json, tos_agreed, eab_key_id, created_at, updated_at)
            VALUES (?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?)
@@ -268,6 +286,18 @@ class SqliteStore implements Store {
           now,
           now,
         );
+        if (inserted === 1 && a.eabKeyId) {
+          // Each EAB key creates exactly one account (RFC 8555 §7.3.4): bind it in the same write.
+          const bound = this.run(
+            `UPDATE eab_keys SET bound_account_id = ?, bound_at = ?
+             WHERE id = ? AND bound_account_id IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+            a.id,
+            now,
+            a.eabKeyId,
+            now,
+          );
+          if (bound !== 1) throw new EabKeyUnavailable(a.eabKeyId); // rolls the account back
+        }
         const row = this.one('SELECT * FROM accounts WHERE directory = ? AND jwk_thumbprint = ?', a.directory, a.thumbprint)!;
         return { account: rowToAccount(row), created: inserted === 1 };
       }),
@@ -444,6 +474,10 @@ class SqliteStore implements Store {
         `SELECT o.id FROM orders o WHERE o.status = 'processing' AND NOT EXISTS (
            SELECT 1 FROM jobs j WHERE j.kind = 'issue' AND j.subject_id = o.id AND j.state IN ('queued', 'running'))`,
       ).map((r) => r.id as string),
+    findReplacing: async (certificateId: string): Promise<string | null> => {
+      const r = this.one("SELECT id FROM orders WHERE replaces = ? AND status <> 'invalid' LIMIT 1", certificateId);
+      return (r?.id as string | undefined) ?? null;
+    },
     getCsr: async (orderId: string): Promise<Buffer | null> => {
       const r = this.one('SELECT csr_der FROM orders WHERE id = ?', orderId);
       return (r?.csr_der as Buffer | null | undefined) ?? null;
@@ -552,6 +586,29 @@ class SqliteStore implements Store {
         `SELECT c.id FROM challenges c WHERE c.status = 'processing' AND NOT EXISTS (
            SELECT 1 FROM jobs j WHERE j.kind = 'validate' AND j.subject_id = c.id AND j.state IN ('queued', 'running'))`,
       ).map((r) => r.id as string),
+  };
+
+  // ---------- external account binding keys ----------
+
+  eabKeys = {
+    create: async (k: { id: string; directory: string; label: string; hmacKeyEnc: string; expiresAt: Date | null; now: Date }) => {
+      this.run(
+        'INSERT INTO eab_keys (id, directory, label, hmac_key_enc, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        k.id,
+        k.directory,
+        k.label,
+        k.hmacKeyEnc,
+        k.now.getTime(),
+        k.expiresAt?.getTime() ?? null,
+      );
+    },
+    get: async (id: string) => {
+      const r = this.one('SELECT * FROM eab_keys WHERE id = ?', id);
+      return r ? rowToEabKey(r) : null;
+    },
+    list: async (directory: string) => this.all('SELECT * FROM eab_keys WHERE directory = ? ORDER BY created_at', directory).map(rowToEabKey),
+    revoke: async (id: string, now: Date) =>
+      this.run('UPDATE eab_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', now.getTime(), id) === 1,
   };
 
   // ---------- certificates ----------

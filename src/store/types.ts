@@ -110,6 +110,26 @@ export interface OrderPage {
   next: string | null;
 }
 
+export interface EabKeyRecord {
+  id: string;
+  directory: string;
+  label: string;
+  /** AES-256-GCM ciphertext of the HMAC key (see auth/eab-crypto.ts). */
+  hmacKeyEnc: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  boundAccountId: string | null;
+  boundAt: Date | null;
+}
+
+/** Thrown by accounts.createOrGet when the EAB key was bound, revoked or expired meanwhile. */
+export class EabKeyUnavailable extends Error {
+  constructor(readonly keyId: string) {
+    super(`external account key ${keyId} is no longer available`);
+  }
+}
+
 export type KeyChangeResult = { ok: true; account: Account } | { ok: false; reason: 'conflict'; conflictingAccountId: string } | { ok: false; reason: 'gone' };
 
 export interface Store {
@@ -123,7 +143,10 @@ export interface Store {
     prune(nowMs: number): Promise<number>;
   };
   accounts: {
-    /** Creates the account, or returns the existing one for the same key (created: false). */
+    /**
+     * Creates the account, or returns the existing one for the same key (created: false). With an
+     * eabKeyId the key is bound to the new account in the same write; EabKeyUnavailable if it cannot be.
+     */
     createOrGet(account: NewAccount): Promise<{ account: Account; created: boolean }>;
     get(id: string): Promise<Account | null>;
     findByThumbprint(directory: string, thumbprint: string): Promise<Account | null>;
@@ -145,6 +168,8 @@ export interface Store {
     /** Order ids left in processing whose issuance job is no longer live (for the start-up sweep). */
     listProcessingWithoutLiveJob(): Promise<string[]>;
     getCsr(orderId: string): Promise<Buffer | null>;
+    /** Another order, not invalid, that already names this certificate in `replaces` (RFC 9773 §5). */
+    findReplacing(certificateId: string): Promise<string | null>;
   };
   authorizations: {
     get(id: string): Promise<Authorization | null>;
@@ -164,6 +189,13 @@ export interface Store {
     recordValidation(result: ValidationResult): Promise<boolean>;
     /** Challenge ids left in processing whose validation job is no longer live (start-up sweep). */
     listProcessingWithoutLiveJob(): Promise<string[]>;
+  };
+  eabKeys: {
+    create(key: { id: string; directory: string; label: string; hmacKeyEnc: string; expiresAt: Date | null; now: Date }): Promise<void>;
+    get(id: string): Promise<EabKeyRecord | null>;
+    list(directory: string): Promise<EabKeyRecord[]>;
+    /** Marks the key revoked; false when unknown or already revoked. */
+    revoke(id: string, now: Date): Promise<boolean>;
   };
   certificates: {
     get(id: string): Promise<Certificate | null>;

@@ -1,0 +1,55 @@
+import { join, dirname, resolve } from 'node:path';
+import { EabKeySealer } from '../auth/eab-crypto.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Clock } from '../platform/clock.js';
+import type { Random } from '../platform/random.js';
+import type { EabKeyRecord, Store } from '../store/types.js';
+
+// Minting and managing External Account Binding keys (the admin side of RFC 8555 §7.3.4). A key is
+// shown once, as unpadded base64url (cert-manager decodes with RawURLEncoding; interop item 16).
+
+export interface MintedEabKey {
+  keyId: string;
+  hmacKey: string;
+  label: string;
+  expiresAt: Date | null;
+}
+
+export const eabKekPath = (config: GatewayConfig): string =>
+  config.acme.eabKekFile ?? join(dirname(resolve(config.storage.sqlite)), 'eab-kek.key');
+
+export class EabKeyService {
+  constructor(
+    private readonly store: Store,
+    private readonly sealer: EabKeySealer,
+    private readonly clock: Clock,
+    private readonly random: Random,
+  ) {}
+
+  async create(directory: string, label: string, expiresAt: Date | null): Promise<MintedEabKey> {
+    const keyId = `kid-${this.random.bytes(12).toString('base64url')}`;
+    const key = this.random.bytes(32);
+    await this.store.eabKeys.create({ id: keyId, directory, label, hmacKeyEnc: this.sealer.seal(key, keyId), expiresAt, now: this.clock.now() });
+    return { keyId, hmacKey: key.toString('base64url'), label, expiresAt };
+  }
+
+  list(directory: string): Promise<EabKeyRecord[]> {
+    return this.store.eabKeys.list(directory);
+  }
+
+  revoke(keyId: string): Promise<boolean> {
+    return this.store.eabKeys.revoke(keyId, this.clock.now());
+  }
+}
+
+/** "30d", "12h", "90m" or an ISO date → absolute time. */
+export function parseExpiry(text: string, now: Date): Date {
+  const m = /^(\d+)([dhm])$/.exec(text);
+  if (m) {
+    const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm'];
+    return new Date(now.getTime() + Number(m[1]) * unit);
+  }
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) throw new Error(`--expires "${text}" is neither a duration (30d, 12h, 90m) nor a date`);
+  return d;
+}
