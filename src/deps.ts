@@ -18,6 +18,9 @@ import { ResilientPcaClient } from './pca/resilient.js';
 import { startPcaSimulator, type RunningSimulator } from './pca/simulator/index.js';
 import type { PcaClient } from './pca/types.js';
 import { ensureX509Crypto } from './pca/x509-setup.js';
+import { meteredPcaClient } from './pca/metered.js';
+import { Metrics } from './platform/metrics.js';
+import { Gauge } from 'prom-client';
 import { systemClock, type Clock } from './platform/clock.js';
 import { createDnsResolver } from './platform/dns.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -48,6 +51,8 @@ export interface GatewayOverrides {
   validators?: ChallengeValidator[];
   /** Job runner poll interval; tests shorten it. */
   jobPollMs?: number;
+  /** Node process metrics in /metrics (off in tests that build several gateways). */
+  defaultMetrics?: boolean;
 }
 
 export interface Gateway {
@@ -61,6 +66,7 @@ export interface Gateway {
   /** PEM of the root(s) that issued chains verify to; what clients must trust. */
   trustAnchorPems: () => string[];
   logger: Logger;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -114,7 +120,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     rawPca = client;
     closePca = async () => client.close();
   }
-  const pca = new ResilientPcaClient(rawPca, { clock, logger, maxConcurrent: config.pca.maxConcurrentCalls, retrySign: false });
+  const metrics = new Metrics({ defaultMetrics: o.defaultMetrics ?? true });
+  const pca = new ResilientPcaClient(meteredPcaClient(rawPca, metrics), { clock, logger, maxConcurrent: config.pca.maxConcurrentCalls, retrySign: false });
 
   // ---- trust anchors for "never serve a wrong certificate" ----
   let anchors: X509Certificate[] = [];
@@ -163,7 +170,16 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     },
   });
 
+  new Gauge({
+    name: 'acme_jobs_active',
+    help: 'Jobs in flight in this process',
+    registers: [metrics.registry],
+    collect() {
+      this.set(jobs?.inFlight ?? 0);
+    },
+  });
   const app = buildApp({
+    metrics,
     config,
     linker,
     nonces,
@@ -199,6 +215,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     simulator,
     trustAnchorPems: anchorPems,
     logger,
+    metrics,
     async close() {
       clearInterval(pruneTimer);
       await jobs!.stop(10_000);

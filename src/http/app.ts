@@ -6,6 +6,7 @@ import type { NonceService } from '../auth/nonces.js';
 import type { RequestVerifier, SignerMode } from '../auth/verifier.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import type { Random } from '../platform/random.js';
 import type { AccountService } from '../services/accounts.js';
 import type { KeyChangeService } from '../services/key-change.js';
@@ -35,6 +36,7 @@ export interface AppDeps {
   renewalInfo: RenewalInfoService;
   logger: Logger;
   random: Random;
+  metrics: Metrics;
   /** Health for /readyz: resolves when the gateway can serve, rejects with the reason when not. */
   ready: () => Promise<void>;
 }
@@ -59,7 +61,11 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   app.use('*', async (c, next) => {
     c.set('requestId', deps.random.bytes(8).toString('hex'));
     c.set('links', [`<${linker.url('directory', dir)}>;rel="index"`]);
+    const stopTimer = deps.metrics.httpDuration.startTimer();
     await next();
+    const route = c.req.routePath || 'unmatched';
+    stopTimer({ route });
+    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     c.header('Replay-Nonce', deps.nonces.issue());
     c.header('Cache-Control', 'no-store');
     writeLinks(c);
@@ -78,6 +84,10 @@ export function buildApp(deps: AppDeps): Hono<Env> {
       return c.json({ status: 'not ready', reason: (err as Error).message }, 503);
     }
   });
+
+  app.get('/metrics', async (c) =>
+    c.body(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }),
+  );
 
   // ---- directory and nonces (RFC 8555 §7.1.1, §7.2) ----
   app.get(linker.pattern('directory', dir), (c) => {
