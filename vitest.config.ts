@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/routes/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/routes/**/*.test.ts', 'bench/**/*.test.ts'],
           setupFiles: ['test/setup.ts'],
           testTimeout: 30_000,
         },

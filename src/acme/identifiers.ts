@@ -26,7 +26,15 @@ export function normalizeIdentifier(id: Identifier): NormalizedIdentifier {
 export function canonicalIp(text: string): string {
   const v = isIP(text);
   if (v === 4) return text.split('.').map((o) => String(Number(o))).join('.');
-  if (v === 6) return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  if (v === 6) {
+    // node's isIP accepts scoped addresses ("fe80::1%eth0") that URL refuses; a zone has no meaning
+    // in a certificate (RFC 8738 §3), so they are malformed rather than an internal error.
+    try {
+      return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+    } catch {
+      throw new AcmeProblem('malformed', `"${text}" is not an IP address`);
+    }
+  }
   throw new AcmeProblem('malformed', `"${text}" is not an IP address`);
 }
 
@@ -44,7 +52,8 @@ export function checkIdentifier(id: Identifier): void {
   const fail = (type: 'rejectedIdentifier' | 'malformed' | 'unsupportedIdentifier', detail: string) =>
     new AcmeProblem(type, detail, { identifier: { type: id.type, value: id.value } });
   if (id.type === 'ip') {
-    if (isIP(id.value) === 0) throw fail('malformed', `"${id.value}" is not an IP address`);
+    // isIP accepts a zone index ("fe80::1%eth0"), which no certificate can carry (RFC 8738 §3).
+    if (isIP(id.value) === 0 || id.value.includes('%')) throw fail('malformed', `"${id.value}" is not an IP address`);
     return;
   }
   if (id.type !== 'dns') throw fail('unsupportedIdentifier', `identifier type "${String(id.type)}" is not supported`);

@@ -125,7 +125,8 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     return json(c, 200, renderAccount(linker, account));
   });
   app.post(linker.pattern('orders', dir), async (c) => {
-    const req = await verify(c, 'kid');
+    // RFC 8555 §7.1.2.1: the orders list is read with POST-as-GET.
+    const req = await postAsGet(c);
     if (req.account!.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'an account can list only its own orders');
     const page = await deps.orders.list(req.account!, c.req.query('cursor') ?? null);
     if (page.next) addLink(c, `<${linker.url('orders', dir, req.account!.id)}?cursor=${page.next}>;rel="next"`);
@@ -217,7 +218,9 @@ export function buildApp(deps: AppDeps): Hono<Env> {
       });
     }
     const body = await readJsonBody(c.req.raw, config.server.maxBodyBytes);
-    return deps.verifier.verify(body, { signer, requestUrl: linker.requestUrl(c.req.path), directory: dir });
+    // The JWS url is the whole request URL, query included (RFC 8555 §6.4; the orders list's "next" links carry one).
+    const search = new URL(c.req.url).search;
+    return deps.verifier.verify(body, { signer, requestUrl: linker.requestUrl(c.req.path) + search, directory: dir });
   }
 
   async function postAsGet(c: Ctx): Promise<VerifiedRequest> {

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXTERNAL_URL, readResponse, startTestGateway, type TestGateway } from '../harness.js';
+import { expectAcmeHeaders, expectJson, expectProblem } from './expect.js';
+
+// RFC 8555 §7.1.1 directory and §7.2 new-nonce; interop items 1-5.
+
+let t: TestGateway;
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+afterAll(async () => t?.dispose());
+
+describe('GET /directory', () => {
+  it('answers 200 application/json with absolute URLs built from the external URL', async () => {
+    const res = await readResponse(await t.request('/directory'));
+    expectJson(res, 200);
+    expect(res.body).toMatchObject({
+      newNonce: `${EXTERNAL_URL}/new-nonce`,
+      newAccount: `${EXTERNAL_URL}/new-account`,
+      newOrder: `${EXTERNAL_URL}/new-order`,
+      revokeCert: `${EXTERNAL_URL}/revoke-cert`,
+      keyChange: `${EXTERNAL_URL}/key-change`,
+    });
+    expect(res.body).not.toHaveProperty('newAuthz');
+    expect(res.body.meta.externalAccountRequired).toBe(false);
+    expect(res.body.meta).not.toHaveProperty('termsOfService');
+  });
+
+  it('never builds URLs from the Host header (certbot/certbot#7481)', async () => {
+    const res = await readResponse(await t.request('http://internal-host:8080/directory', { headers: { Host: 'evil.example' } }));
+    expect(res.status).toBe(200);
+    for (const key of ['newNonce', 'newAccount', 'newOrder', 'revokeCert', 'keyChange']) {
+      expect(res.body[key]).toMatch(new RegExp(`^${EXTERNAL_URL}/`));
+    }
+  });
+});
+
+describe('/new-nonce', () => {
+  it('HEAD → 200 with Replay-Nonce and Cache-Control: no-store', async () => {
+    const res = await readResponse(await t.request('/new-nonce', { method: 'HEAD' }));
+    expect(res.status).toBe(200);
+    expectAcmeHeaders(res);
+  });
+
+  it('GET → 204 with Replay-Nonce and Cache-Control: no-store (uacme wants exactly 204)', async () => {
+    const res = await readResponse(await t.request('/new-nonce'));
+    expect(res.status).toBe(204);
+    expect(res.text).toBe('');
+    expectAcmeHeaders(res);
+  });
+
+  it('hands out a different nonce every time', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) seen.add((await t.request('/new-nonce', { method: 'HEAD' })).headers.get('replay-nonce')!);
+    expect(seen.size).toBe(20);
+  });
+
+  it('refuses POST with a problem document', async () => {
+    const res = await readResponse(await t.request('/new-nonce', { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/jose+json' } }));
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(res.contentType).toBe('application/problem+json');
+    expectAcmeHeaders(res);
+  });
+});
+
+describe('unknown routes and plain GETs', () => {
+  it('an unknown path is a 404 problem document with the ACME headers', async () => {
+    const res = await readResponse(await t.request('/no-such-thing'));
+    expectProblem(res, 'malformed', 404);
+  });
+
+  it.each(['/new-account', '/new-order', '/order/abc', '/authz/abc', '/chall/abc', '/cert/abc', '/acct/abc', '/revoke-cert', '/key-change'])(
+    'GET %s → 405 problem (resources are read with POST-as-GET)',
+    async (path) => {
+      const res = await readResponse(await t.request(path));
+      expectProblem(res, 'malformed', 405);
+      expect(res.headers.get('allow')).toBe('POST');
+    },
+  );
+
+  it('/livez and /readyz answer JSON', async () => {
+    expect((await t.request('/livez')).status).toBe(200);
+    const ready = await readResponse(await t.request('/readyz'));
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe('ready');
+  });
+});

@@ -1,0 +1,91 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listen, type RunningListener } from '../../src/http/listener.js';
+import { AcmeTestClient, EXTERNAL_URL, startTestGateway, type TestGateway } from '../harness.js';
+
+// What a client sees on the wire, through the real Node listener: one Link per header line
+// (interop item 40: x/crypto, acme.sh, dehydrated and uacme misread comma-joined links).
+
+let t: TestGateway;
+let server: RunningListener;
+let c: AcmeTestClient;
+
+beforeAll(async () => {
+  t = await startTestGateway();
+  server = await listen(t.gw.app as never, { host: '127.0.0.1', port: 0, tls: null });
+  c = await AcmeTestClient.withAccount(t);
+});
+afterAll(async () => {
+  await server?.close();
+  await t?.dispose();
+});
+
+interface RawResponse {
+  status: number;
+  rawHeaders: string[];
+  body: string;
+}
+
+function send(path: string, opts: { method?: string; body?: string | Buffer[]; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: server.port, path, method: opts.method ?? 'POST', headers: opts.headers ?? {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode!, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    if (Array.isArray(opts.body)) {
+      for (const part of opts.body) req.write(part);
+      req.end();
+    } else req.end(opts.body);
+  });
+}
+
+const headerValues = (raw: string[], name: string) =>
+  raw.flatMap((v, i) => (i % 2 === 0 && v.toLowerCase() === name ? [raw[i + 1]!] : []));
+
+describe('over a real socket', () => {
+  it('a challenge POST carries two separate Link header lines, index and up', async () => {
+    const order = await c.newOrder(['wire.example.com']);
+    const authzUrl = order.body.authorizations[0] as string;
+    const challengeUrl = (await c.postAsGet(authzUrl)).body.challenges[0].url as string;
+    const jws = await c.sign(challengeUrl, {});
+    const res = await send(new URL(challengeUrl).pathname, { body: JSON.stringify(jws), headers: { 'Content-Type': 'application/jose+json' } });
+    expect(res.status).toBe(200);
+    const links = headerValues(res.rawHeaders, 'link');
+    expect(links).toEqual([`<${EXTERNAL_URL}/directory>;rel="index"`, `<${authzUrl}>;rel="up"`]);
+    expect(headerValues(res.rawHeaders, 'replay-nonce')).toHaveLength(1);
+    expect(headerValues(res.rawHeaders, 'content-type')).toEqual(['application/json']);
+  });
+
+  it('errors carry the Link index line, a nonce and a problem document', async () => {
+    const res = await send('/new-order', { body: 'not json', headers: { 'Content-Type': 'application/jose+json' } });
+    expect(res.status).toBe(400);
+    expect(headerValues(res.rawHeaders, 'link')).toEqual([`<${EXTERNAL_URL}/directory>;rel="index"`]);
+    expect(headerValues(res.rawHeaders, 'replay-nonce')).toHaveLength(1);
+    expect(headerValues(res.rawHeaders, 'content-type')).toEqual(['application/problem+json']);
+    expect(JSON.parse(res.body)).toMatchObject({ type: 'urn:ietf:params:acme:error:malformed', status: 400 });
+  });
+
+  it('a chunked body over the limit (no Content-Length) → 413 problem', async () => {
+    const chunk = Buffer.alloc(16 * 1024, 0x61);
+    const res = await send('/new-order', {
+      body: Array.from({ length: 8 }, () => chunk),
+      headers: { 'Content-Type': 'application/jose+json', 'Transfer-Encoding': 'chunked' },
+    });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({ type: 'urn:ietf:params:acme:error:malformed', status: 413 });
+    expect(headerValues(res.rawHeaders, 'replay-nonce')).toHaveLength(1);
+  });
+
+  it('HEAD /new-nonce → 200 and GET → 204, each with one Replay-Nonce', async () => {
+    const head = await send('/new-nonce', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    const get = await send('/new-nonce', { method: 'GET' });
+    expect(get.status).toBe(204);
+    for (const r of [head, get]) {
+      expect(headerValues(r.rawHeaders, 'replay-nonce')).toHaveLength(1);
+      expect(headerValues(r.rawHeaders, 'cache-control')).toEqual(['no-store']);
+    }
+  });
+});
