@@ -1,5 +1,5 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, flattenedVerify, type JWK } from 'jose';
+import { constants as cryptoConstants, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { AcmeProblem } from '../acme/problems.js';
 import type { Account } from '../acme/types.js';
 
@@ -146,13 +146,50 @@ export function publicJwk(jwk: JWK): JWK {
 /** RFC 7638 thumbprint, base64url SHA-256: the key's identity and the key authorization's suffix (RFC 8555 §8.1). */
 export const jwkThumbprint = (jwk: JWK): Promise<string> => calculateJwkThumbprint(publicJwk(jwk), 'sha256');
 
-/** Step 7: the signature verifies with the key and the header's algorithm. */
+/** How each JWS algorithm maps onto node:crypto (RFC 7518 §3), and the key it needs. */
+const ALG_PARAMS: Record<string, { hash: string | null; keyType: string; curve?: string; pss?: boolean; p1363?: boolean }> = {
+  RS256: { hash: 'sha256', keyType: 'rsa' },
+  RS384: { hash: 'sha384', keyType: 'rsa' },
+  RS512: { hash: 'sha512', keyType: 'rsa' },
+  PS256: { hash: 'sha256', keyType: 'rsa', pss: true },
+  PS384: { hash: 'sha384', keyType: 'rsa', pss: true },
+  PS512: { hash: 'sha512', keyType: 'rsa', pss: true },
+  ES256: { hash: 'sha256', keyType: 'ec', curve: 'prime256v1', p1363: true },
+  ES384: { hash: 'sha384', keyType: 'ec', curve: 'secp384r1', p1363: true },
+  ES512: { hash: 'sha512', keyType: 'ec', curve: 'secp521r1', p1363: true },
+  EdDSA: { hash: null, keyType: 'ed25519' },
+};
+
+/**
+ * Step 7: the signature verifies with the key and the header's algorithm. Done with node:crypto on
+ * the cached KeyObject: about 2.5x cheaper than going through jose/WebCrypto (notes/stack-costs.md).
+ */
 export async function verifySignature(jws: FlattenedJws, key: KeyObject, algorithms: string[] = ACCOUNT_ALGORITHMS): Promise<void> {
-  try {
-    await flattenedVerify(jws, key, { algorithms });
-  } catch {
-    throw new AcmeProblem('malformed', 'JWS verification error: the signature does not verify with the key');
+  const header = decodeProtectedHeader(jws);
+  if (header.crit !== undefined) throw new AcmeProblem('malformed', 'JWS "crit" header parameters are not supported');
+  const params = ALG_PARAMS[header.alg];
+  if (!params || !algorithms.includes(header.alg)) {
+    throw new AcmeProblem('badSignatureAlgorithm', `JWS algorithm "${header.alg}" is not supported`, { algorithms });
   }
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType !== params.keyType || (params.curve && details.namedCurve !== params.curve)) {
+    // The key is fine but cannot have made this signature (e.g. another key under the account's kid).
+    throw new AcmeProblem('malformed', `JWS verification error: the key cannot verify a ${header.alg} signature`);
+  }
+  const data = Buffer.from(`${jws.protected}.${jws.payload}`, 'ascii');
+  const signature = base64urlDecode(jws.signature, 'signature');
+  const verifyKey = params.pss
+    ? { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cryptoConstants.RSA_PSS_SALTLEN_DIGEST }
+    : params.p1363
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : key;
+  let ok = false;
+  try {
+    ok = cryptoVerify(params.hash, data, verifyKey, signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new AcmeProblem('malformed', 'JWS verification error: the signature does not verify with the key');
 }
 
 /** Step 8: the payload: "" is POST-as-GET (RFC 8555 §6.3), anything else must be a JSON object. */
