@@ -62,7 +62,9 @@ export interface Order {
   notBefore: Date | null;
   notAfter: Date | null;
   profile: string | null;
+  /** RFC 9773 §5 certID as the client sent it. */
   replaces: string | null;
+  replacesCertificateId: string | null;
   expires: Date;
   error: ProblemDocument | null;
   certificateId: string | null;

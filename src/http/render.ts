@@ -45,6 +45,7 @@ export function renderOrder(linker: Linker, o: Order, status: Order['status']) {
     ...(o.notBefore ? { notBefore: iso(o.notBefore) } : {}),
     ...(o.notAfter ? { notAfter: iso(o.notAfter) } : {}),
     ...(o.profile ? { profile: o.profile } : {}),
+    ...(o.replaces ? { replaces: o.replaces } : {}),
     authorizations: o.authzIds.map((id) => linker.url('authz', o.directory, id)),
     finalize: linker.url('finalize', o.directory, o.id),
     ...(status === 'valid' && o.certificateId ? { certificate: linker.url('certificate', o.directory, o.certificateId) } : {}),

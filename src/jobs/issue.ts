@@ -20,8 +20,21 @@ import { RetryLater, type JobHandler } from './runner.js';
 
 /** How far back before an attempt's start a PCA certificate still counts (clock skew between us and the PCA). */
 const RECONCILE_SKEW_MS = 5 * 60_000;
-/** Upper bound on getCert calls one reconciliation may make. */
-const RECONCILE_MAX_LOOKUPS = 500;
+/** PCAs back-date notBefore a little (the simulator by 60 s); a certificate this much older still counts. */
+const NOT_BEFORE_BACKDATE_MS = 2 * 60_000;
+/** Upper bound on getCert calls one reconciliation may make; past it the search is incomplete, not empty. */
+const RECONCILE_MAX_LOOKUPS = 2_000;
+/** Certificate facts remembered between reconciliations (they never change); oldest dropped first. */
+const LOOKUP_CACHE_SIZE = 20_000;
+/**
+ * After an order ended while a sign call's outcome was still unknown, how long a follow-up job keeps
+ * looking for that certificate on the PCA so it is recorded (issue 4: "never lose a certificate").
+ */
+const FOLLOW_UP_WINDOW_MS = 24 * 3_600_000;
+/** Retry pace of that follow-up job (its searches are cheap: one list call plus cached lookups). */
+const FOLLOW_UP_RETRY_MS = 5_000;
+/** Time a reconciliation may take when the job is at its deadline or following up, so it cannot hang on. */
+const LATE_SEARCH_BUDGET_MS = 15_000;
 
 export interface IssuanceJobDeps {
   store: Store;
@@ -33,13 +46,37 @@ export interface IssuanceJobDeps {
   logger: Logger;
 }
 
+/** One PCA certificate as the search sees it. */
+interface PcaCertFacts {
+  serialNo: string;
+  notBeforeMs: number;
+  /** null when the PCA's PEM cannot be parsed. */
+  spkiSha256: string | null;
+  certPem: string;
+  caChainPems: string[];
+}
+
+/** Thrown when the search could not cover every certificate that may be ours: the outcome stays unknown. */
+class ReconciliationIncomplete extends Error {}
+
 export class IssuanceJob implements JobHandler {
+  /** Per-instance (not module) cache: a PCA certificate's facts, by serial. */
+  private readonly lookups = new Map<string, PcaCertFacts>();
+
   constructor(private readonly d: IssuanceJobDeps) {}
 
   async run(job: Job): Promise<void> {
     const { store, clock } = this.d;
     const order = await store.orders.get(job.subjectId);
-    if (!order || order.status !== 'processing') {
+    if (!order) {
+      await store.jobs.finish(job.id, 'done', 'order gone', clock.nowMs());
+      return;
+    }
+    const unsettled = (await store.issuance.attemptsForOrder(order.id)).filter((a) => a.outcome === 'pending' || a.outcome === 'unknown');
+    const log = this.d.logger.child({ orderId: order.id, jobId: job.id });
+    if (order.status !== 'processing') {
+      // A follow-up job (see giveUp): the order has ended, but a sign call's outcome is still unknown.
+      if (unsettled.length > 0) await this.recordLateIssuance(order, unsettled, clock.nowMs() + LATE_SEARCH_BUDGET_MS, log);
       await store.jobs.finish(job.id, 'done', 'order no longer processing', clock.nowMs());
       return;
     }
@@ -49,12 +86,12 @@ export class IssuanceJob implements JobHandler {
       return;
     }
     const spki = csrSpkiSha256(csrDer);
-    const log = this.d.logger.child({ orderId: order.id, jobId: job.id });
 
-    const unsettled = (await store.issuance.attemptsForOrder(order.id)).filter((a) => a.outcome === 'pending' || a.outcome === 'unknown');
     if (unsettled.length > 0) {
-      const adopted = await this.reconcile(order, spki, unsettled, log);
+      const adopted = await this.reconcile(order, spki, unsettled, job.deadlineAt, log);
       if (adopted) return;
+      // A slow search must not stretch the order past its deadline with one more sign call.
+      if (clock.nowMs() > job.deadlineAt) throw new RetryLater('the issuance deadline passed while reconciling');
     }
 
     const attemptId = this.d.random.bytes(12).toString('base64url');
@@ -82,17 +119,45 @@ export class IssuanceJob implements JobHandler {
   }
 
   async giveUp(job: Job, error: unknown): Promise<void> {
-    const order = await this.d.store.orders.get(job.subjectId);
+    const { store, clock } = this.d;
+    const order = await store.orders.get(job.subjectId);
     if (!order) {
-      await this.d.store.jobs.finish(job.id, 'failed', String(error), this.d.clock.nowMs());
+      await store.jobs.finish(job.id, 'failed', String(error), clock.nowMs());
       return;
+    }
+    const log = this.d.logger.child({ orderId: order.id, jobId: job.id });
+    const unsettled = (await store.issuance.attemptsForOrder(order.id)).filter((a) => a.outcome === 'pending' || a.outcome === 'unknown');
+    if (order.status !== 'processing') {
+      // The follow-up window closed and the PCA never let us look: say so loudly, keep the attempts 'unknown'.
+      log.error({ attempts: unsettled.map((a) => a.id), err: errorText(error) }, 'could not learn whether the PCA issued for this order; check the PCA for certificates with its key');
+      await store.jobs.finish(job.id, 'failed', `reconciliation gave up: ${errorText(error)}`, clock.nowMs());
+      return;
+    }
+    // Before ending the order, one last look: a certificate the PCA issued is better adopted than lost.
+    let stillUnknown = false;
+    if (unsettled.length > 0) {
+      const csrDer = await store.orders.getCsr(order.id);
+      try {
+        if (csrDer && (await this.reconcile(order, csrSpkiSha256(csrDer), unsettled, clock.nowMs() + LATE_SEARCH_BUDGET_MS, log))) return;
+      } catch (err) {
+        stillUnknown = true;
+        log.warn({ err: errorText(err) }, 'reconciliation at the deadline failed; a follow-up job keeps looking');
+      }
     }
     const problem =
       error instanceof PcaError
         ? problemFromPcaError(error)
-        : new AcmeProblem('serverInternal', `the Private CA did not issue before the deadline (${error instanceof Error ? error.message : String(error)}); try again later`);
-    this.d.logger.error({ orderId: order.id, err: error instanceof Error ? error.message : String(error) }, 'issuance gave up');
+        : new AcmeProblem('serverInternal', `the Private CA did not issue before the deadline (${errorText(error)}); try again later`);
+    log.error({ err: errorText(error) }, 'issuance gave up');
     await this.fail(order, problem);
+    if (stillUnknown) {
+      // orders.fail() closed the attempts as failed; they are not known to have failed. Reopen them and
+      // leave a job that finds and records whatever the PCA issued for them.
+      const now = clock.nowMs();
+      for (const a of unsettled) await store.issuance.finishAttempt(a.id, 'unknown', null, 'outcome unknown when the order ended', now);
+      const id = this.d.random.bytes(12).toString('base64url');
+      await store.jobs.ensure('issue', order.id, { id, runAt: now + FOLLOW_UP_RETRY_MS, deadlineAt: now + FOLLOW_UP_WINDOW_MS }, now);
+    }
   }
 
   /** Checks what the PCA returned and attaches it to the order, or ends the order invalid. */
@@ -136,42 +201,19 @@ export class IssuanceJob implements JobHandler {
 
   /**
    * Looks on the PCA for certificates with the CSR's key issued since the earliest unsettled attempt.
-   * Adopts the first for the order and records any others, so none is lost. Returns true when adopted.
+   * Adopts one for the order and records any others, so none is lost. Returns true when adopted.
+   * Throws (the outcome stays unknown) when the PCA cannot be searched completely.
    */
-  private async reconcile(order: Order, spki: string, unsettled: IssuanceAttempt[], log: Logger): Promise<boolean> {
-    const { store, pca, clock } = this.d;
-    const since = Math.min(...unsettled.map((a) => a.startedAt)) - RECONCILE_SKEW_MS;
-    const found: { serialNo: string; certPem: string; caChainPems: string[] }[] = [];
-    let lookups = 0;
-    // Assumption (ncp-pca-api §4.11): the list is in issue order, oldest first; walk pages backwards
-    // and stop at the first page whose certificates all predate the attempt.
-    const first = await pca.listCerts(1);
-    let pageNo = Math.max(first.totalPageNo, 1);
-    let page = pageNo === 1 ? first : await pca.listCerts(pageNo);
-    for (;;) {
-      let allOlder = page.serials.length > 0;
-      for (const serialNo of [...page.serials].reverse()) {
-        if (++lookups > RECONCILE_MAX_LOOKUPS) break;
-        const info = await pca.getCert(serialNo);
-        if (info.notBefore.getTime() + 2 * 60_000 >= since) allOlder = false;
-        else continue;
-        try {
-          if (spkiSha256OfCert(new X509Certificate(info.certPem)) === spki) found.push({ serialNo, certPem: info.certPem, caChainPems: info.caChainPems });
-        } catch {
-          /* an unparsable entry is not ours to adopt */
-        }
-      }
-      if (allOlder || lookups > RECONCILE_MAX_LOOKUPS || pageNo <= 1) break;
-      pageNo -= 1;
-      page = await pca.listCerts(pageNo);
-    }
-    for (const a of unsettled) {
-      await store.issuance.finishAttempt(a.id, found.length ? 'issued' : 'failed', found[0]?.serialNo ?? null, found.length ? 'adopted by reconciliation' : 'not issued (reconciled)', clock.nowMs());
-    }
+  private async reconcile(order: Order, spki: string, unsettled: IssuanceAttempt[], searchEndsAt: number, log: Logger): Promise<boolean> {
+    const { store, clock } = this.d;
+    const found = await this.findIssued(spki, Math.min(...unsettled.map((a) => a.startedAt)), searchEndsAt);
     if (found.length === 0) {
+      for (const a of unsettled) await store.issuance.finishAttempt(a.id, 'failed', null, 'not issued (reconciled)', clock.nowMs());
       log.info({ attempts: unsettled.length }, 'reconciliation: the PCA issued nothing for the earlier attempt(s); signing again');
       return false;
     }
+    // The oldest is adopted, the same one on every run: extras are recorded first, so a crash in
+    // between must not turn an extra already on record into the adopted one (or lose it).
     const [adopt, ...extra] = found;
     for (const e of extra) {
       const cert = this.toIssued(e.certPem, e.caChainPems, e.serialNo);
@@ -179,14 +221,109 @@ export class IssuanceJob implements JobHandler {
       log.warn({ serial: e.serialNo }, 'reconciliation: extra certificate for the same key recorded as orphan');
     }
     log.info({ serial: adopt!.serialNo }, 'reconciliation: adopting the certificate the PCA issued for the earlier attempt');
-    const chain = adopt!.caChainPems.length ? adopt!.caChainPems : await pca.chain();
-    await this.accept(order, null, spki, adopt!.certPem, chainWithoutRootUnlessNeeded(adopt!.certPem, chain), adopt!.serialNo, log);
+    const chain = adopt!.caChainPems.length ? adopt!.caChainPems : await this.d.pca.chain();
+    // The attempts are settled only after the certificate is attached: settled first, a crash in
+    // between would leave nothing to reconcile and the order would be signed a second time.
+    const [newest, ...older] = [...unsettled].sort((a, b) => b.startedAt - a.startedAt);
+    await this.accept(order, newest!.id, spki, adopt!.certPem, chainWithoutRootUnlessNeeded(adopt!.certPem, chain), adopt!.serialNo, log);
+    for (const a of older) await store.issuance.finishAttempt(a.id, 'issued', adopt!.serialNo, 'adopted by reconciliation', clock.nowMs());
     return true;
+  }
+
+  /** For an order that already ended: record whatever the PCA issued for its unsettled attempts. */
+  private async recordLateIssuance(order: Order, unsettled: IssuanceAttempt[], searchEndsAt: number, log: Logger): Promise<void> {
+    const { store, clock } = this.d;
+    const spki = unsettled[0]!.spkiSha256;
+    let found: PcaCertFacts[];
+    try {
+      found = await this.findIssued(spki, Math.min(...unsettled.map((a) => a.startedAt)), searchEndsAt);
+    } catch (err) {
+      throw new RetryLater(`follow-up reconciliation failed: ${errorText(err)}`, FOLLOW_UP_RETRY_MS);
+    }
+    for (const f of found) {
+      const cert = this.toIssued(f.certPem, f.caChainPems, f.serialNo);
+      if (cert) await store.certificates.recordOrphan(cert, order.directory, order.id, clock.now());
+      log.warn({ serial: f.serialNo, orderStatus: order.status }, 'reconciliation: the PCA issued for an order that had already ended; recorded as orphan');
+    }
+    for (const a of unsettled) {
+      await store.issuance.finishAttempt(a.id, found.length ? 'issued' : 'failed', found[0]?.serialNo ?? null, found.length ? 'recorded as orphan after the order ended' : 'not issued (reconciled after the order ended)', clock.nowMs());
+    }
+  }
+
+  /**
+   * Every PCA certificate for `spki` whose notBefore is no older than `sinceMs` (less clock skew and
+   * back-dating), oldest first. The list API pages serials only and its order is undocumented
+   * (ncp-pca-api §3.4, §4.11), so the direction is read off the data, the walk starts at the newest
+   * end and stops at the first certificate too old to be ours. Past `searchEndsAt` it gives up
+   * (throws): an unfinished search proves nothing.
+   */
+  private async findIssued(spki: string, sinceMs: number, searchEndsAt: number): Promise<PcaCertFacts[]> {
+    const { pca, clock } = this.d;
+    const since = sinceMs - RECONCILE_SKEW_MS - NOT_BEFORE_BACKDATE_MS;
+    const inTime = (): void => {
+      if (clock.nowMs() > searchEndsAt) throw new ReconciliationIncomplete('reconciliation incomplete: out of time');
+    };
+    const first = await pca.listCerts(1);
+    const pages = Math.max(first.totalPageNo, 1);
+    const newestFirst = await this.listIsNewestFirst(first.serials, pages);
+    const found = new Map<string, PcaCertFacts>();
+    let lookups = 0;
+    for (let i = 0; i < pages; i++) {
+      const pageNo = newestFirst ? i + 1 : pages - i;
+      inTime();
+      const page = pageNo === 1 ? first : await pca.listCerts(pageNo);
+      const serials = newestFirst ? page.serials : [...page.serials].reverse();
+      for (const serialNo of serials) {
+        if (++lookups > RECONCILE_MAX_LOOKUPS) {
+          throw new ReconciliationIncomplete(`reconciliation incomplete: more than ${RECONCILE_MAX_LOOKUPS} certificates to look at`);
+        }
+        if (!this.lookups.has(serialNo.toUpperCase())) inTime();
+        const facts = await this.lookup(serialNo);
+        if (facts.notBeforeMs < since) return sortOldestFirst([...found.values()]);
+        if (facts.spkiSha256 === spki) found.set(facts.serialNo, facts);
+      }
+    }
+    return sortOldestFirst([...found.values()]);
+  }
+
+  /** Compares the ends of page 1 (or page 1 with the last page); oldest-first when it cannot tell. */
+  private async listIsNewestFirst(page1: string[], pages: number): Promise<boolean> {
+    let a = page1[0];
+    let b = page1[page1.length - 1];
+    if (pages > 1 && a !== undefined) b = (await this.d.pca.listCerts(pages)).serials.at(-1) ?? b;
+    if (a === undefined || b === undefined || a === b) return false;
+    const [fa, fb] = [await this.lookup(a), await this.lookup(b)];
+    return fa.notBeforeMs > fb.notBeforeMs;
+  }
+
+  private async lookup(serialNo: string): Promise<PcaCertFacts> {
+    const key = serialNo.toUpperCase();
+    const cached = this.lookups.get(key);
+    if (cached) return cached;
+    const info = await this.d.pca.getCert(serialNo);
+    let spkiSha256: string | null = null;
+    try {
+      spkiSha256 = spkiSha256OfCert(new X509Certificate(info.certPem));
+    } catch {
+      /* an unparsable entry is not ours to adopt */
+    }
+    const facts: PcaCertFacts = { serialNo, notBeforeMs: info.notBefore.getTime(), spkiSha256, certPem: info.certPem, caChainPems: info.caChainPems };
+    this.lookups.set(key, facts);
+    if (this.lookups.size > LOOKUP_CACHE_SIZE) this.lookups.delete(this.lookups.keys().next().value!);
+    return facts;
   }
 
   private async fail(order: Order, problem: AcmeProblem): Promise<void> {
     await this.d.store.orders.fail(order.id, problem.toDocument(), this.d.clock.now());
   }
+}
+
+function sortOldestFirst(list: PcaCertFacts[]): PcaCertFacts[] {
+  return list.sort((x, y) => x.notBeforeMs - y.notBeforeMs || x.serialNo.localeCompare(y.serialNo));
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** PEM with LF line ends and exactly one trailing newline (interop item 32). */

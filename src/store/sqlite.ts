@@ -198,6 +198,7 @@ class SqliteStore implements Store {
       notAfter: dateOrNull(r.not_after),
       profile: (r.profile as string | null) ?? null,
       replaces: (r.replaces as string | null) ?? null,
+      replacesCertificateId: (r.replaces_certificate_id as string | null) ?? null,
       expires: new Date(r.expires_at as number),
       error: problemOrNull(r.error_json),
       certificateId: (r.certificate_id as string | null) ?? null,
@@ -357,8 +358,8 @@ class SqliteStore implements Store {
         const now = o.now.getTime();
         this.run(
           `INSERT INTO orders (id, directory, account_id, status, identifiers_json, not_before, not_after, profile, replaces,
-             expires_at, created_at, updated_at)
-           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`,
+             replaces_certificate_id, expires_at, created_at, updated_at)
+           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           o.id,
           o.directory,
           o.accountId,
@@ -367,6 +368,7 @@ class SqliteStore implements Store {
           o.notAfter?.getTime() ?? null,
           o.profile,
           o.replaces,
+          o.replacesCertificateId ?? null,
           o.expires.getTime(),
           now,
           now,
@@ -434,7 +436,7 @@ class SqliteStore implements Store {
       }),
     completeIssuance: async (orderId: string, attemptId: string | null, cert: IssuedCertificate, now: Date): Promise<boolean> =>
       this.tx(() => {
-        const order = this.one('SELECT directory, account_id, replaces FROM orders WHERE id = ?', orderId);
+        const order = this.one('SELECT directory, account_id, replaces_certificate_id FROM orders WHERE id = ?', orderId);
         if (!order) return false;
         const nowMs = now.getTime();
         const n = this.run(
@@ -451,11 +453,11 @@ class SqliteStore implements Store {
           return false;
         }
         this.insertCertificate(cert, order.directory as string, orderId, order.account_id as string, nowMs);
-        if (order.replaces) {
+        if (order.replaces_certificate_id) {
           this.run(
             'UPDATE certificates SET replaced_by_order_id = ? WHERE id = ? AND replaced_by_order_id IS NULL',
             orderId,
-            order.replaces,
+            order.replaces_certificate_id,
           );
         }
         if (attemptId) this.finishAttemptSync(attemptId, 'issued', cert.pcaSerial, null, nowMs);
@@ -486,7 +488,7 @@ class SqliteStore implements Store {
            SELECT 1 FROM jobs j WHERE j.kind = 'issue' AND j.subject_id = o.id AND j.state IN ('queued', 'running'))`,
       ).map((r) => r.id as string),
     findReplacing: async (certificateId: string): Promise<string | null> => {
-      const r = this.one("SELECT id FROM orders WHERE replaces = ? AND status <> 'invalid' LIMIT 1", certificateId);
+      const r = this.one("SELECT id FROM orders WHERE replaces_certificate_id = ? AND status <> 'invalid' LIMIT 1", certificateId);
       return (r?.id as string | undefined) ?? null;
     },
     getCsr: async (orderId: string): Promise<Buffer | null> => {

@@ -47,7 +47,10 @@ export interface NewOrder {
   notBefore: Date | null;
   notAfter: Date | null;
   profile: string | null;
+  /** The certID exactly as the client sent it (echoed in the order). */
   replaces: string | null;
+  /** The certificate that certID names, when it is one of ours (RFC 9773 §5 checks). */
+  replacesCertificateId: string | null;
   expires: Date;
   authorizations: NewAuthorization[];
   now: Date;
