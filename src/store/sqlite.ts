@@ -439,9 +439,13 @@ class SqliteStore implements Store {
         const order = this.one('SELECT directory, account_id, replaces_certificate_id FROM orders WHERE id = ?', orderId);
         if (!order) return false;
         const nowMs = now.getTime();
+        // The serial may already be on record (kept as an orphan by an earlier reconciliation): then
+        // that row is the certificate, claimed for this order.
+        const known = this.one('SELECT id FROM certificates WHERE serial_hex = ?', cert.serialHex);
+        const certId = (known?.id as string | undefined) ?? cert.id;
         const n = this.run(
           "UPDATE orders SET status = 'valid', certificate_id = ?, updated_at = ? WHERE id = ? AND status = 'processing'",
-          cert.id,
+          certId,
           nowMs,
           orderId,
         );
@@ -453,6 +457,9 @@ class SqliteStore implements Store {
           return false;
         }
         this.insertCertificate(cert, order.directory as string, orderId, order.account_id as string, nowMs);
+        if (known) {
+          this.run('UPDATE certificates SET order_id = ?, account_id = ? WHERE id = ? AND account_id IS NULL', orderId, order.account_id, certId);
+        }
         if (order.replaces_certificate_id) {
           this.run(
             'UPDATE certificates SET replaced_by_order_id = ? WHERE id = ? AND replaced_by_order_id IS NULL',

@@ -307,6 +307,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.certificates.getBySerial('abcdef')).not.toBeNull();
       });
 
+      it('completeIssuance of a serial already kept as an orphan attaches that certificate to the order', async () => {
+        const o = await readyOrder();
+        await store.orders.markProcessing(o.id, Buffer.from([1]), job(), at(1));
+        const orphan = certificate('0f0e0d');
+        await store.certificates.recordOrphan(orphan, 'default', o.id, at(2));
+        expect(await store.orders.completeIssuance(o.id, null, { ...certificate('0f0e0d'), id: id() }, at(3))).toBe(true);
+        const done = (await store.orders.get(o.id))!;
+        expect(done.certificateId).toBe(orphan.id);
+        expect((await store.certificates.get(orphan.id))!).toMatchObject({ orderId: o.id, accountId: o.accountId });
+      });
+
       it('fail: pending, ready or processing → invalid with the problem; a settled order does not change', async () => {
         const a = await account();
         const p = await order(a, ['f1.example.com']);
