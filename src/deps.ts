@@ -11,6 +11,7 @@ import { buildApp } from './http/app.js';
 import { DEFAULT_DIRECTORY, Linker } from './http/links.js';
 import { eabKekPath } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
+import { JobEvents } from './jobs/events.js';
 import { JobRunner } from './jobs/runner.js';
 import { ValidationJob } from './jobs/validate.js';
 import { NcpPcaClient } from './pca/ncp-client.js';
@@ -155,7 +156,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
 
   // ---- services and jobs ----
   let jobs: JobRunner | null = null;
-  const ctx: ServiceContext = { store, clock, random, logger, config, kickJobs: () => jobs?.kick() };
+  const jobEvents = new JobEvents();
+  const ctx: ServiceContext = { store, clock, random, logger, config, kickJobs: () => jobs?.kick(), jobEvents };
   const validity = new ValidityPolicy(config);
   jobs = new JobRunner({
     store,
@@ -164,6 +166,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     owner: `gw-${randomBytes(6).toString('hex')}`,
     concurrency: config.validation.concurrency,
     pollMs: o.jobPollMs ?? 500,
+    events: jobEvents,
     handlers: {
       validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' })),
       issue: new IssuanceJob({ store, pca, validity, trustAnchors: () => anchors, clock, random, logger: logger.child({ component: 'issuance' }) }),

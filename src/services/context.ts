@@ -1,4 +1,5 @@
 import type { GatewayConfig } from '../config/schema.js';
+import type { JobEvents } from '../jobs/events.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Random } from '../platform/random.js';
@@ -13,6 +14,8 @@ export interface ServiceContext {
   config: GatewayConfig;
   /** Wakes the job runner so queued work starts now rather than at the next poll. */
   kickJobs(): void;
+  /** Signals the end of each job run in this process. */
+  jobEvents: JobEvents;
 }
 
 export const newId = (ctx: Pick<ServiceContext, 'random'>): string => ctx.random.bytes(12).toString('base64url');

@@ -164,11 +164,15 @@ export class OrderService {
     return this.waitWhileProcessing(account, orderId, this.ctx.config.server.finalizeWaitMs);
   }
 
+  /**
+   * Waits (real time, bounded by finalizeWaitMs) for the issuance job: woken by each run of the job in
+   * this process, and re-reading at least every 250 ms for a job that another process runs.
+   */
   private async waitWhileProcessing(account: Account, orderId: string, waitMs: number): Promise<OrderView> {
     const deadline = Date.now() + waitMs;
     let view = await this.view(account, orderId);
     while (view.status === 'processing' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 25));
+      await this.ctx.jobEvents.wait('issue', orderId, Math.min(250, deadline - Date.now()));
       view = await this.view(account, orderId);
     }
     return view;

@@ -1,0 +1,40 @@
+import type { JobKind } from '../store/types.js';
+
+/**
+ * In-process "a job for this subject just ran" signal, so a finalize that waits for its issuance
+ * wakes when the job ends instead of polling the database. Callers still re-read the store: the
+ * signal only says "look now", and jobs run by another process never send it (callers time out).
+ */
+export class JobEvents {
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  notify(kind: JobKind, subjectId: string): void {
+    const key = `${kind}:${subjectId}`;
+    const set = this.waiters.get(key);
+    if (!set) return;
+    this.waiters.delete(key);
+    for (const wake of set) wake();
+  }
+
+  /** Resolves at the next notify for the subject, or after timeoutMs. */
+  wait(kind: JobKind, subjectId: string, timeoutMs: number): Promise<void> {
+    const key = `${kind}:${subjectId}`;
+    return new Promise((resolve) => {
+      let set = this.waiters.get(key);
+      if (!set) {
+        set = new Set();
+        this.waiters.set(key, set);
+      }
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.get(key)?.delete(wake);
+        if (this.waiters.get(key)?.size === 0) this.waiters.delete(key);
+        resolve();
+      }, Math.max(0, timeoutMs));
+      set.add(wake);
+    });
+  }
+}
