@@ -28,4 +28,14 @@ describe('parseConfig', () => {
     expect(c.pca.accessKey).toBe('ak');
     expect(c.pca.secretKey).toBe('sk');
   });
+
+  it('tls mode files needs both files; an unknown mode is refused by name', () => {
+    expect(() => parseConfig({ server: { tls: { mode: 'files', certFile: 'a.pem' } } })).toThrow(/certFile and tls\.keyFile/);
+    expect(() => parseConfig({ server: { tls: { mode: 'acme' } } })).toThrow(/server\.tls\.mode/);
+    expect(parseConfig({ server: { tls: { mode: 'files', certFile: 'a.pem', keyFile: 'k.pem' } } }).server.tls).toMatchObject({ mode: 'files' });
+  });
+
+  it('a profile named as default must exist', () => {
+    expect(() => parseConfig({ acme: { defaultProfile: 'short' } })).toThrow(/acme\.defaultProfile/);
+  });
 });
