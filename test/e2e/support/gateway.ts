@@ -24,6 +24,8 @@ export interface GatewayOptions {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Extra top-level config merged over the generated one (shallow per section). */
   extraConfig?: Record<string, Record<string, unknown>>;
+  /** simulator.dataDir (and so the root to trust); default: a fresh one in this gateway's data dir. */
+  simulatorDataDir?: string;
   /** Directory deadline in ms (default 30 s). */
   startTimeoutMs?: number;
 }
@@ -57,7 +59,7 @@ export async function startGateway(harness: Harness, opts: GatewayOptions = {}):
   const tlsAlpnPort = opts.tlsAlpnPort ?? (await harness.freePort());
   const tlsMode = opts.tls ?? 'pca';
   const externalUrl = `${tlsMode === 'none' ? 'http' : 'https'}://localhost:${port}`;
-  const simulatorDir = path.join(dataDir, 'pca');
+  const simulatorDir = opts.simulatorDataDir ?? path.join(dataDir, 'pca');
 
   const config: Record<string, Record<string, unknown>> = {
     server: { listen: `127.0.0.1:${port}`, externalUrl, tls: { mode: tlsMode } },
