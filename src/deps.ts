@@ -1,6 +1,7 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { splitListenAddress } from './platform/listen.js';
+import { splitCertificatePems } from './acme/pem.js';
 import { KeyCache } from './auth/key-cache.js';
 import { NonceService } from './auth/nonces.js';
 import { RequestVerifier } from './auth/verifier.js';
@@ -128,7 +129,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   let anchors: X509Certificate[] = [];
   const anchorPems = (): string[] => anchors.map((a) => a.toString());
   if (o.trustAnchorPems) anchors = o.trustAnchorPems.map((p) => new X509Certificate(p));
-  else if (config.pca.trustAnchorFile) anchors = splitPems(readFileSync(config.pca.trustAnchorFile, 'utf8')).map((p) => new X509Certificate(p));
+  else if (config.pca.trustAnchorFile) anchors = splitCertificatePems(readFileSync(config.pca.trustAnchorFile, 'utf8')).map((p) => new X509Certificate(p));
   else if (simulator) anchors = [new X509Certificate(simulator.rootPem)];
   else {
     try {
@@ -246,8 +247,4 @@ async function recoverUnfinishedWork(store: Store, clock: Clock, random: Random,
     if (await store.jobs.ensure('validate', challengeId, { id: id(), runAt: now, deadlineAt: now + 5 * 60_000 }, now)) challenges++;
   }
   if (requeued || orders || challenges) logger.info({ requeued, orders, challenges }, 'resumed unfinished work from before the restart');
-}
-
-export function splitPems(text: string): string[] {
-  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => `${p}\n`) ?? [];
 }

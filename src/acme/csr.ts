@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { canonicalIp, identifierKey } from './identifiers.js';
+import { toPem } from './pem.js';
 import { AcmeProblem } from './problems.js';
 import type { Identifier } from './types.js';
 
@@ -20,12 +21,6 @@ export interface CheckedCsr {
 }
 
 const badCsr = (detail: string) => new AcmeProblem('badCSR', detail);
-
-export function pemFromDer(der: Uint8Array, label: string): string {
-  const b64 = Buffer.from(der).toString('base64');
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
 
 export const spkiSha256Hex = (spkiDer: Uint8Array): string => createHash('sha256').update(spkiDer).digest('hex');
 
@@ -112,7 +107,7 @@ export async function checkCsr(der: Buffer, orderIdentifiers: Identifier[], allo
   }
   return {
     der,
-    pem: pemFromDer(der, 'CERTIFICATE REQUEST'),
+    pem: toPem('CERTIFICATE REQUEST', der),
     keyType,
     spkiSha256: spkiSha256Hex(spki),
     names: sanNames,

@@ -75,19 +75,3 @@ export function checkIdentifier(id: Identifier): void {
     throw fail('rejectedIdentifier', `"${value}": a wildcard needs at least two labels after "*."`);
   }
 }
-
-/** DNS name used as TLS SNI for an IP identifier (RFC 8738 §6: the reverse-mapping name). */
-export function reverseDnsName(ip: string): string {
-  const v = isIP(ip);
-  if (v === 4) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
-  const full = expandIpv6(ip);
-  return `${full.replace(/:/g, '').split('').reverse().join('.')}.ip6.arpa`;
-}
-
-function expandIpv6(ip: string): string {
-  const [head, tail] = ip.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : Array(8 - h.length - t.length).fill('0');
-  return [...h, ...fill, ...t].map((g) => g.padStart(4, '0')).join(':');
-}

@@ -1,7 +1,7 @@
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pemFromDer } from '../acme/csr.js';
+import { toPem } from '../acme/pem.js';
 import type { PcaClient } from '../pca/types.js';
 import { makeTestCsr } from '../pca/testing.js';
 import type { Clock } from '../platform/clock.js';
@@ -97,7 +97,7 @@ export class ServingCertificateManager {
     const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', csr.keys.privateKey);
     const leaf = new X509Certificate(signed.leafPem);
     const creds: ServingCredentials = {
-      keyPem: pemFromDer(new Uint8Array(pkcs8), 'PRIVATE KEY'),
+      keyPem: toPem('PRIVATE KEY', new Uint8Array(pkcs8)),
       certPem: [signed.leafPem, ...signed.chainPems].map((p) => `${p.trim()}\n`).join(''),
       notBefore: new Date(leaf.validFrom),
       notAfter: new Date(leaf.validTo),

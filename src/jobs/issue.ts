@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { csrSpkiSha256, pemFromDer } from '../acme/csr.js';
+import { csrSpkiSha256 } from '../acme/csr.js';
+import { toPem } from '../acme/pem.js';
 import { checkIssued, factsOf, spkiSha256OfCert } from '../acme/issued-check.js';
 import { AcmeProblem } from '../acme/problems.js';
 import type { Order } from '../acme/types.js';
@@ -99,7 +100,7 @@ export class IssuanceJob implements JobHandler {
     const period = this.d.validity.periodFor(order, clock.now());
     let result;
     try {
-      result = await this.d.pca.sign(pemFromDer(csrDer, 'CERTIFICATE REQUEST'), { period });
+      result = await this.d.pca.sign(toPem('CERTIFICATE REQUEST', csrDer), { period });
     } catch (err) {
       if (err instanceof PcaError) {
         const unknown = err.outcomeUnknown;

@@ -1,6 +1,6 @@
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import { PcaError } from './errors.js';
-import { dedupeDer, parsePemBlocks, toPem } from './pem.js';
+import { dedupeDer, parsePemBlocks, toPem } from '../acme/pem.js';
 
 interface Candidate {
   der: Buffer;

@@ -5,7 +5,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { buildIssuerChain } from './chain.js';
 import { PcaError } from './errors.js';
-import { parsePemBlocks, splitCertificatePems, toPem } from './pem.js';
+import { parsePemBlocks, splitCertificatePems, toPem } from '../acme/pem.js';
 import { signatureV2 } from './signature.js';
 import type { PcaCertInfo, PcaCertPage, PcaClient, PcaPeriod, PcaSignResult } from './types.js';
 

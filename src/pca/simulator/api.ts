@@ -3,7 +3,7 @@ import type { Clock } from '../../platform/clock.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Random } from '../../platform/random.js';
 import { x509 } from '../x509-setup.js';
-import { toPem } from '../pem.js';
+import { toPem } from '../../acme/pem.js';
 import { colonSerial, serialHex, type CaMaterial } from './ca.js';
 import { buildCrl } from './crl.js';
 import { PcaApiError, notFound } from './api-error.js';

@@ -4,7 +4,7 @@ import { webcrypto } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
 import type { Random } from '../../platform/random.js';
 import { ensureX509Crypto, x509 } from '../x509-setup.js';
-import { parsePemBlocks, toPem } from '../pem.js';
+import { parsePemBlocks, toPem } from '../../acme/pem.js';
 
 /** ECDSA P-256 with SHA-256 for all simulator CA keys: small, fast, accepted by every ACME client. */
 export const CA_KEY_ALG: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };

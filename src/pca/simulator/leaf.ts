@@ -1,6 +1,6 @@
 import { createPublicKey, createHash, webcrypto } from 'node:crypto';
 import { x509 } from '../x509-setup.js';
-import { parsePemBlocks } from '../pem.js';
+import { parsePemBlocks } from '../../acme/pem.js';
 import { CA_SIGN_ALG, type CaCert } from './ca.js';
 import { PcaApiError } from './api-error.js';
 
