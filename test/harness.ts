@@ -6,7 +6,7 @@ import { AcmeProblem } from '../src/acme/problems.js';
 import { parseConfig } from '../src/config/load.js';
 import { buildGateway, type Gateway, type GatewayOverrides } from '../src/deps.js';
 import { ROUTES, type RouteKind } from '../src/http/links.js';
-import { makeTestCsr, type TestKeyType } from '../src/pca/testing.js';
+import { makeCsr, type CsrKeyType } from '../src/pca/make-csr.js';
 import { silentLogger } from '../src/platform/logger.js';
 import type { ChallengeType, ChallengeValidator, ValidationOutcome, ValidationRequest } from '../src/validation/types.js';
 
@@ -365,13 +365,13 @@ export class AcmeTestClient {
   }
 
   /** A CSR for `names`, base64url DER, as finalize wants it. */
-  static async csr(names: string[], opts: { keyType?: TestKeyType; commonName?: string | null } = {}): Promise<string> {
-    const { csrPem } = await makeTestCsr(names, opts);
+  static async csr(names: string[], opts: { keyType?: CsrKeyType; commonName?: string | null } = {}): Promise<string> {
+    const { csrPem } = await makeCsr(names, opts);
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
     return der.toString('base64url');
   }
 
-  async finalize(finalizeUrl: string, names: string[], csrOpts: { keyType?: TestKeyType; commonName?: string | null } = {}): Promise<AcmeResponse> {
+  async finalize(finalizeUrl: string, names: string[], csrOpts: { keyType?: CsrKeyType; commonName?: string | null } = {}): Promise<AcmeResponse> {
     return this.post(finalizeUrl, { csr: await AcmeTestClient.csr(names, csrOpts) });
   }
 

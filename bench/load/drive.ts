@@ -1,4 +1,4 @@
-import { makeTestCsr } from '../../src/pca/testing.js';
+import { makeCsr } from '../../src/pca/make-csr.js';
 import { STEPS, type LoadResult, type LoadRunRequest, type Step } from '../protocol.js';
 import { AcmeConnection, generateAccountKey, type AccountKey } from './acme-client.js';
 import type { ChallengeServer } from './challenge-server.js';
@@ -27,7 +27,7 @@ const POLL_GRACE_MS = 60_000;
 
 export async function runLoad(req: LoadRunRequest, challenges: ChallengeServer): Promise<LoadResult> {
   const names = Array.from({ length: req.orders }, (_, i) => `svc-${req.namePrefix}-${i}.bench.test`);
-  const csrs = await mapLimit(names, 4, async (name) => derBase64Url((await makeTestCsr([name], { keyType: 'P256' })).csrPem));
+  const csrs = await mapLimit(names, 4, async (name) => derBase64Url((await makeCsr([name], { keyType: 'P256' })).csrPem));
   const workerKeys = await Promise.all(Array.from({ length: req.concurrency }, () => generateAccountKey()));
 
   const http = createHttpClient({ caPem: req.caPem, maxSockets: req.concurrency * 2, timeoutMs: REQUEST_TIMEOUT_MS });

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toPem } from '../acme/pem.js';
 import type { PcaClient } from '../pca/types.js';
-import { makeTestCsr } from '../pca/testing.js';
+import { makeCsr } from '../pca/make-csr.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 
@@ -92,7 +92,7 @@ export class ServingCertificateManager {
   }
 
   private async obtain(): Promise<ServingCredentials> {
-    const csr = await makeTestCsr([this.o.host], { keyType: 'P256', commonName: null });
+    const csr = await makeCsr([this.o.host], { keyType: 'P256', commonName: null });
     const signed = await this.o.pca.sign(csr.csrPem, { period: this.o.periodDays });
     const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', csr.keys.privateKey);
     const leaf = new X509Certificate(signed.leafPem);

@@ -7,7 +7,7 @@ import { configSchema } from '../config/schema.js';
 import type { Order } from '../acme/types.js';
 import { NcpPcaClient } from '../pca/ncp-client.js';
 import { startPcaSimulator, type RunningSimulator } from '../pca/simulator/index.js';
-import { makeTestCsr } from '../pca/testing.js';
+import { makeCsr } from '../pca/make-csr.js';
 import type { PcaCertPage, PcaClient } from '../pca/types.js';
 import { ManualClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
@@ -126,7 +126,7 @@ describe('IssuanceJob reconciliation', () => {
     expect(await store.challenges.start(challengeId, { id: id(), runAt: now.getTime(), deadlineAt: now.getTime() + 60_000 }, now)).toBe(true);
     expect(await store.challenges.recordValidation({ challengeId, valid: true, error: null, record: {}, now })).toBe(true);
     await store.jobs.claimDue('validator', now.getTime(), 60_000, 10).then((js) => Promise.all(js.map((j) => store.jobs.finish(j.id, 'done', null, now.getTime()))));
-    const csr = await makeTestCsr(['127.0.0.1'], { commonName: null });
+    const csr = await makeCsr(['127.0.0.1'], { commonName: null });
     const der = Buffer.from(csr.csrPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
     expect(await store.orders.markProcessing(order.id, der, { id: id(), runAt: now.getTime(), deadlineAt: now.getTime() + deadlineMs }, now)).toBe(true);
     const [claimed] = await store.jobs.claimDue('test', now.getTime(), 60_000, 1);
@@ -164,7 +164,7 @@ describe('IssuanceJob reconciliation', () => {
 
   it('finds the lost certificate on a PCA that lists newest first, past a page of older certificates', async () => {
     // 120 certificates issued an hour ago: more than one page (100), all too old to be ours.
-    const other = await makeTestCsr(['127.0.0.1'], { commonName: null });
+    const other = await makeCsr(['127.0.0.1'], { commonName: null });
     const now = clock.nowMs();
     clock.set(now - 3_600_000);
     for (let i = 0; i < 120; i++) await client.sign(other.csrPem);

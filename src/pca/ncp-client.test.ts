@@ -10,7 +10,7 @@ import { ManualClock, systemClock } from '../platform/clock.js';
 import { PcaError } from './errors.js';
 import { NcpPcaClient } from './ncp-client.js';
 import { startPcaSimulator, type RunningSimulator } from './simulator/index.js';
-import { makeTestCsr } from './testing.js';
+import { makeCsr } from './make-csr.js';
 
 const AK = 'ncp_iam_TESTACCESSKEY';
 const SK = 'ncp_iam_TESTSECRETKEY';
@@ -45,7 +45,7 @@ describe.each([1, 2] as const)('NcpPcaClient against the simulator (tiers %i)', 
   });
 
   it.each(['RSA2048', 'P256'] as const)('signs a %s CSR and returns a chain that verifies', async (keyType) => {
-    const csr = await makeTestCsr(['app.example.test', '192.0.2.7'], { keyType });
+    const csr = await makeCsr(['app.example.test', '192.0.2.7'], { keyType });
     const res = await client.sign(csr.csrPem, { period: 30 });
     expect(res.serialNo).toMatch(/^[0-9A-F]{2}(:[0-9A-F]{2}){19}$/);
     expect(res.leafPem).toMatch(/^-----BEGIN CERTIFICATE-----\n(.{64}\n)*.{1,64}\n-----END CERTIFICATE-----\n$/);
@@ -71,7 +71,7 @@ describe.each([1, 2] as const)('NcpPcaClient against the simulator (tiers %i)', 
   });
 
   it('issues an empty-subject cert with a critical SAN when the CSR has no CN; period MAX = CA expiry', async () => {
-    const csr = await makeTestCsr(['nocn.example.test'], { commonName: null });
+    const csr = await makeCsr(['nocn.example.test'], { commonName: null });
     const res = await client.sign(csr.csrPem, { period: 'MAX' });
     const leaf = new x509.X509Certificate(res.leafPem);
     expect(leaf.subject).toBe('');
@@ -86,7 +86,7 @@ describe.each([1, 2] as const)('NcpPcaClient against the simulator (tiers %i)', 
   });
 
   it('getCert and listCerts see issued certificates', async () => {
-    const csr = await makeTestCsr(['get.example.test']);
+    const csr = await makeCsr(['get.example.test']);
     const res = await client.sign(csr.csrPem);
     const info = await client.getCert(res.serialNo);
     expect(info).toMatchObject({ serialNo: res.serialNo, commonName: 'get.example.test', certPem: res.leafPem });
@@ -100,7 +100,7 @@ describe.each([1, 2] as const)('NcpPcaClient against the simulator (tiers %i)', 
   });
 
   it('revoke puts the serial on a CRL signed by the issuing CA', async () => {
-    const csr = await makeTestCsr(['revoke.example.test']);
+    const csr = await makeCsr(['revoke.example.test']);
     const res = await client.sign(csr.csrPem);
     await client.revoke(res.serialNo);
     const crl = new x509.X509Crl(await client.crl());
@@ -152,13 +152,13 @@ describe('NcpPcaClient errors', () => {
 
   it('rejects bad CSRs and periods with the PCA codes', async () => {
     const c = make();
-    const good = await makeTestCsr(['x.example.test']);
+    const good = await makeCsr(['x.example.test']);
     await expect(c.sign('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     const tampered = good.csrPem.replace(/^(-----BEGIN CERTIFICATE REQUEST-----\n.{20})(.)/, (_m, a: string, ch: string) => a + (ch === 'A' ? 'B' : 'A'));
     await expect(c.sign(tampered)).rejects.toMatchObject({ httpStatus: 400 });
-    await expect(c.sign((await makeTestCsr(['e.example.test'], { keyType: 'Ed25519' })).csrPem)).rejects.toMatchObject({ code: 'INVALID_X509_KEY_TYPE' });
-    await expect(c.sign((await makeTestCsr(['r.example.test'], { keyType: 'RSA1024' })).csrPem)).rejects.toMatchObject({ code: 'INVALID_X509_KEY_TYPE' });
-    await expect(c.sign((await makeTestCsr(['p.example.test'], { keyType: 'P384' })).csrPem)).resolves.toBeTruthy();
+    await expect(c.sign((await makeCsr(['e.example.test'], { keyType: 'Ed25519' })).csrPem)).rejects.toMatchObject({ code: 'INVALID_X509_KEY_TYPE' });
+    await expect(c.sign((await makeCsr(['r.example.test'], { keyType: 'RSA1024' })).csrPem)).rejects.toMatchObject({ code: 'INVALID_X509_KEY_TYPE' });
+    await expect(c.sign((await makeCsr(['p.example.test'], { keyType: 'P384' })).csrPem)).resolves.toBeTruthy();
     // 3650 days outlives the ~5-year intermediate
     await expect(c.sign(good.csrPem, { period: 3650 })).rejects.toMatchObject({ httpStatus: 400, code: 'EXCEED_EXPIRY_DATE' });
     await expect(c.sign(good.csrPem, { period: 0 })).rejects.toMatchObject({ kind: 'malformed', retryable: false });
@@ -194,7 +194,7 @@ describe('NcpPcaClient response parsing', () => {
     dir = await mkdtemp(join(tmpdir(), 'pca-client-shape-'));
     sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK });
     const real = new NcpPcaClient({ endpoint: sim.url, caTag: sim.caTag, accessKey: AK, secretKey: SK, clock: systemClock });
-    const r = await real.sign((await makeTestCsr(['shape.example.test'])).csrPem);
+    const r = await real.sign((await makeCsr(['shape.example.test'])).csrPem);
     real.close();
     leafPem = r.leafPem;
     interPem = r.chainPems[0]!;

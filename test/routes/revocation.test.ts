@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestCsr } from '../../src/pca/testing.js';
+import { makeCsr } from '../../src/pca/make-csr.js';
 import { AcmeTestClient, b64u, readResponse, startTestGateway, type AccountKey, type TestGateway } from '../harness.js';
 import { expectAcmeHeaders, expectJson, expectProblem } from './expect.js';
 
@@ -21,7 +21,7 @@ async function issueWithKey(name: string): Promise<{ certB64: string; leafPem: s
   const created = await c.newOrder([name]);
   await c.completeAuthorizations(created.body);
   await c.poll(created.location!, (b) => b.status === 'ready');
-  const csr = await makeTestCsr([name]);
+  const csr = await makeCsr([name]);
   const der = Buffer.from(csr.csrPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
   const fin = await c.post(created.body.finalize, { csr: b64u(der) });
   expect(fin.body.status).toBe('valid');

@@ -8,7 +8,7 @@ import { systemClock } from '../../platform/clock.js';
 import type { Random } from '../../platform/random.js';
 import { NcpPcaClient } from '../ncp-client.js';
 import { signatureV2 } from '../signature.js';
-import { makeTestCsr } from '../testing.js';
+import { makeCsr } from '../make-csr.js';
 import { planFaults, unitDraw } from './faults.js';
 import { startPcaSimulator, type RunningSimulator } from './index.js';
 import { isLoopback } from './server.js';
@@ -121,7 +121,7 @@ describe('PCA simulator: HTTP surface', () => {
   });
 
   it('sign: response shape, period as number or ?period=, bad period, bad JSON', async () => {
-    const csr = await makeTestCsr(['shape.example.test']);
+    const csr = await makeCsr(['shape.example.test']);
     const r = await raw(sim, 'POST', `/api/v1/ca/${sim.caTag}/cert/sign`, { body: JSON.stringify({ csrPem: csr.csrPem, period: 10 }) });
     expect(r.status).toBe(200);
     const data = (r.json as { data: { certificate: string; caChain: string[]; issuer: string; ocspResponder: string; serialNo: string } }).data;
@@ -149,7 +149,7 @@ describe('PCA simulator: HTTP surface', () => {
   });
 
   it('serials work raw or percent-encoded; getCert fields per §3.5; list pagination', async () => {
-    const res = await client.sign((await makeTestCsr(['pct.example.test'])).csrPem);
+    const res = await client.sign((await makeCsr(['pct.example.test'])).csrPem);
     const enc = await raw(sim, 'GET', `/api/v1/ca/${sim.caTag}/cert/${encodeURIComponent(res.serialNo)}`);
     const data = (enc.json as { data: Record<string, unknown> }).data;
     expect(data).toMatchObject({ serialNo: res.serialNo, commonName: 'pct.example.test', publicKeyAlgorithm: 'EC', signatureAlgorithm: 'SHA256withECDSA', ocspResponder: '' });
@@ -163,7 +163,7 @@ describe('PCA simulator: HTTP surface', () => {
   });
 
   it('/ext/{caTag}/crl (DER) and /ext/{caTag}/ca (root DER) need no auth', async () => {
-    const res = await client.sign((await makeTestCsr(['ext.example.test'])).csrPem);
+    const res = await client.sign((await makeCsr(['ext.example.test'])).csrPem);
     await client.revoke(res.serialNo);
     const crlRes = await fetch(`${sim.url}/ext/${sim.caTag}/crl`);
     expect(crlRes.headers.get('content-type')).toBe('application/pkix-crl');
@@ -175,7 +175,7 @@ describe('PCA simulator: HTTP surface', () => {
   });
 
   it('admin endpoints: issued list, fault config validation', async () => {
-    const csr = await makeTestCsr(['admin.example.test', '2001:db8::1']);
+    const csr = await makeCsr(['admin.example.test', '2001:db8::1']);
     const res = await client.sign(csr.csrPem);
     const entry = (await issued(sim)).find((e) => e.serialNo === res.serialNo)!;
     expect(entry).toMatchObject({ spkiSha256: csr.spkiSha256, names: ['admin.example.test', '2001:db8::1'], revoked: false });
@@ -200,8 +200,8 @@ describe('PCA simulator: restart', () => {
     try {
       const first = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK });
       const c1 = new NcpPcaClient({ endpoint: first.url, caTag: first.caTag, accessKey: AK, secretKey: SK, clock: systemClock });
-      const a = await c1.sign((await makeTestCsr(['a.example.test'])).csrPem);
-      const b = await c1.sign((await makeTestCsr(['b.example.test'])).csrPem);
+      const a = await c1.sign((await makeCsr(['a.example.test'])).csrPem);
+      const b = await c1.sign((await makeCsr(['b.example.test'])).csrPem);
       await c1.revoke(a.serialNo);
       const chain1 = await c1.chain();
       c1.close();
@@ -218,7 +218,7 @@ describe('PCA simulator: restart', () => {
       const crl = new x509.X509Crl(await c2.crl());
       expect(crl.entries).toHaveLength(1);
       // certificates issued after the restart chain to the same CA
-      const c = await c2.sign((await makeTestCsr(['c.example.test'])).csrPem);
+      const c = await c2.sign((await makeCsr(['c.example.test'])).csrPem);
       expect(c.chainPems).toEqual(a.chainPems);
       c2.close();
       await second.close();
@@ -269,7 +269,7 @@ describe('PCA simulator: fault injection', () => {
 
   it('errorRate answers errorStatus/errorCode: envelope for enum codes, gateway shape for numeric ones', async () => {
     await setFaults({ errorRate: 1 });
-    const csr = (await makeTestCsr(['err.example.test'])).csrPem;
+    const csr = (await makeCsr(['err.example.test'])).csrPem;
     await expect(client.sign(csr)).rejects.toMatchObject({ kind: 'http', httpStatus: 500, code: 'INTERNAL_SERVER_ERROR', retryable: true });
     sim.faults.set({ errorRate: 1, errorStatus: 429, errorCode: '410' });
     await expect(client.sign(csr)).rejects.toMatchObject({ httpStatus: 429, code: '410', retryable: true });
@@ -281,20 +281,20 @@ describe('PCA simulator: fault injection', () => {
   it('timeoutRate accepts and never answers; nothing is issued', async () => {
     await setFaults({ timeoutRate: 1 });
     const before = (await issued(sim)).length;
-    await expect(client.sign((await makeTestCsr(['to.example.test'])).csrPem)).rejects.toMatchObject({ kind: 'timeout', outcomeUnknown: true });
+    await expect(client.sign((await makeCsr(['to.example.test'])).csrPem)).rejects.toMatchObject({ kind: 'timeout', outcomeUnknown: true });
     expect(await issued(sim)).toHaveLength(before);
   });
 
   it('malformedRate: 200 with invalid JSON, after the work is done', async () => {
     await setFaults({ malformedRate: 1 });
-    const csr = await makeTestCsr(['mal.example.test']);
+    const csr = await makeCsr(['mal.example.test']);
     await expect(client.sign(csr.csrPem)).rejects.toMatchObject({ kind: 'malformed', retryable: true });
     expect((await issued(sim)).some((e) => e.spkiSha256 === csr.spkiSha256)).toBe(true);
   });
 
   it('wrongKeyRate certifies a different key than the CSR', async () => {
     await setFaults({ wrongKeyRate: 1 });
-    const csr = await makeTestCsr(['wk.example.test']);
+    const csr = await makeCsr(['wk.example.test']);
     const res = await client.sign(csr.csrPem);
     const spki = new X509Certificate(res.leafPem).publicKey.export({ type: 'spki', format: 'der' });
     const leafSpki = createHash('sha256').update(spki).digest('hex');
@@ -305,7 +305,7 @@ describe('PCA simulator: fault injection', () => {
 
   it('dropAfterSignRate issues and persists, then drops the connection', async () => {
     await setFaults({ dropAfterSignRate: 1 });
-    const csr = await makeTestCsr(['drop.example.test']);
+    const csr = await makeCsr(['drop.example.test']);
     await expect(client.sign(csr.csrPem)).rejects.toMatchObject({ kind: 'network', outcomeUnknown: true });
     const entry = (await issued(sim)).find((e) => e.spkiSha256 === csr.spkiSha256);
     expect(entry?.names).toEqual(['drop.example.test']);
@@ -320,7 +320,7 @@ describe('PCA simulator: fault injection', () => {
     await expect(client.listCerts()).rejects.toMatchObject({ httpStatus: 500 });
     await expect(client.getCert('01')).rejects.toMatchObject({ httpStatus: 500 });
     await expect(client.revoke('01')).rejects.toMatchObject({ httpStatus: 500 });
-    await expect(client.sign((await makeTestCsr(['ok.example.test'])).csrPem)).resolves.toBeTruthy();
+    await expect(client.sign((await makeCsr(['ok.example.test'])).csrPem)).resolves.toBeTruthy();
     await expect(client.chain()).resolves.toHaveLength(2);
   });
 

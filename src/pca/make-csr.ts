@@ -2,9 +2,9 @@ import { webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ensureX509Crypto, x509 } from './x509-setup.js';
 
-export type TestKeyType = 'RSA2048' | 'P256' | 'P384' | 'Ed25519' | 'RSA1024';
+export type CsrKeyType = 'RSA2048' | 'P256' | 'P384' | 'Ed25519' | 'RSA1024';
 
-const KEY_ALGS: Record<TestKeyType, { gen: object; sign: object }> = {
+const KEY_ALGS: Record<CsrKeyType, { gen: object; sign: object }> = {
   RSA2048: { gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } },
   RSA1024: { gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } },
   P256: { gen: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } },
@@ -12,7 +12,7 @@ const KEY_ALGS: Record<TestKeyType, { gen: object; sign: object }> = {
   Ed25519: { gen: { name: 'Ed25519' }, sign: { name: 'Ed25519' } },
 };
 
-export interface TestCsr {
+export interface GeneratedCsr {
   csrPem: string;
   /** Hex SHA-256 of the CSR's SubjectPublicKeyInfo DER (compare with /_simulator/issued). */
   spkiSha256: string;
@@ -20,10 +20,10 @@ export interface TestCsr {
 }
 
 /**
- * Builds a PKCS#10 CSR for tests, benchmarks and smoke checks against the PCA simulator: DNS and IP
+ * Builds a PKCS#10 CSR with a fresh key (the serving certificate, tests, the benchmark): DNS and IP
  * names go into subjectAltName, the first name into the CN unless `commonName: null`.
  */
-export async function makeTestCsr(names: string[], opts: { keyType?: TestKeyType; commonName?: string | null } = {}): Promise<TestCsr> {
+export async function makeCsr(names: string[], opts: { keyType?: CsrKeyType; commonName?: string | null } = {}): Promise<GeneratedCsr> {
   ensureX509Crypto();
   const alg = KEY_ALGS[opts.keyType ?? 'P256'];
   const keys = (await webcrypto.subtle.generateKey(alg.gen as never, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
