@@ -123,7 +123,14 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     closePca = async () => client.close();
   }
   const metrics = new Metrics({ defaultMetrics: o.defaultMetrics ?? true });
-  const pca = new ResilientPcaClient(meteredPcaClient(rawPca, metrics), { clock, logger, maxConcurrent: config.pca.maxConcurrentCalls, retrySign: false });
+  const pca = new ResilientPcaClient(meteredPcaClient(rawPca, metrics), {
+    clock,
+    logger,
+    maxConcurrent: config.pca.maxConcurrentCalls,
+    breakerThreshold: config.pca.breakerThreshold,
+    breakerCooldownMs: config.pca.breakerCooldownMs,
+    retrySign: false, // a sign whose answer was lost is reconciled by the issuance job, never blindly retried
+  });
 
   // ---- trust anchors for "never serve a wrong certificate" ----
   let anchors: X509Certificate[] = [];

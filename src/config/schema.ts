@@ -86,6 +86,9 @@ export const configSchema = z
         /** Extra CA PEM to trust when calling an https PCA endpoint. */
         caFile: z.string().optional(),
         maxConcurrentCalls: z.number().int().min(1).max(256).default(8),
+        /** Consecutive failed PCA calls that open the circuit breaker, and how long it stays open. */
+        breakerThreshold: z.number().int().min(1).max(1000).default(5),
+        breakerCooldownMs: z.number().int().min(100).max(10 * 60_000).default(30_000),
         /** Total time an order may spend retrying the PCA before it ends invalid. */
         issuanceDeadlineMs: z.number().int().min(1000).default(10 * 60_000),
       })

@@ -15,7 +15,7 @@ describe('reconciliation of sign calls whose answer was lost', () => {
 
   beforeAll(async () => {
     http01 = await startHttp01Server();
-    gw = await ChaosGateway.create({ validationHttpPort: http01.port, pca: { timeoutMs: 3_000, issuanceDeadlineMs: 20_000 }, logLevel: 'info' });
+    gw = await ChaosGateway.create({ validationHttpPort: http01.port, pca: { timeoutMs: 3_000, issuanceDeadlineMs: 20_000, breakerCooldownMs: 2_000 }, logLevel: 'info' });
     await gw.start();
   });
 

@@ -23,7 +23,7 @@ export interface SimulatorIssued {
 export interface ChaosGatewayOptions {
   /** Port the http-01 validator connects to (the test's responder). */
   validationHttpPort: number;
-  pca?: { timeoutMs?: number; issuanceDeadlineMs?: number; maxConcurrentCalls?: number };
+  pca?: { timeoutMs?: number; issuanceDeadlineMs?: number; maxConcurrentCalls?: number; breakerCooldownMs?: number };
   finalizeWaitMs?: number;
   jobConcurrency?: number;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
@@ -73,6 +73,7 @@ export class ChaosGateway {
         timeoutMs: opts.pca?.timeoutMs ?? 5_000,
         issuanceDeadlineMs: opts.pca?.issuanceDeadlineMs ?? 60_000,
         maxConcurrentCalls: opts.pca?.maxConcurrentCalls ?? 8,
+        breakerCooldownMs: opts.pca?.breakerCooldownMs ?? 30_000,
       },
       simulator: { listen: `127.0.0.1:${simulatorPort}`, dataDir: gw.simulatorDir },
       logging: { level: opts.logLevel ?? 'info' },
