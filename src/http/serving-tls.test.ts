@@ -1,0 +1,84 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NcpPcaClient } from '../pca/ncp-client.js';
+import { startPcaSimulator, type RunningSimulator } from '../pca/simulator/index.js';
+import type { PcaClient } from '../pca/types.js';
+import { ManualClock, systemClock } from '../platform/clock.js';
+import { silentLogger } from '../platform/logger.js';
+import { ServingCertificateManager } from './serving-tls.js';
+
+// tls.mode "pca": the listener's certificate comes from the PCA, is kept beside the database, reused
+// while fresh, renewed when due, and a PCA outage at start falls back to a cached one still valid.
+
+describe('ServingCertificateManager', () => {
+  let dir: string;
+  let sim: RunningSimulator;
+  let pca: NcpPcaClient;
+  let signCalls = 0;
+  let failing = false;
+  const counting: PcaClient = {
+    sign: (csr, opts) => {
+      signCalls++;
+      return failing ? Promise.reject(new Error('PCA down')) : pca.sign(csr, opts);
+    },
+    chain: () => pca.chain(),
+    revoke: (s) => pca.revoke(s),
+    getCert: (s) => pca.getCert(s),
+    listCerts: (p) => pca.listCerts(p),
+    crl: () => pca.crl(),
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'serving-tls-'));
+    sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'pca'), accessKey: 'ak', secretKey: 'sk' });
+    pca = new NcpPcaClient({ endpoint: sim.url, caTag: sim.caTag, accessKey: 'ak', secretKey: 'sk', clock: systemClock });
+  });
+  afterAll(async () => {
+    pca.close();
+    await sim.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const manager = (clock = new ManualClock(Date.now()), renewAtFraction = 2 / 3) =>
+    new ServingCertificateManager({ pca: counting, host: 'acme.internal', periodDays: 30, cacheDir: join(dir, 'cache'), renewAtFraction, clock, logger: silentLogger() });
+
+  it('gets a certificate for the external host, then reuses the cached one while fresh', async () => {
+    const first = await manager().init();
+    const leaf = new X509Certificate(first.certPem);
+    expect(leaf.subjectAltName).toBe('DNS:acme.internal');
+    expect(first.certPem.match(/BEGIN CERTIFICATE/g)!.length).toBeGreaterThanOrEqual(2);
+    expect(leaf.checkPrivateKey((await import('node:crypto')).createPrivateKey(first.keyPem))).toBe(true);
+    const calls = signCalls;
+    const again = await manager().init();
+    expect(again.certPem).toBe(first.certPem);
+    expect(signCalls).toBe(calls);
+  });
+
+  it('renews at the configured fraction of the lifetime, and keeps a valid cached one when the PCA is down', async () => {
+    const late = new ManualClock(Date.now() + 25 * 86_400_000); // past 2/3 of 30 days
+    const before = signCalls;
+    const renewed = await manager(late).init();
+    expect(signCalls).toBe(before + 1);
+    expect(new Date(new X509Certificate(renewed.certPem).validTo).getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+
+    failing = true;
+    try {
+      const fallback = await manager(new ManualClock(Date.now() + 25 * 86_400_000)).init();
+      expect(fallback.certPem).toBe(renewed.certPem); // renewal failed; the cached certificate still serves
+      await expect(manager(new ManualClock(Date.now() + 40 * 86_400_000)).init()).rejects.toThrow(/PCA down/);
+    } finally {
+      failing = false;
+    }
+  });
+
+  it('scheduleRenewal swaps in a new certificate when due', async () => {
+    const m = manager(new ManualClock(Date.now()), 0.000001); // due at once
+    await m.init();
+    const swapped = await new Promise<string>((resolve) => m.scheduleRenewal((c) => resolve(c.certPem)));
+    m.stop();
+    expect(new X509Certificate(swapped).subjectAltName).toBe('DNS:acme.internal');
+  });
+});
