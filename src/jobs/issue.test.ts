@@ -117,6 +117,7 @@ describe('IssuanceJob reconciliation', () => {
       notAfter: null,
       profile: null,
       replaces: null,
+      replacesCertificateId: null,
       expires: new Date(now.getTime() + 86_400_000),
       now,
       authorizations: [

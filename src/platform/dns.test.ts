@@ -15,11 +15,6 @@ interface Zone {
 
 const TYPE = { A: 1, TXT: 16, AAAA: 28 } as const;
 
-function encodeName(name: string): Buffer {
-  const labels = name.replace(/\.$/, '').split('.').filter(Boolean);
-  return Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]);
-}
-
 function ipv6Bytes(ip: string): Buffer {
   const [head = '', tail = ''] = ip.split('::');
   const h = head ? head.split(':') : [];

@@ -23,7 +23,7 @@ interface CertSpec {
 
 async function selfSigned(spec: CertSpec): Promise<tls.SecureContext> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const extensions: x509.Extension[] = [new x509.SubjectAlternativeNameExtension(spec.sans)];
   if (spec.acme) extensions.push(new x509.Extension(ACME_IDENTIFIER_OID, spec.acme.critical, spec.acme.value));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({

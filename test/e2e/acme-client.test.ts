@@ -1,15 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  acme,
-  acmeClientAutoHttp01,
-  internalHttp,
-  startHttp01Responder,
-  trustAcmeServerCa,
-  type Http01Responder,
-} from './support/acmeClient.js';
+import { acme, acmeClientAutoHttp01, internalHttp, type Http01Responder } from './support/acmeClient.js';
 import { requireBinary } from './support/binaries.js';
-import { startChallTestSrv } from './support/challtestsrv.js';
 import { startGateway, type Gateway } from './support/gateway.js';
+import { startAcmeClientGateway } from './support/acme-gateway.js';
 import { useHarness } from './support/harness.js';
 import { opensslVerify } from './support/openssl.js';
 
@@ -25,10 +18,7 @@ describe.skipIf(challBin.skip)('node acme-client 5.4 against the gateway', () =>
   let responder: Http01Responder | undefined;
 
   beforeAll(async () => {
-    const dns = await startChallTestSrv(h);
-    gateway = await startGateway(h, { dnsResolvers: [dns.dnsAddress] });
-    trustAcmeServerCa(gateway.rootPem());
-    responder = await startHttp01Responder(gateway.validationHttpPort);
+    ({ gateway, responder } = await startAcmeClientGateway(h));
   });
 
   afterAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acme, internalHttp, startHttp01Responder, trustAcmeServerCa, type Http01Responder } from './support/acmeClient.js';
+import { acme, internalHttp, type Http01Responder } from './support/acmeClient.js';
 import { requireBinary } from './support/binaries.js';
-import { startChallTestSrv } from './support/challtestsrv.js';
-import { startGateway, type Gateway } from './support/gateway.js';
+import type { Gateway } from './support/gateway.js';
+import { startAcmeClientGateway } from './support/acme-gateway.js';
 import { useHarness } from './support/harness.js';
 import { opensslVerify } from './support/openssl.js';
 import { issueHttp01, newAcmeClient, problemType, resourceUrl, signedPost, type AcmeClient } from './support/protocol.js';
@@ -24,10 +24,7 @@ describe.skipIf(challBin.skip)('account life cycle with acme-client', () => {
   let responder: Http01Responder | undefined;
 
   beforeAll(async () => {
-    const dns = await startChallTestSrv(h);
-    gateway = await startGateway(h, { dnsResolvers: [dns.dnsAddress] });
-    trustAcmeServerCa(gateway.rootPem());
-    responder = await startHttp01Responder(gateway.validationHttpPort);
+    ({ gateway, responder } = await startAcmeClientGateway(h));
   });
 
   afterAll(async () => {

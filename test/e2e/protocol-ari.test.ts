@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHttp01Responder, trustAcmeServerCa, type Http01Responder } from './support/acmeClient.js';
+import type { Http01Responder } from './support/acmeClient.js';
 import { requireBinary } from './support/binaries.js';
-import { startChallTestSrv } from './support/challtestsrv.js';
-import { startGateway, type Gateway } from './support/gateway.js';
+import type { Gateway } from './support/gateway.js';
+import { startAcmeClientGateway } from './support/acme-gateway.js';
 import { useHarness } from './support/harness.js';
 import { opensslVerify } from './support/openssl.js';
 import {
@@ -34,10 +34,7 @@ describe.skipIf(challBin.skip)('ACME Renewal Information and replaces', () => {
   let firstPem: string;
 
   beforeAll(async () => {
-    const dns = await startChallTestSrv(h);
-    gateway = await startGateway(h, { dnsResolvers: [dns.dnsAddress], periodDays: 30 });
-    trustAcmeServerCa(gateway.rootPem());
-    responder = await startHttp01Responder(gateway.validationHttpPort);
+    ({ gateway, responder } = await startAcmeClientGateway(h, { periodDays: 30 }));
     ({ client } = await newAcmeClient(gateway));
     await client.createAccount({ termsOfServiceAgreed: true });
     firstPem = (await issueHttp01(client, responder, { identifiers: [{ type: 'dns', value: 'ari.e2e.test' }] })).certificatePem;

@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acme, startHttp01Responder, trustAcmeServerCa, type Http01Responder } from './support/acmeClient.js';
+import { acme, type Http01Responder } from './support/acmeClient.js';
 import { requireBinary } from './support/binaries.js';
-import { startChallTestSrv } from './support/challtestsrv.js';
-import { startGateway, type Gateway } from './support/gateway.js';
+import type { Gateway } from './support/gateway.js';
+import { startAcmeClientGateway } from './support/acme-gateway.js';
 import { useHarness } from './support/harness.js';
 import { opensslVerify, splitPemCertificates } from './support/openssl.js';
 import { directoryJson, issueHttp01, newAcmeClient, problemType, resourceUrl, signedPost, type AcmeClient } from './support/protocol.js';
@@ -32,9 +32,7 @@ describe.skipIf(challBin.skip)('profiles and validity', () => {
   let newOrderUrl: string;
 
   beforeAll(async () => {
-    const dns = await startChallTestSrv(h);
-    gateway = await startGateway(h, {
-      dnsResolvers: [dns.dnsAddress],
+    ({ gateway, responder } = await startAcmeClientGateway(h, {
       periodDays: 90,
       extraConfig: {
         acme: {
@@ -44,9 +42,7 @@ describe.skipIf(challBin.skip)('profiles and validity', () => {
           },
         },
       },
-    });
-    trustAcmeServerCa(gateway.rootPem());
-    responder = await startHttp01Responder(gateway.validationHttpPort);
+    }));
     ({ client } = await newAcmeClient(gateway));
     await client.createAccount({ termsOfServiceAgreed: true });
     newOrderUrl = await resourceUrl(client, 'newOrder');

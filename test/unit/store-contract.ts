@@ -60,6 +60,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         notAfter: null,
         profile: null,
         replaces: null,
+        replacesCertificateId: null,
         expires: at(opts.expires ?? 7 * 86_400_000),
         now,
         authorizations: names.map((value) => ({

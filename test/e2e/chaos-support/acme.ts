@@ -35,7 +35,7 @@ export class AcmeTestClient {
   private dir: Directory | undefined;
   private nonces: string[] = [];
   private kid: string | undefined;
-  private keys: CryptoKeyPair | undefined;
+  private keys: webcrypto.CryptoKeyPair | undefined;
   private jwk: JWK | undefined;
   thumbprint = '';
   readonly stats: ClientStats = { requests: 0, connectionErrors: 0, serverErrors: 0, badNonces: 0 };
@@ -48,7 +48,7 @@ export class AcmeTestClient {
   /** Creates the account (retried until `deadline`, epoch ms). */
   async register(deadline: number): Promise<void> {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-    this.keys = { privateKey, publicKey } as CryptoKeyPair;
+    this.keys = { privateKey, publicKey } as webcrypto.CryptoKeyPair;
     this.jwk = await exportJWK(publicKey);
     this.thumbprint = await calculateJwkThumbprint(this.jwk, 'sha256');
     const res = await this.post('newAccount', { termsOfServiceAgreed: true }, deadline, { useJwk: true });
@@ -150,7 +150,7 @@ export class AcmeTestClient {
 // ---------------------------------------------------------------------------------------------------
 
 export interface CertKey {
-  keys: CryptoKeyPair;
+  keys: webcrypto.CryptoKeyPair;
   csrDer: Buffer;
   /** Hex SHA-256 of the SubjectPublicKeyInfo DER, the way the gateway and the simulator record it. */
   spkiSha256: string;
@@ -159,7 +159,7 @@ export interface CertKey {
 /** A fresh P-256 key and a CSR for the given IP addresses (RFC 8738). */
 export async function newCsr(ips: string[]): Promise<CertKey> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     keys,
     signingAlgorithm: alg,
