@@ -104,11 +104,13 @@ describe.each([
     expectProblem(await c.postRaw(ep().url, { protected: protectedB64, payload, signature: b64u(signature) }), 'malformed', 400);
   });
 
-  // A challenge ignores extra members on purpose (interop item 27: legacy keyAuthorization).
-  it.skipIf(name === 'challenge')('a signed payload with members of the wrong types is a problem, never a 500', async () => {
+  // A challenge ignores extra members on purpose (interop item 27: legacy keyAuthorization), so there
+  // the same payload is an ordinary "start validation" (200); everywhere else it is a problem.
+  it('a signed payload with members of the wrong types is a problem (a challenge ignores them), never a 500', async () => {
     const payload = { identifiers: 'x', contact: 5, csr: [], status: {}, certificate: 7, reason: 'x', onlyReturnExisting: 'x' };
     const r = await c.post(ep().url, payload, { jwk: ep().jwk });
-    expectClientProblem(r);
+    if (name === 'challenge') expect(r.status).toBe(200);
+    else expectClientProblem(r);
   });
 });
 
