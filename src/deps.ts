@@ -138,12 +138,23 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   if (o.trustAnchorPems) anchors = o.trustAnchorPems.map((p) => new X509Certificate(p));
   else if (config.pca.trustAnchorFile) anchors = splitCertificatePems(readFileSync(config.pca.trustAnchorFile, 'utf8')).map((p) => new X509Certificate(p));
   else if (simulator) anchors = [new X509Certificate(simulator.rootPem)];
-  else {
+  const fetchAnchors = async (): Promise<void> => {
     try {
       anchors = (await pca.chain()).map((p) => new X509Certificate(p)).filter((c) => c.checkIssued(c));
+      if (anchors.length === 0) logger.error('the PCA chain has no self-signed root; set pca.trustAnchorFile');
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not fetch the PCA chain for the trust anchor; issuance waits until it can');
     }
+  };
+  let anchorTimer: NodeJS.Timeout | null = null;
+  if (anchors.length === 0 && !o.trustAnchorPems && !config.pca.trustAnchorFile && !simulator) {
+    await fetchAnchors();
+    // Until the chain is fetched, issuance jobs wait (RetryLater) instead of failing orders.
+    anchorTimer = setInterval(() => {
+      if (anchors.length === 0) void fetchAnchors();
+      else if (anchorTimer) clearInterval(anchorTimer);
+    }, 30_000);
+    anchorTimer.unref();
   }
 
   // ---- storage, nonces, auth ----
@@ -229,6 +240,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     metrics,
     async close() {
       clearInterval(pruneTimer);
+      if (anchorTimer) clearInterval(anchorTimer);
       await jobs!.stop(10_000);
       await store.close();
       await closePca();

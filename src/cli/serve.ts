@@ -27,7 +27,14 @@ export async function serve(config: GatewayConfig): Promise<void> {
       clock: { now: () => new Date(), nowMs: () => Date.now() },
       logger,
     });
-    tls = await certs.init();
+    try {
+      tls = await certs.init();
+    } catch (err) {
+      await gw.close();
+      throw new Error(
+        `tls.mode pca: cannot get the gateway's own certificate from the PCA (${(err as Error).message}); check the pca settings, or use tls.mode files/none`,
+      );
+    }
   }
   if (tls && external.protocol !== 'https:') logger.warn('server.tls serves HTTPS but server.externalUrl is http://');
   if (!tls && external.protocol === 'https:') logger.info('tls.mode none: expecting a TLS proxy in front for the https externalUrl');

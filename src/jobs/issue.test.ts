@@ -66,6 +66,7 @@ describe('IssuanceJob reconciliation', () => {
   let pca: ProbePca;
   let store: Store;
   let job: IssuanceJob;
+  let anchors: X509Certificate[];
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'issue-job-'));
@@ -75,12 +76,13 @@ describe('IssuanceJob reconciliation', () => {
     sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'pca'), accessKey, secretKey, clock });
     client = new NcpPcaClient({ endpoint: sim.url, caTag: sim.caTag, accessKey, secretKey, clock, timeoutMs: 5_000 });
     pca = new ProbePca(client);
+    anchors = [new X509Certificate(sim.rootPem)];
     store = openSqliteStore({ path: join(dir, 'gw.sqlite') });
     job = new IssuanceJob({
       store,
       pca,
       validity: new ValidityPolicy(configSchema.parse({})),
-      trustAnchors: () => [new X509Certificate(sim.rootPem)],
+      trustAnchors: () => anchors,
       clock,
       random: cryptoRandom,
       logger: silentLogger(),
@@ -138,6 +140,18 @@ describe('IssuanceJob reconciliation', () => {
     const res = await fetch(`${sim.url}/_simulator/issued`);
     return ((await res.json()) as { serialNo: string; spkiSha256: string }[]).filter((c) => c.spkiSha256 === spki);
   };
+
+  it('no trust anchor yet (PCA chain not fetched): the job waits without signing, then issues once it is there', async () => {
+    const { order, job: j } = await processingOrder();
+    anchors = [];
+    await expect(job.run(j)).rejects.toThrow(/waiting for the PCA trust anchor/);
+    expect(pca.signs).toBe(0);
+    expect((await store.orders.get(order.id))!.status).toBe('processing');
+    anchors = [new X509Certificate(sim.rootPem)];
+    await job.run(j);
+    expect(pca.signs).toBe(1);
+    expect((await store.orders.get(order.id))!.status).toBe('valid');
+  });
 
   it('a sign answer lost, then a crash while adopting: the next run adopts the same certificate, never signs twice', async () => {
     const { order, spki, job: j } = await processingOrder();

@@ -87,6 +87,9 @@ export class IssuanceJob implements JobHandler {
       return;
     }
     const spki = csrSpkiSha256(csrDer);
+    // Without a trust anchor nothing the PCA returns could be checked: wait (the PCA chain is fetched
+    // again in the background) rather than sign and then reject a good certificate.
+    if (this.d.trustAnchors().length === 0) throw new RetryLater('waiting for the PCA trust anchor (CA chain not fetched yet)');
 
     if (unsettled.length > 0) {
       const adopted = await this.reconcile(order, spki, unsettled, job.deadlineAt, log);
