@@ -269,6 +269,5 @@ function problemResponse(c: Ctx, err: unknown, logger: Logger): Response {
     problem = new AcmeProblem('serverInternal', `the server experienced an internal error (request ${c.get('requestId') ?? '?'})`);
   }
   for (const [k, v] of Object.entries(problem.headers ?? {})) c.header(k, v);
-  // Hono's own middleware runs after onError for headers only if we set them here too.
   return c.body(JSON.stringify(problem.toDocument()), problem.status as 400, { 'Content-Type': PROBLEM_TYPE });
 }
