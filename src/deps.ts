@@ -224,7 +224,12 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
 
   await recoverUnfinishedWork(store, clock, random, config, logger);
   jobs.start();
-  const pruneTimer = setInterval(() => void nonces.prune().catch(() => undefined), 10 * 60_000);
+  // Housekeeping: redeemed nonces past their lifetime, and finished jobs after a week (kept that long
+  // for post-mortems of an order's timeline).
+  const pruneTimer = setInterval(() => {
+    void nonces.prune().catch(() => undefined);
+    void store.jobs.pruneFinished(clock.nowMs() - 7 * 86_400_000).catch(() => undefined);
+  }, 10 * 60_000);
   pruneTimer.unref();
 
   return {

@@ -753,6 +753,7 @@ class SqliteStore implements Store {
       return r ? rowToJob(r) : null;
     },
     countActive: async () => (this.one("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running')")!.n as number),
+    pruneFinished: async (beforeMs: number) => this.run("DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?", beforeMs),
     requeueRunning: async (nowMs: number) =>
       this.run(
         `UPDATE jobs SET state = 'queued', run_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE state = 'running'`,

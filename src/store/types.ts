@@ -224,6 +224,8 @@ export interface Store {
     releaseAll(owner: string, nowMs: number): Promise<number>;
     get(id: string): Promise<Job | null>;
     countActive(): Promise<number>;
+    /** Deletes finished (done or failed) jobs last touched before the given time; returns how many. */
+    pruneFinished(beforeMs: number): Promise<number>;
     /** Start-up of the single SQLite writer: jobs left running by a dead process are queued again. */
     requeueRunning(nowMs: number): Promise<number>;
     /** Queues a job for a subject when no live one exists (start-up sweep). */

@@ -514,6 +514,16 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(taken.find((j) => j.id === due)!.attempts).toBe(2);
       });
 
+      it('pruneFinished deletes only finished jobs older than the cut-off', async () => {
+        const old = await queuedJob();
+        const live = await queuedJob();
+        await store.jobs.finish(old, 'done', null, T0 + 100);
+        expect(await store.jobs.pruneFinished(T0 + 50)).toBe(0);
+        expect(await store.jobs.pruneFinished(T0 + 200)).toBe(1);
+        expect(await store.jobs.get(old)).toBeNull();
+        expect((await store.jobs.get(live))!.state).toBe('queued');
+      });
+
       it('claimDue honours the limit', async () => {
         for (let i = 0; i < 4; i++) await queuedJob();
         expect(await store.jobs.claimDue('w', T0 + 1, 1000, 3)).toHaveLength(3);
