@@ -13,6 +13,8 @@ import { DEFAULT_DIRECTORY, Linker } from './http/links.js';
 import { eabKekPath } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
 import { JobEvents } from './jobs/events.js';
+import { PcaAudit } from './jobs/pca-audit.js';
+import { PcaCertificateSearch } from './jobs/pca-search.js';
 import { JobRunner } from './jobs/runner.js';
 import { ValidationJob } from './jobs/validate.js';
 import { NcpPcaClient } from './pca/ncp-client.js';
@@ -64,6 +66,8 @@ export interface Gateway {
   store: Store;
   jobs: JobRunner;
   pca: PcaClient;
+  /** Compares the PCA's list with the database; runs every pca.auditIntervalMs. */
+  audit: PcaAudit;
   simulator: RunningSimulator | null;
   /** PEM of the root(s) that issued chains verify to; what clients must trust. */
   trustAnchorPems: () => string[];
@@ -178,6 +182,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   const jobEvents = new JobEvents();
   const ctx: ServiceContext = { store, clock, random, logger, config, kickJobs: () => jobs?.kick(), jobEvents };
   const validity = new ValidityPolicy(config);
+  const search = new PcaCertificateSearch(pca);
+  const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }) });
   jobs = new JobRunner({
     store,
     clock,
@@ -188,7 +194,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     events: jobEvents,
     handlers: {
       validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' })),
-      issue: new IssuanceJob({ store, pca, validity, trustAnchors: () => anchors, clock, random, logger: logger.child({ component: 'issuance' }) }),
+      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => anchors, clock, random, logger: logger.child({ component: 'issuance' }) }),
     },
   });
 
@@ -226,6 +232,16 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   jobs.start();
   // Housekeeping: redeemed nonces past their lifetime, and finished jobs after a week (kept that long
   // for post-mortems of an order's timeline).
+  let auditRunning = false;
+  const auditTimer =
+    config.pca.auditIntervalMs > 0
+      ? setInterval(() => {
+          if (auditRunning) return;
+          auditRunning = true;
+          void audit.run().finally(() => (auditRunning = false));
+        }, config.pca.auditIntervalMs)
+      : null;
+  auditTimer?.unref();
   const pruneTimer = setInterval(() => {
     void nonces.prune().catch(() => undefined);
     void store.jobs.pruneFinished(clock.nowMs() - 7 * 86_400_000).catch(() => undefined);
@@ -239,12 +255,14 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     store,
     jobs,
     pca,
+    audit,
     simulator,
     trustAnchorPems: anchorPems,
     logger,
     metrics,
     async close() {
       clearInterval(pruneTimer);
+      if (auditTimer) clearInterval(auditTimer);
       if (anchorTimer) clearInterval(anchorTimer);
       await jobs!.stop(10_000);
       await store.close();

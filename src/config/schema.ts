@@ -89,6 +89,8 @@ export const configSchema = z
         /** Consecutive failed PCA calls that open the circuit breaker, and how long it stays open. */
         breakerThreshold: z.number().int().min(1).max(1000).default(5),
         breakerCooldownMs: z.number().int().min(100).max(10 * 60_000).default(30_000),
+        /** How often the audit compares the PCA's list with the database (0 = never). */
+        auditIntervalMs: z.number().int().min(0).default(15 * 60_000),
         /** Total time an order may spend retrying the PCA before it ends invalid. */
         issuanceDeadlineMs: z.number().int().min(1000).default(10 * 60_000),
       })

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { csrSpkiSha256 } from '../acme/csr.js';
 import { toPem } from '../acme/pem.js';
-import { checkIssued, factsOf, spkiSha256OfCert } from '../acme/issued-check.js';
+import { checkIssued, factsOf } from '../acme/issued-check.js';
 import { AcmeProblem } from '../acme/problems.js';
 import type { Order } from '../acme/types.js';
 import { PcaError } from '../pca/errors.js';
@@ -12,6 +12,7 @@ import type { Random } from '../platform/random.js';
 import type { ValidityPolicy } from '../services/validity.js';
 import type { IssuanceAttempt, IssuedCertificate, Job, Store } from '../store/types.js';
 import { describePcaError, problemFromPcaError } from './pca-problem.js';
+import { PcaCertificateSearch, SearchIncomplete, type PcaCertFacts } from './pca-search.js';
 import { RetryLater, type JobHandler } from './runner.js';
 
 // The issuance job (RFC 8555 §7.4 finalize, done in the background). Exactly-once as far as the PCA
@@ -25,8 +26,6 @@ const RECONCILE_SKEW_MS = 5 * 60_000;
 const NOT_BEFORE_BACKDATE_MS = 2 * 60_000;
 /** Upper bound on getCert calls one reconciliation may make; past it the search is incomplete, not empty. */
 const RECONCILE_MAX_LOOKUPS = 2_000;
-/** Certificate facts remembered between reconciliations (they never change); oldest dropped first. */
-const LOOKUP_CACHE_SIZE = 20_000;
 /**
  * After an order ended while a sign call's outcome was still unknown, how long a follow-up job keeps
  * looking for that certificate on the PCA so it is recorded (issue 4: "never lose a certificate").
@@ -45,26 +44,17 @@ export interface IssuanceJobDeps {
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** Shared with the audit so both use one cache of PCA certificate facts. */
+  search?: PcaCertificateSearch;
 }
-
-/** One PCA certificate as the search sees it. */
-interface PcaCertFacts {
-  serialNo: string;
-  notBeforeMs: number;
-  /** null when the PCA's PEM cannot be parsed. */
-  spkiSha256: string | null;
-  certPem: string;
-  caChainPems: string[];
-}
-
-/** Thrown when the search could not cover every certificate that may be ours: the outcome stays unknown. */
-class ReconciliationIncomplete extends Error {}
 
 export class IssuanceJob implements JobHandler {
-  /** Per-instance (not module) cache: a PCA certificate's facts, by serial. */
-  private readonly lookups = new Map<string, PcaCertFacts>();
+  /** Per-instance (not module) search, whose cache of PCA certificate facts lives as long as the job. */
+  private readonly search: PcaCertificateSearch;
 
-  constructor(private readonly d: IssuanceJobDeps) {}
+  constructor(private readonly d: IssuanceJobDeps) {
+    this.search = d.search ?? new PcaCertificateSearch(d.pca);
+  }
 
   async run(job: Job): Promise<void> {
     const { store, clock } = this.d;
@@ -183,24 +173,7 @@ export class IssuanceJob implements JobHandler {
   }
 
   private toIssued(leafPem: string, chainPems: string[], pcaSerial: string): IssuedCertificate | null {
-    let leaf: X509Certificate;
-    try {
-      leaf = new X509Certificate(leafPem);
-    } catch {
-      return null;
-    }
-    const facts = factsOf(leaf);
-    return {
-      id: this.d.random.bytes(12).toString('base64url'),
-      serialHex: facts.serialHex,
-      pcaSerial,
-      leafPem: normalizePem(leafPem),
-      fullchainPem: [leafPem, ...chainPems].map(normalizePem).join(''),
-      spkiSha256: facts.spkiSha256,
-      akiB64: facts.akiB64,
-      notBefore: facts.notBefore,
-      notAfter: facts.notAfter,
-    };
+    return issuedCertificate(leafPem, chainPems, pcaSerial, this.d.random.bytes(12).toString('base64url'));
   }
 
   /**
@@ -262,59 +235,23 @@ export class IssuanceJob implements JobHandler {
    * (throws): an unfinished search proves nothing.
    */
   private async findIssued(spki: string, sinceMs: number, searchEndsAt: number): Promise<PcaCertFacts[]> {
-    const { pca, clock } = this.d;
+    const { clock } = this.d;
     const since = sinceMs - RECONCILE_SKEW_MS - NOT_BEFORE_BACKDATE_MS;
-    const inTime = (): void => {
-      if (clock.nowMs() > searchEndsAt) throw new ReconciliationIncomplete('reconciliation incomplete: out of time');
-    };
-    const first = await pca.listCerts(1);
-    const pages = Math.max(first.totalPageNo, 1);
-    const newestFirst = await this.listIsNewestFirst(first.serials, pages);
     const found = new Map<string, PcaCertFacts>();
-    let lookups = 0;
-    for (let i = 0; i < pages; i++) {
-      const pageNo = newestFirst ? i + 1 : pages - i;
-      inTime();
-      const page = pageNo === 1 ? first : await pca.listCerts(pageNo);
-      const serials = newestFirst ? page.serials : [...page.serials].reverse();
-      for (const serialNo of serials) {
-        if (++lookups > RECONCILE_MAX_LOOKUPS) {
-          throw new ReconciliationIncomplete(`reconciliation incomplete: more than ${RECONCILE_MAX_LOOKUPS} certificates to look at`);
-        }
-        if (!this.lookups.has(serialNo.toUpperCase())) inTime();
-        const facts = await this.lookup(serialNo);
-        if (facts.notBeforeMs < since) return sortOldestFirst([...found.values()]);
+    await this.search.walkNewestFirst(
+      (facts) => {
+        if (facts.notBeforeMs < since) return false; // from here on, every certificate is older
         if (facts.spkiSha256 === spki) found.set(facts.serialNo, facts);
-      }
-    }
+        return true;
+      },
+      {
+        maxLookups: RECONCILE_MAX_LOOKUPS,
+        beforeLookup: () => {
+          if (clock.nowMs() > searchEndsAt) throw new SearchIncomplete('reconciliation incomplete: out of time');
+        },
+      },
+    );
     return sortOldestFirst([...found.values()]);
-  }
-
-  /** Compares the ends of page 1 (or page 1 with the last page); oldest-first when it cannot tell. */
-  private async listIsNewestFirst(page1: string[], pages: number): Promise<boolean> {
-    let a = page1[0];
-    let b = page1[page1.length - 1];
-    if (pages > 1 && a !== undefined) b = (await this.d.pca.listCerts(pages)).serials.at(-1) ?? b;
-    if (a === undefined || b === undefined || a === b) return false;
-    const [fa, fb] = [await this.lookup(a), await this.lookup(b)];
-    return fa.notBeforeMs > fb.notBeforeMs;
-  }
-
-  private async lookup(serialNo: string): Promise<PcaCertFacts> {
-    const key = serialNo.toUpperCase();
-    const cached = this.lookups.get(key);
-    if (cached) return cached;
-    const info = await this.d.pca.getCert(serialNo);
-    let spkiSha256: string | null = null;
-    try {
-      spkiSha256 = spkiSha256OfCert(new X509Certificate(info.certPem));
-    } catch {
-      /* an unparsable entry is not ours to adopt */
-    }
-    const facts: PcaCertFacts = { serialNo, notBeforeMs: info.notBefore.getTime(), spkiSha256, certPem: info.certPem, caChainPems: info.caChainPems };
-    this.lookups.set(key, facts);
-    if (this.lookups.size > LOOKUP_CACHE_SIZE) this.lookups.delete(this.lookups.keys().next().value!);
-    return facts;
   }
 
   private async fail(order: Order, problem: AcmeProblem): Promise<void> {
@@ -328,6 +265,28 @@ function sortOldestFirst(list: PcaCertFacts[]): PcaCertFacts[] {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** What the store keeps of a certificate the PCA issued; null when the leaf cannot be parsed. */
+export function issuedCertificate(leafPem: string, chainPems: string[], pcaSerial: string, id: string): IssuedCertificate | null {
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(leafPem);
+  } catch {
+    return null;
+  }
+  const facts = factsOf(leaf);
+  return {
+    id,
+    serialHex: facts.serialHex,
+    pcaSerial,
+    leafPem: normalizePem(leafPem),
+    fullchainPem: [leafPem, ...chainPems].map(normalizePem).join(''),
+    spkiSha256: facts.spkiSha256,
+    akiB64: facts.akiB64,
+    notBefore: facts.notBefore,
+    notAfter: facts.notAfter,
+  };
 }
 
 /** PEM with LF line ends and exactly one trailing newline (interop item 32). */

@@ -100,6 +100,19 @@ function rowToEabKey(r: Row): EabKeyRecord {
   };
 }
 
+function rowToAttempt(r: Row): IssuanceAttempt {
+  return {
+    id: r.id as string,
+    orderId: r.order_id as string,
+    spkiSha256: r.spki_sha256 as string,
+    startedAt: r.started_at as number,
+    finishedAt: (r.finished_at as number | null) ?? null,
+    outcome: r.outcome as IssuanceAttempt['outcome'],
+    pcaSerial: (r.pca_serial as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+  };
+}
+
 function rowToJob(r: Row): Job {
   return {
     id: r.id as string,
@@ -258,6 +271,10 @@ class SqliteStore implements Store {
   // ---------- settings ----------
 
   settings = {
+    get: async (key: string): Promise<string | null> => (this.one('SELECT value FROM settings WHERE key = ?', key)?.value as string | undefined) ?? null,
+    set: async (key: string, value: string): Promise<void> => {
+      this.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, value);
+    },
     getOrCreate: async (key: string, make: () => string): Promise<string> =>
       this.tx(() => {
         const existing = this.one('SELECT value FROM settings WHERE key = ?', key);
@@ -682,16 +699,12 @@ class SqliteStore implements Store {
       this.finishAttemptSync(id, outcome, pcaSerial, error, now);
     },
     attemptsForOrder: async (orderId: string): Promise<IssuanceAttempt[]> =>
-      this.all('SELECT * FROM issuance_attempts WHERE order_id = ? ORDER BY started_at', orderId).map((r) => ({
-        id: r.id as string,
-        orderId: r.order_id as string,
-        spkiSha256: r.spki_sha256 as string,
-        startedAt: r.started_at as number,
-        finishedAt: (r.finished_at as number | null) ?? null,
-        outcome: r.outcome as IssuanceAttempt['outcome'],
-        pcaSerial: (r.pca_serial as string | null) ?? null,
-        error: (r.error as string | null) ?? null,
-      })),
+      this.all('SELECT * FROM issuance_attempts WHERE order_id = ? ORDER BY started_at', orderId).map(rowToAttempt),
+    latestForKey: async (spkiSha256: string): Promise<IssuanceAttempt | null> => {
+      const r = this.one('SELECT * FROM issuance_attempts WHERE spki_sha256 = ? ORDER BY started_at DESC LIMIT 1', spkiSha256);
+      return r ? rowToAttempt(r) : null;
+    },
+    earliestStartedAt: async (): Promise<number | null> => (this.one('SELECT MIN(started_at) AS t FROM issuance_attempts')?.t as number | null) ?? null,
   };
 
   // ---------- jobs ----------

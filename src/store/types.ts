@@ -139,6 +139,8 @@ export interface Store {
   settings: {
     /** The value under key; when absent, stores make() atomically (first writer wins) and returns it. */
     getOrCreate(key: string, make: () => string): Promise<string>;
+    get(key: string): Promise<string | null>;
+    set(key: string, value: string): Promise<void>;
   };
   nonces: {
     /** true the first time a nonce is redeemed, false on replay. */
@@ -212,6 +214,10 @@ export interface Store {
     recordAttempt(attempt: { id: string; orderId: string; spkiSha256: string; startedAt: number }): Promise<void>;
     finishAttempt(id: string, outcome: 'issued' | 'failed' | 'unknown', pcaSerial: string | null, error: string | null, now: number): Promise<void>;
     attemptsForOrder(orderId: string): Promise<IssuanceAttempt[]>;
+    /** The most recent attempt that asked for a certificate for this key (the PCA audit). */
+    latestForKey(spkiSha256: string): Promise<IssuanceAttempt | null>;
+    /** When the first attempt ever was made; null before any. */
+    earliestStartedAt(): Promise<number | null>;
   };
   jobs: {
     /** Claims up to `limit` due jobs with a lease (queued, or running with an expired lease). */

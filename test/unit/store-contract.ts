@@ -120,6 +120,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         ).toBe('first');
         expect(called).toBe(false);
       });
+
+      it('get / set: absent is null, set overwrites', async () => {
+        expect(await store.settings.get('w')).toBeNull();
+        await store.settings.set('w', '1');
+        await store.settings.set('w', '2');
+        expect(await store.settings.get('w')).toBe('2');
+      });
     });
 
     // ---------- nonces ----------
@@ -317,6 +324,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const done = (await store.orders.get(o.id))!;
         expect(done.certificateId).toBe(orphan.id);
         expect((await store.certificates.get(orphan.id))!).toMatchObject({ orderId: o.id, accountId: o.accountId });
+      });
+
+      it('issuance attempts: the latest for a key, and the earliest of all', async () => {
+        expect(await store.issuance.earliestStartedAt()).toBeNull();
+        const o = await readyOrder();
+        await store.issuance.recordAttempt({ id: 'a1', orderId: o.id, spkiSha256: 'k1', startedAt: T0 + 5 });
+        await store.issuance.recordAttempt({ id: 'a2', orderId: o.id, spkiSha256: 'k1', startedAt: T0 + 9 });
+        await store.issuance.recordAttempt({ id: 'a3', orderId: o.id, spkiSha256: 'k2', startedAt: T0 + 7 });
+        expect((await store.issuance.latestForKey('k1'))!.id).toBe('a2');
+        expect(await store.issuance.latestForKey('nope')).toBeNull();
+        expect(await store.issuance.earliestStartedAt()).toBe(T0 + 5);
       });
 
       it('fail: pending, ready or processing → invalid with the problem; a settled order does not change', async () => {

@@ -1,0 +1,72 @@
+import { normalizeSerialHex } from '../acme/issued-check.js';
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../platform/logger.js';
+import type { Random } from '../platform/random.js';
+import type { Store } from '../store/types.js';
+import { issuedCertificate } from './issue.js';
+import type { PcaCertificateSearch } from './pca-search.js';
+
+// The PCA audit: "record every issuance the PCA reports, so none is ever lost" (issue 4). The PCA
+// can act on a sign call whose answer we never saw, after reconciliation already looked and found
+// nothing (a sign processed later than our timeout). Such a certificate is for a key some issuance
+// attempt of ours asked for; the audit walks the PCA's list back to its watermark and records every
+// such certificate the database does not hold, as an orphan of that attempt's order. Certificates
+// for keys we never asked about (issued by other means on a shared CA) are left alone.
+
+/** How far behind the start of the previous run the next run looks again (late signs, clock skew). */
+const OVERLAP_MS = 15 * 60_000;
+/** Certificates one run may look at; a run that would need more stops and resumes next time. */
+const MAX_LOOKUPS = 5_000;
+/** Time one run may take. */
+const RUN_BUDGET_MS = 60_000;
+const WATERMARK_KEY = 'pca_audit_watermark';
+
+export interface AuditResult {
+  looked: number;
+  recorded: number;
+  complete: boolean;
+}
+
+export class PcaAudit {
+  constructor(
+    private readonly d: { store: Store; search: PcaCertificateSearch; clock: Clock; random: Random; logger: Logger },
+  ) {}
+
+  async run(): Promise<AuditResult> {
+    const { store, clock, logger } = this.d;
+    const startedAt = clock.nowMs();
+    const saved = await store.settings.get(WATERMARK_KEY);
+    // Nothing the PCA issued before our first sign call can be ours.
+    const watermark = saved !== null ? Number(saved) : ((await store.issuance.earliestStartedAt()) ?? startedAt) - OVERLAP_MS;
+    const result: AuditResult = { looked: 0, recorded: 0, complete: false };
+    try {
+      await this.d.search.walkNewestFirst(
+        async (facts) => {
+          if (facts.notBeforeMs < watermark) return false;
+          result.looked++;
+          if (!facts.spkiSha256 || (await store.certificates.getBySerial(normalizeSerialHex(facts.serialNo)))) return true;
+          const attempt = await store.issuance.latestForKey(facts.spkiSha256);
+          if (!attempt) return true; // not a key we asked for
+          const order = await store.orders.get(attempt.orderId);
+          const cert = issuedCertificate(facts.certPem, facts.caChainPems, facts.serialNo, this.d.random.bytes(12).toString('base64url'));
+          if (!order || !cert) return true;
+          await store.certificates.recordOrphan(cert, order.directory, order.id, clock.now());
+          result.recorded++;
+          logger.warn({ serial: facts.serialNo, orderId: order.id }, 'PCA audit: recorded a certificate the PCA issued that the gateway had no record of');
+          return true;
+        },
+        {
+          maxLookups: MAX_LOOKUPS,
+          beforeLookup: () => {
+            if (clock.nowMs() - startedAt > RUN_BUDGET_MS) throw new Error('PCA audit: out of time for this run');
+          },
+        },
+      );
+      result.complete = true;
+      await store.settings.set(WATERMARK_KEY, String(startedAt - OVERLAP_MS));
+    } catch (err) {
+      logger.warn({ err: (err as Error).message, looked: result.looked }, 'PCA audit incomplete; the next run starts from the same watermark');
+    }
+    return result;
+  }
+}
