@@ -6,7 +6,7 @@ import { AcmeProblem } from '../src/acme/problems.js';
 import { parseConfig } from '../src/config/load.js';
 import { buildGateway, type Gateway, type GatewayOverrides } from '../src/deps.js';
 import { ROUTES, type RouteKind } from '../src/http/links.js';
-import { makeCsr, type CsrKeyType } from '../src/pca/make-csr.js';
+import { makeCsr } from '../src/pca/make-csr.js';
 import { silentLogger } from '../src/platform/logger.js';
 import type { ChallengeType, ChallengeValidator, ValidationOutcome, ValidationRequest } from '../src/validation/types.js';
 
@@ -265,6 +265,8 @@ export interface Identifier {
   value: string;
 }
 
+export type CsrOptions = NonNullable<Parameters<typeof makeCsr>[1]>;
+
 /** A small ACME client for route tests: builds flattened JWS with jose and talks through app.request(). */
 export class AcmeTestClient {
   kid: string | null = null;
@@ -365,13 +367,13 @@ export class AcmeTestClient {
   }
 
   /** A CSR for `names`, base64url DER, as finalize wants it. */
-  static async csr(names: string[], opts: { keyType?: CsrKeyType; commonName?: string | null } = {}): Promise<string> {
+  static async csr(names: string[], opts: CsrOptions = {}): Promise<string> {
     const { csrPem } = await makeCsr(names, opts);
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
     return der.toString('base64url');
   }
 
-  async finalize(finalizeUrl: string, names: string[], csrOpts: { keyType?: CsrKeyType; commonName?: string | null } = {}): Promise<AcmeResponse> {
+  async finalize(finalizeUrl: string, names: string[], csrOpts: CsrOptions = {}): Promise<AcmeResponse> {
     return this.post(finalizeUrl, { csr: await AcmeTestClient.csr(names, csrOpts) });
   }
 

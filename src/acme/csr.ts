@@ -24,6 +24,10 @@ const badCsr = (detail: string) => new AcmeProblem('badCSR', detail);
 
 export const spkiSha256Hex = (spkiDer: Uint8Array): string => createHash('sha256').update(spkiDer).digest('hex');
 
+/** SHA-256 of the SubjectPublicKeyInfo of a public JWK (an account key), hex. */
+export const spkiSha256OfJwk = (jwk: object): string =>
+  spkiSha256Hex(createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ format: 'der', type: 'spki' }));
+
 function keyTypeOf(spkiDer: Buffer): KeyType {
   let key;
   try {

@@ -13,7 +13,8 @@ export const newAccountPayload = z.object({
 
 export const accountUpdatePayload = z.object({
   contact: z.array(z.string().max(1024)).max(10).optional(),
-  status: z.string().optional(),
+  /** Only "deactivated" means anything; any other value is ignored (RFC 8555 §7.3.2). */
+  status: z.unknown().optional(),
 });
 
 export const identifierPayload = z.object({

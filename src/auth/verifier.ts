@@ -77,8 +77,8 @@ export class RequestVerifier {
       throw new AcmeProblem('badNonce', 'JWS has an invalid anti-replay nonce: it is unknown, expired or already used');
     }
     if (account && account.status !== 'valid' && !options.allowInactiveAccount) {
-      // RFC 8555 §7.3.6: a deactivated account's requests are refused.
-      throw new AcmeProblem('unauthorized', `the account is ${account.status}`);
+      // RFC 8555 §7.3.6: requests signed by a deactivated account get 401 unauthorized.
+      throw new AcmeProblem('unauthorized', `the account is ${account.status}`, { status: 401 });
     }
     const payload = decodePayload(jws);
     return { header, jws, payload, account, jwk, jwkThumbprint: thumbprint };

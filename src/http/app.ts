@@ -56,6 +56,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   const { linker, config, logger } = deps;
   const dir = DEFAULT_DIRECTORY;
   const app = new Hono<Env>();
+  const newNoncePattern = linker.pattern('newNonce', dir);
 
   // ---- headers every ACME response carries ----
   app.use('*', async (c, next) => {
@@ -66,7 +67,10 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     const route = c.req.routePath || 'unmatched';
     stopTimer({ route });
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    c.header('Replay-Nonce', deps.nonces.issue());
+    // RFC 8555 §6.5: a fresh nonce on every POST response, success or error, and on newNonce; none
+    // on the directory or other GETs (Boulder and Pebble send none there, and Debian's ruby
+    // acme-client 2.0.9 crashes on a directory response that carries one; interop item 4).
+    if (c.req.method === 'POST' || route === newNoncePattern) c.header('Replay-Nonce', deps.nonces.issue());
     c.header('Cache-Control', 'no-store');
     writeLinks(c);
   });

@@ -23,10 +23,13 @@ export interface GeneratedCsr {
  * Builds a PKCS#10 CSR with a fresh key (the serving certificate, tests, the benchmark): DNS and IP
  * names go into subjectAltName, the first name into the CN unless `commonName: null`.
  */
-export async function makeCsr(names: string[], opts: { keyType?: CsrKeyType; commonName?: string | null } = {}): Promise<GeneratedCsr> {
+export async function makeCsr(
+  names: string[],
+  opts: { keyType?: CsrKeyType; commonName?: string | null; /** Sign with this key pair instead of a fresh one. */ keys?: webcrypto.CryptoKeyPair } = {},
+): Promise<GeneratedCsr> {
   ensureX509Crypto();
   const alg = KEY_ALGS[opts.keyType ?? 'P256'];
-  const keys = (await webcrypto.subtle.generateKey(alg.gen as never, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = opts.keys ?? ((await webcrypto.subtle.generateKey(alg.gen as never, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair);
   const cn = opts.commonName === undefined ? names[0] : opts.commonName;
   const san = names.map((value) => ({ type: isIP(value) ? ('ip' as const) : ('dns' as const), value }));
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({

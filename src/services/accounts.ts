@@ -41,6 +41,9 @@ export class AccountService {
     const thumbprint = req.jwkThumbprint!;
     const existing = await this.ctx.store.accounts.findByThumbprint(directory, thumbprint);
     if (existing) {
+      // RFC 8555 §7.3.6: a deactivated account's key is refused like every other request it signs
+      // (Boulder and Pebble do the same), so clients stop here instead of failing later.
+      if (existing.status !== 'valid') throw new AcmeProblem('unauthorized', `the account of this key is ${existing.status}`, { status: 401 });
       // RFC 8555 §7.3.1: a known key answers 200 with the account, whatever else was sent.
       return { account: existing, created: false };
     }
@@ -79,8 +82,9 @@ export class AccountService {
   async update(account: Account, payload: Record<string, unknown> | null): Promise<Account> {
     if (payload === null) return account;
     const body = parsePayload(accountUpdatePayload, payload, 'account update');
-    if (body.status !== undefined) {
-      if (body.status !== 'deactivated') throw new AcmeProblem('malformed', 'the only status a client may set on an account is "deactivated"');
+    // RFC 8555 §7.3.2: updates to "status" other than deactivation, "orders", "termsOfServiceAgreed"
+    // and unknown fields are ignored (the Python acme library sends the account back as it read it).
+    if (body.status === 'deactivated') {
       const done = await this.ctx.store.accounts.deactivate(account.id, this.ctx.clock.now());
       if (!done) throw new AcmeProblem('unauthorized', 'the account is not valid');
       return done;

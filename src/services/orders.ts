@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { certificateNameKeys, checkCsr } from '../acme/csr.js';
+import { certificateNameKeys, checkCsr, spkiSha256OfJwk } from '../acme/csr.js';
 import { checkIdentifier, identifierKey, normalizeIdentifier } from '../acme/identifiers.js';
 import { authzUpdatePayload, finalizePayload, newOrderPayload, parsePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
@@ -152,6 +152,10 @@ export class OrderService {
     const der = Buffer.from(body.csr, 'base64url');
     const profile = current.order.profile ? this.ctx.config.acme.profiles[current.order.profile] : undefined;
     const checked = await checkCsr(der, current.order.identifiers, profile?.keyTypes);
+    // RFC 8555 §11.1: the certificate's key must not be the account key.
+    if (checked.spkiSha256 === spkiSha256OfJwk(account.jwk)) {
+      throw new AcmeProblem('badCSR', "the CSR's public key is the account key; use a separate key for the certificate (RFC 8555 §11.1)");
+    }
     const now = this.ctx.clock.now();
     const moved = await this.ctx.store.orders.markProcessing(
       orderId,

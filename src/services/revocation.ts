@@ -2,13 +2,12 @@ import { X509Certificate } from 'node:crypto';
 import { normalizeSerialHex, spkiSha256OfCert } from '../acme/issued-check.js';
 import { parsePayload, revokePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
-import { spkiSha256Hex } from '../acme/csr.js';
+import { spkiSha256OfJwk } from '../acme/csr.js';
 import type { VerifiedRequest } from '../auth/jws.js';
 import { PcaError } from '../pca/errors.js';
 import type { PcaClient } from '../pca/types.js';
 import { describePcaError } from '../jobs/pca-problem.js';
 import type { ServiceContext } from './context.js';
-import { createPublicKey } from 'node:crypto';
 
 // Certificate revocation (RFC 8555 §7.6), signed by the account that owns the certificate (kid) or by
 // the certificate's own key (jwk). The PCA's revoke call takes no reason (ncp-pca-api §4.7), so the
@@ -42,7 +41,7 @@ export class RevocationService {
     if (req.account) {
       if (cert.accountId !== req.account.id) throw new AcmeProblem('unauthorized', 'the account does not own this certificate');
     } else {
-      const jwkSpki = spkiSha256Hex(createPublicKey({ key: req.jwk as never, format: 'jwk' }).export({ format: 'der', type: 'spki' }));
+      const jwkSpki = spkiSha256OfJwk(req.jwk!);
       if (jwkSpki !== spkiSha256OfCert(leaf)) throw new AcmeProblem('unauthorized', "the request is not signed by the certificate's key");
     }
     if (cert.status === 'revoked') throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');

@@ -375,8 +375,8 @@ class SqliteStore implements Store {
         const now = o.now.getTime();
         this.run(
           `INSERT INTO orders (id, directory, account_id, status, identifiers_json, not_before, not_after, profile, replaces,
-             replaces_certificate_id, expires_at, created_at, updated_at)
-           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             replaces_certificate_id, expires_at, created_at, updated_at, seq)
+           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))`,
           o.id,
           o.directory,
           o.accountId,
@@ -421,22 +421,14 @@ class SqliteStore implements Store {
       }),
     get: async (id: string) => this.readOrder(id),
     listForAccount: async (accountId: string, cursor: string | null, limit: number): Promise<OrderPage> => {
-      // Keyset pagination on (created_at, id): stable while new orders arrive.
-      const [afterTs, afterId] = cursor ? decodeCursor(cursor) : [-1, ''];
-      const rows = this.all(
-        `SELECT id, created_at FROM orders WHERE account_id = ? AND (created_at > ? OR (created_at = ? AND id > ?))
-         ORDER BY created_at, id LIMIT ?`,
-        accountId,
-        afterTs,
-        afterTs,
-        afterId,
-        limit + 1,
-      );
+      // Keyset pagination on the creation sequence: stable while new orders arrive.
+      const afterSeq = cursor ? decodeCursor(cursor) : 0;
+      const rows = this.all('SELECT id, seq FROM orders WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?', accountId, afterSeq, limit + 1);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
         orderIds: page.map((r) => r.id as string),
-        next: rows.length > limit && last ? encodeCursor(last.created_at as number, last.id as string) : null,
+        next: rows.length > limit && last ? encodeCursor(last.seq as number) : null,
       };
     },
     markProcessing: async (orderId: string, csrDer: Buffer, job: NewJob, now: Date): Promise<boolean> =>
@@ -791,14 +783,12 @@ class SqliteStore implements Store {
   }
 }
 
-function encodeCursor(createdAt: number, id: string): string {
-  return Buffer.from(`${createdAt}.${id}`).toString('base64url');
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s${seq}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): [number, string] {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const dot = text.indexOf('.');
-  const ts = Number(text.slice(0, dot));
-  if (dot < 1 || !Number.isFinite(ts)) return [-1, ''];
-  return [ts, text.slice(dot + 1)];
+/** The sequence number after which a page starts; an unreadable cursor starts at the beginning. */
+function decodeCursor(cursor: string): number {
+  const m = /^s(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? Number(m[1]) : 0;
 }

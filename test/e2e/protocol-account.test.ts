@@ -140,9 +140,10 @@ describe.skipIf(challBin.skip)('account life cycle with acme-client', () => {
     expect(deactivated.status).toBe('deactivated');
 
     const newOrder = await signedPost(client, await resourceUrl(client, 'newOrder'), { identifiers: [{ type: 'dns', value: 'gone.e2e.test' }] });
-    expect(newOrder.status).toBe(403);
+    expect(newOrder.status).toBe(401);
     expect(problemType(newOrder.data)).toBe('urn:ietf:params:acme:error:unauthorized');
     const read = await signedPost(client, accountUrl, null);
+    expect(read.status).toBe(401);
     expect(problemType(read.data)).toBe('urn:ietf:params:acme:error:unauthorized');
     await expect(client.createOrder({ identifiers: [{ type: 'dns', value: 'gone2.e2e.test' }] })).rejects.toThrow();
   });

@@ -111,8 +111,10 @@ describe.skipIf(uacmeBin.skip || challBin.skip)('uacme 1.7.4 against the gateway
 
     const refused = await uacmeIssue(h, uacme, hook, ['u2.e2e.test']);
     expect(refused.code).toBe(2);
-    // uacme's onlyReturnExisting probe gets the account back with status deactivated and stops there.
-    expect(refused.stderr).toMatch(/invalid account status \(deactivated\)/);
+    // uacme's onlyReturnExisting probe is refused with 401 unauthorized (RFC 8555 §7.3.6), and it stops there.
+    expect(refused.stderr).toMatch(/new-account payload=\{"onlyReturnExisting":true\}\s+uacme: acme_post: return code 401/);
+    expect(refused.stderr).toMatch(/failed to retrieve account/);
+    expect(refused.stderr).toMatch(/urn:ietf:params:acme:error:unauthorized/);
     expect(fs.existsSync(uacmeCertPath(uacme, 'u2.e2e.test'))).toBe(false);
   });
 });

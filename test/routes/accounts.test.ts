@@ -123,10 +123,26 @@ describe('POST /acct/:id', () => {
     expectProblem(await c.post(c.kid!, { contact: 'mailto:a@b.com' }), 'malformed', 400);
   });
 
-  it('refuses a status other than deactivated', async () => {
+  it('ignores status (other than deactivated), orders, termsOfServiceAgreed and unknown fields (RFC 8555 §7.3.2)', async () => {
     const c = await AcmeTestClient.withAccount(t);
-    expectProblem(await c.post(c.kid!, { status: 'valid' }), 'malformed', 400);
-    expectProblem(await c.post(c.kid!, { status: 'revoked' }), 'malformed', 400);
+    const before = (await c.postAsGet(c.kid!)).body;
+    // What the Python acme library sends: the account as it read it, with a new contact.
+    const res = await c.post(c.kid!, {
+      contact: ['mailto:changed@example.com'],
+      status: 'valid',
+      termsOfServiceAgreed: true,
+      orders: 'https://elsewhere.example/orders',
+      createdAt: '2020-01-01T00:00:00Z',
+      key: { kty: 'EC' },
+    });
+    expectJson(res, 200);
+    expect(res.body).toEqual({ ...before, contact: ['mailto:changed@example.com'] });
+    expect((await c.postAsGet(c.kid!)).body).toEqual({ ...before, contact: ['mailto:changed@example.com'] });
+    for (const status of ['revoked', 'valid', 7, null]) {
+      const again = await c.post(c.kid!, { status });
+      expectJson(again, 200);
+      expect(again.body).toEqual({ ...before, contact: ['mailto:changed@example.com'] });
+    }
   });
 
   it('deactivation → 200 deactivated; afterwards every request of the account is unauthorized (RFC 8555 §7.3.6)', async () => {
@@ -134,12 +150,13 @@ describe('POST /acct/:id', () => {
     const res = await c.post(c.kid!, { status: 'deactivated' });
     expectJson(res, 200);
     expect(res.body.status).toBe('deactivated');
-    expectProblem(await c.postAsGet(c.kid!), 'unauthorized', 403);
-    expectProblem(await c.newOrder(['after.example.com']), 'unauthorized', 403);
-    // The key still finds the (deactivated) account rather than creating a new one.
-    const again = await c.newAccount();
-    expect(again.status).toBe(200);
-    expect(again.body.status).toBe('deactivated');
+    expectProblem(await c.postAsGet(c.kid!), 'unauthorized', 401);
+    expectProblem(await c.newOrder(['after.example.com']), 'unauthorized', 401);
+    // The key is refused at newAccount too (RFC 8555 §7.3.6; Boulder and Pebble do the same),
+    // with or without onlyReturnExisting, and no new account is made for it.
+    expectProblem(await c.newAccount(), 'unauthorized', 401);
+    expectProblem(await c.newAccount({ onlyReturnExisting: true }), 'unauthorized', 401);
+    expectProblem(await c.newAccount(), 'unauthorized', 401);
   });
 
   it("another account's URL → 403 unauthorized, not its data", async () => {

@@ -255,12 +255,12 @@ describe('transport', () => {
 });
 
 describe('deactivated account', () => {
-  it('is refused with unauthorized on every kid endpoint', async () => {
+  it('is refused with 401 unauthorized on every kid endpoint (RFC 8555 §7.3.6)', async () => {
     const c = await AcmeTestClient.withAccount(t);
     const order = await c.newOrder(['gone.example.com']);
     expectJson(await c.post(c.kid!, { status: 'deactivated' }), 200);
     for (const url of [order.location!, order.body.authorizations[0], c.kid!, `${c.kid}/orders`]) {
-      expectProblem(await c.postAsGet(url), 'unauthorized', 403);
+      expectProblem(await c.postAsGet(url), 'unauthorized', 401);
     }
   });
 });

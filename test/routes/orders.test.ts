@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { webcrypto, X509Certificate } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AcmeProblem } from '../../src/acme/problems.js';
@@ -196,6 +196,17 @@ describe('POST /order/:id/finalize', () => {
     const res = await c.finalize(order.finalize, names, keyType ? { keyType } : {});
     expectProblem(res, 'badCSR', 400);
     expect((await c.postAsGet(order.url)).body.status).toBe('ready');
+  });
+
+  it("a CSR signed with the account key → badCSR (RFC 8555 §11.1), and the order stays ready", async () => {
+    const order = await readyOrder(['acctkey.example.com']);
+    const publicKey = await webcrypto.subtle.importKey('jwk', c.key.publicJwk as webcrypto.JsonWebKey, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
+    const res = await c.finalize(order.finalize, ['acctkey.example.com'], { keys: { privateKey: c.key.privateKey as webcrypto.CryptoKey, publicKey } });
+    expectProblem(res, 'badCSR', 400);
+    expect(res.body.detail).toMatch(/account key/);
+    expect((await c.postAsGet(order.url)).body.status).toBe('ready');
+    // The same order finalizes with a key of its own.
+    expectJson(await c.finalize(order.finalize, ['acctkey.example.com']), 200);
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -42,5 +43,19 @@ export function requireBinary(name: string): BinaryCheck {
     throw new Error(`FAILED: ${name} not installed, and ACME_E2E_REQUIRE_BINARIES=1 requires it (apt-get install ${name})`);
   }
   console.warn(`\n********************************************************\n*** SKIPPED: ${name} not installed (tests that need it are skipped)\n********************************************************\n`);
+  return { name, path: undefined, skip: true };
+}
+
+/**
+ * Like requireBinary, for a library that a probe command must load (Debian's python3-acme through
+ * /usr/bin/python3, ruby-acme-client through ruby): the probe's exit code decides.
+ */
+export function requireLibrary(name: string, command: string, probeArgs: readonly string[], aptPackage: string): BinaryCheck {
+  const probe = spawnSync(command, probeArgs, { stdio: 'ignore', timeout: 30_000 });
+  if (probe.status === 0) return { name, path: command, skip: false };
+  if (binariesRequired()) {
+    throw new Error(`FAILED: ${name} cannot be loaded by ${command}, and ACME_E2E_REQUIRE_BINARIES=1 requires it (apt-get install ${aptPackage})`);
+  }
+  console.warn(`\n********************************************************\n*** SKIPPED: ${name} not installed (apt-get install ${aptPackage})\n********************************************************\n`);
   return { name, path: undefined, skip: true };
 }
