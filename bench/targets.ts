@@ -8,8 +8,6 @@ import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.js';
 import { buildGateway } from '../src/deps.js';
 import { listen } from '../src/http/listener.js';
-import { ServingCertificateManager } from '../src/http/serving-tls.js';
-import { systemClock } from '../src/platform/clock.js';
 import { makeSelfSigned } from './self-signed.js';
 
 // The servers under test. Each gives a directory URL, the CA PEM to trust, a way to read the CPU
@@ -58,11 +56,9 @@ export async function startGatewayTarget(ports: LoadPorts, opts: { tls: boolean 
       'bench',
     );
     const gw = await buildGateway(config);
-    let certs: ServingCertificateManager | null = null;
-    if (opts.tls) {
+    if (gw.servingCertificate) {
       // The same path as `serve` with tls.mode "pca": the listener's certificate comes from the PCA.
-      certs = new ServingCertificateManager({ pca: gw.pca, host: '127.0.0.1', periodDays: 90, cacheDir: dir, renewAtFraction: config.server.tls.renewAtFraction, clock: systemClock, logger: gw.logger });
-      listener.setCredentials(await certs.init());
+      listener.setCredentials(await gw.servingCertificate.init());
     }
     forward = (req, env) => gw.app.fetch(req, env as never);
     const caPem = opts.tls ? gw.trustAnchorPems().join('') : null;
@@ -76,7 +72,6 @@ export async function startGatewayTarget(ports: LoadPorts, opts: { tls: boolean 
       },
       describe: `acme-pca-gateway in-process (${opts.tls ? 'https, tls.mode pca' : 'http, tls.mode none'}), temp SQLite, embedded PCA simulator ${gw.simulator?.url ?? ''}`,
       async close() {
-        certs?.stop();
         await listener.close();
         await gw.close();
         rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { splitListenAddress } from './platform/listen.js';
 import { splitCertificatePems } from './acme/pem.js';
@@ -10,9 +10,11 @@ import { EabVerifier } from './auth/eab.js';
 import { EabKeySealer } from './auth/eab-crypto.js';
 import { buildApp } from './http/app.js';
 import { DEFAULT_DIRECTORY, Linker } from './http/links.js';
-import { eabKekPath } from './services/eab-keys.js';
+import { dataDirOf, eabKekPath } from './config/paths.js';
+import { EabKeyService } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
-import { JobEvents } from './jobs/events.js';
+import { DEFAULT_VALIDATION_DEADLINE_MS, JobQueue } from './jobs/queue.js';
+import { StartupRecovery } from './jobs/recovery.js';
 import { PcaAudit } from './jobs/pca-audit.js';
 import { PcaCertificateSearch } from './jobs/pca-search.js';
 import { JobRunner } from './jobs/runner.js';
@@ -24,11 +26,13 @@ import type { PcaClient } from './pca/types.js';
 import { ensureX509Crypto } from './pca/x509-setup.js';
 import { meteredPcaClient } from './pca/metered.js';
 import { Metrics } from './platform/metrics.js';
-import { Gauge } from 'prom-client';
 import { systemClock, type Clock } from './platform/clock.js';
 import { createDnsResolver } from './platform/dns.js';
 import { createLogger, type Logger } from './platform/logger.js';
-import { cryptoRandom, type Random } from './platform/random.js';
+import { cryptoRandom, randomId, type Random } from './platform/random.js';
+import { PeriodicTasks } from './platform/periodic.js';
+import { ServingCertificateManager } from './pca/serving-certificate.js';
+import { TrustAnchors } from './pca/trust-anchors.js';
 import { AccountService } from './services/accounts.js';
 import type { ServiceContext } from './services/context.js';
 import { KeyChangeService } from './services/key-change.js';
@@ -71,6 +75,8 @@ export interface Gateway {
   simulator: RunningSimulator | null;
   /** PEM of the root(s) that issued chains verify to; what clients must trust. */
   trustAnchorPems: () => string[];
+  /** tls.mode "pca": the listener's certificate from the PCA (serve initialises it); null otherwise. */
+  servingCertificate: ServingCertificateManager | null;
   logger: Logger;
   metrics: Metrics;
   close(): Promise<void>;
@@ -93,8 +99,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     // The embedded default: a real NCP-compatible endpoint on loopback, reached through the same
     // client code (signature v2 and all) as the real cloud API. Its keys are per process.
     const { host, port } = splitListenAddress(config.simulator.listen);
-    const accessKey = `sim-${randomBytes(8).toString('hex')}`;
-    const secretKey = randomBytes(24).toString('base64url');
+    const accessKey = `sim-${random.bytes(8).toString('hex')}`;
+    const secretKey = random.bytes(24).toString('base64url');
     simulator = await startPcaSimulator({
       host,
       port,
@@ -137,29 +143,14 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   });
 
   // ---- trust anchors for "never serve a wrong certificate" ----
-  let anchors: X509Certificate[] = [];
-  const anchorPems = (): string[] => anchors.map((a) => a.toString());
-  if (o.trustAnchorPems) anchors = o.trustAnchorPems.map((p) => new X509Certificate(p));
-  else if (config.pca.trustAnchorFile) anchors = splitCertificatePems(readFileSync(config.pca.trustAnchorFile, 'utf8')).map((p) => new X509Certificate(p));
-  else if (simulator) anchors = [new X509Certificate(simulator.rootPem)];
-  const fetchAnchors = async (): Promise<void> => {
-    try {
-      anchors = (await pca.chain()).map((p) => new X509Certificate(p)).filter((c) => c.checkIssued(c));
-      if (anchors.length === 0) logger.error('the PCA chain has no self-signed root; set pca.trustAnchorFile');
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not fetch the PCA chain for the trust anchor; issuance waits until it can');
-    }
-  };
-  let anchorTimer: NodeJS.Timeout | null = null;
-  if (anchors.length === 0 && !o.trustAnchorPems && !config.pca.trustAnchorFile && !simulator) {
-    await fetchAnchors();
-    // Until the chain is fetched, issuance jobs wait (RetryLater) instead of failing orders.
-    anchorTimer = setInterval(() => {
-      if (anchors.length === 0) void fetchAnchors();
-      else if (anchorTimer) clearInterval(anchorTimer);
-    }, 30_000);
-    anchorTimer.unref();
-  }
+  const fixedAnchors = o.trustAnchorPems
+    ? o.trustAnchorPems
+    : config.pca.trustAnchorFile
+      ? splitCertificatePems(readFileSync(config.pca.trustAnchorFile, 'utf8'))
+      : simulator
+        ? [simulator.rootPem]
+        : null;
+  const trustAnchors = new TrustAnchors({ pca, fixed: fixedAnchors?.map((p) => new X509Certificate(p)) ?? null, logger });
 
   // ---- storage, nonces, auth ----
   const store = o.store ?? openSqliteStore({ path: config.storage.sqlite });
@@ -178,34 +169,26 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   }
 
   // ---- services and jobs ----
-  let jobs: JobRunner | null = null;
-  const jobEvents = new JobEvents();
-  const ctx: ServiceContext = { store, clock, random, logger, config, kickJobs: () => jobs?.kick(), jobEvents };
+  const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
+  const ctx: ServiceContext = { store, clock, random, logger, config, jobs: queue };
   const validity = new ValidityPolicy(config);
   const search = new PcaCertificateSearch(pca);
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }) });
-  jobs = new JobRunner({
+  const jobs = new JobRunner({
     store,
     clock,
     logger: logger.child({ component: 'jobs' }),
-    owner: `gw-${randomBytes(6).toString('hex')}`,
+    owner: `gw-${randomId(random)}`,
     concurrency: config.validation.concurrency,
     pollMs: o.jobPollMs ?? 500,
-    events: jobEvents,
+    queue,
     handlers: {
       validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' })),
-      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => anchors, clock, random, logger: logger.child({ component: 'issuance' }) }),
+      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }) }),
     },
   });
+  metrics.observeJobsInFlight(() => jobs.inFlight);
 
-  new Gauge({
-    name: 'acme_jobs_active',
-    help: 'Jobs in flight in this process',
-    registers: [metrics.registry],
-    collect() {
-      this.set(jobs?.inFlight ?? 0);
-    },
-  });
   const app = buildApp({
     metrics,
     config,
@@ -228,25 +211,22 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     },
   });
 
-  await recoverUnfinishedWork(store, clock, random, config, logger);
+  // Housekeeping: redeemed nonces past their lifetime, finished jobs after a week (kept that long for
+  // post-mortems of an order's timeline), and the PCA audit.
+  const housekeeping = new PeriodicTasks(
+    [
+      { name: 'prune nonces', everyMs: 10 * 60_000, run: () => nonces.prune() },
+      { name: 'prune finished jobs', everyMs: 10 * 60_000, run: () => store.jobs.pruneFinished(clock.nowMs() - FINISHED_JOB_RETENTION_MS) },
+      { name: 'PCA audit', everyMs: config.pca.auditIntervalMs, run: () => audit.run() },
+    ],
+    logger,
+  );
+  const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, pca, clock, logger) : null;
+
+  await trustAnchors.start();
+  await new StartupRecovery({ store, clock, queue, logger }).run();
   jobs.start();
-  // Housekeeping: redeemed nonces past their lifetime, and finished jobs after a week (kept that long
-  // for post-mortems of an order's timeline).
-  let auditRunning = false;
-  const auditTimer =
-    config.pca.auditIntervalMs > 0
-      ? setInterval(() => {
-          if (auditRunning) return;
-          auditRunning = true;
-          void audit.run().finally(() => (auditRunning = false));
-        }, config.pca.auditIntervalMs)
-      : null;
-  auditTimer?.unref();
-  const pruneTimer = setInterval(() => {
-    void nonces.prune().catch(() => undefined);
-    void store.jobs.pruneFinished(clock.nowMs() - 7 * 86_400_000).catch(() => undefined);
-  }, 10 * 60_000);
-  pruneTimer.unref();
+  housekeeping.start();
 
   return {
     config,
@@ -257,36 +237,51 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     pca,
     audit,
     simulator,
-    trustAnchorPems: anchorPems,
+    trustAnchorPems: () => trustAnchors.pems(),
+    servingCertificate,
     logger,
     metrics,
     async close() {
-      clearInterval(pruneTimer);
-      if (auditTimer) clearInterval(auditTimer);
-      if (anchorTimer) clearInterval(anchorTimer);
-      await jobs!.stop(10_000);
+      housekeeping.stop();
+      trustAnchors.stop();
+      servingCertificate?.stop();
+      await jobs.stop(10_000);
       await store.close();
       await closePca();
     },
   };
 }
 
+/** Finished jobs are kept this long for post-mortems of an order's timeline, then pruned. */
+const FINISHED_JOB_RETENTION_MS = 7 * 86_400_000;
+
 /**
- * Start-up sweep: whatever a crash left behind is resumed, never left stuck. Jobs that were running
- * are queued again (SQLite has a single writer process), and any order or challenge still
- * processing without a live job gets one.
+ * tls.mode "pca": the listener's own certificate comes from the PCA it fronts, for the external
+ * URL's host, cached beside the database (pca/serving-certificate.ts).
  */
-async function recoverUnfinishedWork(store: Store, clock: Clock, random: Random, config: GatewayConfig, logger: Logger): Promise<void> {
-  const now = clock.nowMs();
-  const requeued = await store.jobs.requeueRunning(now);
-  const id = () => random.bytes(12).toString('base64url');
-  let orders = 0;
-  for (const orderId of await store.orders.listProcessingWithoutLiveJob()) {
-    if (await store.jobs.ensure('issue', orderId, { id: id(), runAt: now, deadlineAt: now + config.pca.issuanceDeadlineMs }, now)) orders++;
-  }
-  let challenges = 0;
-  for (const challengeId of await store.challenges.listProcessingWithoutLiveJob()) {
-    if (await store.jobs.ensure('validate', challengeId, { id: id(), runAt: now, deadlineAt: now + 5 * 60_000 }, now)) challenges++;
-  }
-  if (requeued || orders || challenges) logger.info({ requeued, orders, challenges }, 'resumed unfinished work from before the restart');
+function servingCertificateFor(config: GatewayConfig, pca: PcaClient, clock: Clock, logger: Logger): ServingCertificateManager {
+  return new ServingCertificateManager({
+    pca,
+    host: new URL(config.server.externalUrl).hostname.replace(/^\[|\]$/g, ''),
+    periodDays: Math.min(config.pca.period, 90),
+    cacheDir: dataDirOf(config),
+    renewAtFraction: config.server.tls.renewAtFraction,
+    clock,
+    logger,
+  });
+}
+
+/** What the admin commands (cli/) need, built from the same configuration as the gateway. */
+export interface AdminParts {
+  store: Store;
+  eabKeys: EabKeyService;
+  clock: Clock;
+  close(): Promise<void>;
+}
+
+export function buildAdmin(config: GatewayConfig, o: { clock?: Clock; random?: Random; store?: Store } = {}): AdminParts {
+  const clock = o.clock ?? systemClock;
+  const store = o.store ?? openSqliteStore({ path: config.storage.sqlite });
+  const eabKeys = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), clock, o.random ?? cryptoRandom);
+  return { store, eabKeys, clock, close: () => store.close() };
 }

@@ -1,11 +1,8 @@
 import { parseArgs } from 'node:util';
-import { EabKeySealer } from '../auth/eab-crypto.js';
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_DIRECTORY } from '../http/links.js';
-import { systemClock } from '../platform/clock.js';
-import { cryptoRandom } from '../platform/random.js';
-import { EabKeyService, eabKekPath, parseExpiry } from '../services/eab-keys.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { buildAdmin } from '../deps.js';
+import { parseExpiry } from '../services/eab-keys.js';
 
 const USAGE = `Usage:
   acme-pca-gateway eab create --label LABEL [--expires 30d|ISO-DATE] [--config FILE]
@@ -22,9 +19,9 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
     strict: true,
     options: { config: { type: 'string', short: 'c' }, label: { type: 'string' }, expires: { type: 'string' }, json: { type: 'boolean' } },
   });
-  const config = loadConfig(values.config);
-  const store = openSqliteStore({ path: config.storage.sqlite });
-  const service = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), systemClock, cryptoRandom);
+  const admin = buildAdmin(loadConfig(values.config));
+  const service = admin.eabKeys;
+  const now = () => admin.clock.now();
   try {
     switch (sub) {
       case 'create': {
@@ -32,7 +29,7 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
           process.stderr.write(`eab create needs --label\n${USAGE}`);
           return 2;
         }
-        const expires = values.expires ? parseExpiry(values.expires, systemClock.now()) : null;
+        const expires = values.expires ? parseExpiry(values.expires, now()) : null;
         const key = await service.create(DEFAULT_DIRECTORY, values.label, expires);
         if (values.json) out.write(`${JSON.stringify({ keyId: key.keyId, hmacKey: key.hmacKey, label: key.label, expiresAt: key.expiresAt })}\n`);
         else
@@ -58,7 +55,7 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
         }
         out.write('KEY ID\tLABEL\tSTATE\tCREATED\tEXPIRES\tACCOUNT\n');
         for (const k of keys) {
-          const state = k.revokedAt ? 'revoked' : k.boundAccountId ? 'bound' : k.expiresAt && k.expiresAt < new Date() ? 'expired' : 'unused';
+          const state = k.revokedAt ? 'revoked' : k.boundAccountId ? 'bound' : k.expiresAt && k.expiresAt < now() ? 'expired' : 'unused';
           out.write(`${k.id}\t${k.label}\t${state}\t${k.createdAt.toISOString()}\t${k.expiresAt?.toISOString() ?? '-'}\t${k.boundAccountId ?? '-'}\n`);
         }
         return 0;
@@ -78,6 +75,6 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
         return 2;
     }
   } finally {
-    await store.close();
+    await admin.close();
   }
 }

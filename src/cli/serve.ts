@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
 import { buildGateway } from '../deps.js';
 import { listen, type TlsCredentials } from '../http/listener.js';
-import { ServingCertificateManager } from '../http/serving-tls.js';
 import { splitListenAddress } from '../platform/listen.js';
 
 /** `acme-pca-gateway serve`: the ACME server until SIGTERM/SIGINT, then a graceful shutdown. */
@@ -14,19 +13,10 @@ export async function serve(config: GatewayConfig): Promise<void> {
   const external = new URL(config.server.externalUrl);
 
   let tls: TlsCredentials | null = null;
-  let certs: ServingCertificateManager | null = null;
+  const certs = gw.servingCertificate;
   if (config.server.tls.mode === 'files') {
     tls = { certPem: readFileSync(config.server.tls.certFile!, 'utf8'), keyPem: readFileSync(config.server.tls.keyFile!, 'utf8') };
-  } else if (config.server.tls.mode === 'pca') {
-    certs = new ServingCertificateManager({
-      pca: gw.pca,
-      host: external.hostname.replace(/^\[|\]$/g, ''),
-      periodDays: Math.min(config.pca.period, 90),
-      cacheDir: dirname(resolve(config.storage.sqlite)),
-      renewAtFraction: config.server.tls.renewAtFraction,
-      clock: { now: () => new Date(), nowMs: () => Date.now() },
-      logger,
-    });
+  } else if (certs) {
     try {
       tls = await certs.init();
     } catch (err) {
@@ -52,7 +42,6 @@ export async function serve(config: GatewayConfig): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  certs?.stop();
   await listener.close();
   await gw.close();
   logger.info('stopped');

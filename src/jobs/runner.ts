@@ -1,7 +1,7 @@
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Job, JobKind, Store } from '../store/types.js';
-import type { JobEvents } from './events.js';
+import type { JobQueue } from './queue.js';
 
 // Durable background work. Jobs live in the database; a runner claims due jobs with a lease, runs
 // their handler, and the handler's own domain write closes the job. A handler that throws gets the
@@ -37,8 +37,8 @@ export interface JobRunnerOptions {
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   random?: () => number;
-  /** Told after every job run, whatever its outcome (wakes finalize requests waiting on it). */
-  events?: JobEvents;
+  /** Kicks the runner when work is queued; told after every job run (wakes finalize requests waiting on it). */
+  queue: JobQueue;
 }
 
 export class JobRunner {
@@ -48,7 +48,9 @@ export class JobRunner {
   private claiming = false;
   private rerun = false;
 
-  constructor(private readonly o: JobRunnerOptions) {}
+  constructor(private readonly o: JobRunnerOptions) {
+    o.queue.onKick(() => this.kick());
+  }
 
   start(): void {
     if (this.running) return;
@@ -111,7 +113,7 @@ export class JobRunner {
   private launch(job: Job): void {
     const p = this.execute(job).finally(() => {
       this.active.delete(p);
-      this.o.events?.notify(job.kind, job.subjectId);
+      this.o.queue.ran(job.kind, job.subjectId);
       this.kick();
     });
     this.active.add(p);

@@ -46,6 +46,21 @@ export class Metrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [this.registry],
     });
-    this.jobsInFlight = new Gauge({ name: 'acme_jobs_in_flight', help: 'Background jobs running now', registers: [this.registry] });
+    const metrics = this;
+    this.jobsInFlight = new Gauge({
+      name: 'acme_jobs_in_flight',
+      help: 'Background jobs running now in this process',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.jobsInFlightProvider());
+      },
+    });
+  }
+
+  private jobsInFlightProvider: () => number = () => 0;
+
+  /** The job runner's count, read at each scrape. */
+  observeJobsInFlight(read: () => number): void {
+    this.jobsInFlightProvider = read;
   }
 }

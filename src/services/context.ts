@@ -1,9 +1,9 @@
 import type { GatewayConfig } from '../config/schema.js';
-import type { JobEvents } from '../jobs/events.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
-import type { Random } from '../platform/random.js';
+import { randomId, type Random } from '../platform/random.js';
 import type { Store } from '../store/types.js';
+import type { JobQueue } from './ports.js';
 
 /** What every use case needs; built once in deps.ts and passed in. */
 export interface ServiceContext {
@@ -12,10 +12,8 @@ export interface ServiceContext {
   random: Random;
   logger: Logger;
   config: GatewayConfig;
-  /** Wakes the job runner so queued work starts now rather than at the next poll. */
-  kickJobs(): void;
-  /** Signals the end of each job run in this process. */
-  jobEvents: JobEvents;
+  /** The background work: job records with their deadlines, wake-ups, and "a job has run". */
+  jobs: JobQueue;
 }
 
-export const newId = (ctx: Pick<ServiceContext, 'random'>): string => ctx.random.bytes(12).toString('base64url');
+export const newId = (ctx: Pick<ServiceContext, 'random'>): string => randomId(ctx.random);

@@ -1,6 +1,4 @@
-import { join, dirname, resolve } from 'node:path';
 import { EabKeySealer } from '../auth/eab-crypto.js';
-import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../platform/clock.js';
 import type { Random } from '../platform/random.js';
 import type { EabKeyRecord, Store } from '../store/types.js';
@@ -14,9 +12,6 @@ export interface MintedEabKey {
   label: string;
   expiresAt: Date | null;
 }
-
-export const eabKekPath = (config: GatewayConfig): string =>
-  config.acme.eabKekFile ?? join(dirname(resolve(config.storage.sqlite)), 'eab-kek.key');
 
 export class EabKeyService {
   constructor(

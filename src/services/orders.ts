@@ -160,11 +160,11 @@ export class OrderService {
     const moved = await this.ctx.store.orders.markProcessing(
       orderId,
       checked.der,
-      { id: newId(this.ctx), runAt: now.getTime(), deadlineAt: now.getTime() + this.ctx.config.pca.issuanceDeadlineMs },
+      this.ctx.jobs.newJob('issue', now),
       now,
     );
     if (!moved) throw new AcmeProblem('orderNotReady', 'the order is no longer ready (finalized concurrently?)');
-    this.ctx.kickJobs();
+    this.ctx.jobs.kick();
     return this.waitWhileProcessing(account, orderId, this.ctx.config.server.finalizeWaitMs);
   }
 
@@ -176,7 +176,7 @@ export class OrderService {
     const deadline = Date.now() + waitMs;
     let view = await this.view(account, orderId);
     while (view.status === 'processing' && Date.now() < deadline) {
-      await this.ctx.jobEvents.wait('issue', orderId, Math.min(250, deadline - Date.now()));
+      await this.ctx.jobs.waitForRun('issue', orderId, Math.min(250, deadline - Date.now()));
       view = await this.view(account, orderId);
     }
     return view;
@@ -233,10 +233,10 @@ export class ChallengeService {
     if (found.challenge.status === 'pending') {
       const started = await this.ctx.store.challenges.start(
         challengeId,
-        { id: newId(this.ctx), runAt: now.getTime(), deadlineAt: now.getTime() + 5 * 60_000 },
+        this.ctx.jobs.newJob('validate', now),
         now,
       );
-      if (started) this.ctx.kickJobs();
+      if (started) this.ctx.jobs.kick();
       else if (found.authz.status !== 'pending') {
         throw new AcmeProblem('malformed', `the authorization is already ${found.authz.status}`);
       }

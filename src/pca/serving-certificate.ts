@@ -2,8 +2,8 @@ import { X509Certificate, webcrypto } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toPem } from '../acme/pem.js';
-import type { PcaClient } from '../pca/types.js';
-import { makeCsr } from '../pca/make-csr.js';
+import type { PcaClient } from './types.js';
+import { makeCsr } from './make-csr.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 

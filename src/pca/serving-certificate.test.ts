@@ -3,12 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NcpPcaClient } from '../pca/ncp-client.js';
-import { startPcaSimulator, type RunningSimulator } from '../pca/simulator/index.js';
-import type { PcaClient } from '../pca/types.js';
+import { NcpPcaClient } from './ncp-client.js';
+import { startPcaSimulator, type RunningSimulator } from './simulator/index.js';
+import type { PcaClient } from './types.js';
 import { ManualClock, systemClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
-import { ServingCertificateManager } from './serving-tls.js';
+import { ServingCertificateManager } from './serving-certificate.js';
 
 // tls.mode "pca": the listener's certificate comes from the PCA, is kept beside the database, reused
 // while fresh, renewed when due, and a PCA outage at start falls back to a cached one still valid.
