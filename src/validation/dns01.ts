@@ -1,7 +1,7 @@
 import { DnsError, type DnsResolver } from '../platform/dns.js';
 import type { Logger } from '../platform/logger.js';
 import { keyAuthorizationDigest } from './key-authorization.js';
-import { Deadline, DeadlineError, dnsKindText, errorText, failure, interruptedFailure, quoteForDetail, success } from './outcome.js';
+import { Deadline, deadlineBoundValidator, dnsKindText, errorText, failure, interruptedFailure, quoteForDetail, success } from './outcome.js';
 import type { ChallengeValidator, ValidationOutcome, ValidationRecord, ValidationRequest } from './types.js';
 
 // dns-01 (RFC 8555 §8.4).
@@ -48,19 +48,5 @@ export function createDns01Validator(opts: Dns01ValidatorOptions): ChallengeVali
     return failure('unauthorized', `No TXT record matched at ${name}: expected ${quoteForDetail(expected)}, found ${shown}${more}`, id, record);
   }
 
-  return {
-    type: 'dns-01',
-    async validate(req) {
-      const deadline = new Deadline(timeoutMs, req.signal);
-      try {
-        return await run(req, deadline);
-      } catch (err) {
-        logger?.error({ err, identifier: req.identifier }, 'dns-01 validation failed unexpectedly');
-        if (err instanceof DeadlineError) return interruptedFailure(deadline, 'validating dns-01', req.identifier, {});
-        return failure('serverInternal', 'The dns-01 validation could not be completed', req.identifier, {});
-      } finally {
-        deadline.dispose();
-      }
-    },
-  };
+  return deadlineBoundValidator('dns-01', timeoutMs, logger, run);
 }

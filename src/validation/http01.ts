@@ -3,7 +3,7 @@ import type { DnsResolver } from '../platform/dns.js';
 import type { Logger } from '../platform/logger.js';
 import { httpGet, NetError, type HttpGetResult } from '../platform/net.js';
 import { formatHostPort } from './ip.js';
-import { addressLookupFailure, Deadline, DeadlineError, errorText, failure, interruptedFailure, quoteForDetail, success } from './outcome.js';
+import { addressLookupFailure, Deadline, deadlineBoundValidator, errorText, failure, interruptedFailure, quoteForDetail, success } from './outcome.js';
 import type { ChallengeValidator, ValidationOutcome, ValidationRecord, ValidationRequest } from './types.js';
 
 // http-01 (RFC 8555 §8.3, RFC 8738 §3 for IP identifiers).
@@ -126,22 +126,7 @@ export function createHttp01Validator(opts: Http01ValidatorOptions): ChallengeVa
     }
   }
 
-  return {
-    type: 'http-01',
-    async validate(req) {
-      const deadline = new Deadline(timeoutMs, req.signal);
-      try {
-        return await run(req, deadline);
-      } catch (err) {
-        // Checkers never reject (types.ts); a bug here must still end the validation.
-        logger?.error({ err, identifier: req.identifier }, 'http-01 validation failed unexpectedly');
-        if (err instanceof DeadlineError) return interruptedFailure(deadline, 'validating http-01', req.identifier, {});
-        return failure('serverInternal', 'The http-01 validation could not be completed', req.identifier, {});
-      } finally {
-        deadline.dispose();
-      }
-    },
-  };
+  return deadlineBoundValidator('http-01', timeoutMs, logger, run);
 }
 
 function netFailure(err: unknown, target: string, id: ValidationRequest['identifier'], record: ValidationRecord): ValidationOutcome {

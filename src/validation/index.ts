@@ -1,4 +1,4 @@
-// The validation authority's checkers (RFC 8555 §8). The jobs import from here.
+// The validation authority's checkers (RFC 8555 §8), as deps.ts builds them; the jobs use only the types.
 export type { ChallengeType, ChallengeValidator, ValidationIdentifier, ValidationOutcome, ValidationRecord, ValidationRequest } from './types.js';
 export { keyAuthorizationDigest, keyAuthorizationSha256 } from './key-authorization.js';
 export { createHttp01Validator, type Http01ValidatorOptions } from './http01.js';

@@ -1,6 +1,7 @@
 import { AcmeProblem, type AcmeErrorType } from '../acme/problems.js';
 import { DnsError } from '../platform/dns.js';
-import type { ValidationIdentifier, ValidationOutcome, ValidationRecord } from './types.js';
+import type { Logger } from '../platform/logger.js';
+import type { ChallengeType, ChallengeValidator, ValidationIdentifier, ValidationOutcome, ValidationRecord, ValidationRequest } from './types.js';
 
 // Shared plumbing for the checkers: building outcomes, the whole-validation deadline, and turning a
 // failed address lookup into the right problem.
@@ -134,4 +135,32 @@ export function dnsKindText(err: DnsError): string {
 
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The ChallengeValidator around a checker's `run`: one Deadline per validation (the total budget of
+ * RFC 8555 §8 lookups, connections and redirects), and the promise "checkers never reject" kept even
+ * when `run` has a bug: every throw becomes an outcome with a problem (types.ts).
+ */
+export function deadlineBoundValidator(
+  type: ChallengeType,
+  timeoutMs: number,
+  logger: Logger | undefined,
+  run: (req: ValidationRequest, deadline: Deadline) => Promise<ValidationOutcome>,
+): ChallengeValidator {
+  return {
+    type,
+    async validate(req) {
+      const deadline = new Deadline(timeoutMs, req.signal);
+      try {
+        return await run(req, deadline);
+      } catch (err) {
+        logger?.error({ err, identifier: req.identifier }, `${type} validation failed unexpectedly`);
+        if (err instanceof DeadlineError) return interruptedFailure(deadline, `validating ${type}`, req.identifier, {});
+        return failure('serverInternal', `The ${type} validation could not be completed`, req.identifier, {});
+      } finally {
+        deadline.dispose();
+      }
+    },
+  };
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../platform/logger.js';
 import { NetError, tlsProbe, type TlsProbeResult } from '../platform/net.js';
 import { acmeTlsCertificateProblem } from './acme-tls-certificate.js';
 import { formatHostPort, reverseDnsName } from './ip.js';
-import { addressLookupFailure, Deadline, DeadlineError, errorText, failure, interruptedFailure, success } from './outcome.js';
+import { addressLookupFailure, Deadline, deadlineBoundValidator, errorText, failure, interruptedFailure, success } from './outcome.js';
 import type { ChallengeValidator, ValidationOutcome, ValidationRecord, ValidationRequest } from './types.js';
 
 // tls-alpn-01 (RFC 8737; RFC 8738 §6 for IP identifiers).
@@ -81,19 +81,5 @@ export function createTlsAlpn01Validator(opts: TlsAlpn01ValidatorOptions): Chall
     return success(record);
   }
 
-  return {
-    type: 'tls-alpn-01',
-    async validate(req) {
-      const deadline = new Deadline(timeoutMs, req.signal);
-      try {
-        return await run(req, deadline);
-      } catch (err) {
-        logger?.error({ err, identifier: req.identifier }, 'tls-alpn-01 validation failed unexpectedly');
-        if (err instanceof DeadlineError) return interruptedFailure(deadline, 'validating tls-alpn-01', req.identifier, {});
-        return failure('serverInternal', 'The tls-alpn-01 validation could not be completed', req.identifier, {});
-      } finally {
-        deadline.dispose();
-      }
-    },
-  };
+  return deadlineBoundValidator('tls-alpn-01', timeoutMs, logger, run);
 }
