@@ -5,7 +5,7 @@ import { DEFAULT_DIRECTORY } from '../http/links.js';
 import { systemClock } from '../platform/clock.js';
 import { cryptoRandom } from '../platform/random.js';
 import { EabKeyService, eabKekPath, parseExpiry } from '../services/eab-keys.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
 
 const USAGE = `Usage:
   acme-pca-gateway eab create --label LABEL [--expires 30d|ISO-DATE] [--config FILE]

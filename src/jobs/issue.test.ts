@@ -13,7 +13,7 @@ import { ManualClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
 import { cryptoRandom } from '../platform/random.js';
 import { ValidityPolicy } from '../services/validity.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Job, Store } from '../store/types.js';
 import { IssuanceJob } from './issue.js';
 

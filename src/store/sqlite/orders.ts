@@ -1,0 +1,321 @@
+import type { Authorization, AuthorizationStatus, Challenge, Identifier, Order } from '../../acme/types.js';
+import type { OrderPage, Store } from '../types.js';
+import { dateOrNull, json, problemOrNull, textOrNull, type Db, type Row } from './db.js';
+import { certificateIdBySerial, claimOrphan, insertCertificate, markReplaced } from './certificates.js';
+import { finishAttempt } from './issuance.js';
+import { closeLiveJobs, insertJob } from './jobs.js';
+
+// The order aggregate: orders, their authorizations and the authorizations' challenges (RFC 8555
+// §7.1.3–§7.1.5), which change together.
+
+function rowToChallenge(r: Row): Challenge {
+  return {
+    id: r.id as string,
+    authzId: r.authz_id as string,
+    type: r.type as Challenge['type'],
+    token: r.token as string,
+    status: r.status as Challenge['status'],
+    validatedAt: dateOrNull(r.validated_at),
+    error: problemOrNull(r.error_json),
+  };
+}
+
+export function readAuthorization(db: Db, id: string): Authorization | null {
+  const r = db.one('SELECT * FROM authorizations WHERE id = ?', id);
+  if (!r) return null;
+  const challenges = db.all('SELECT * FROM challenges WHERE authz_id = ? ORDER BY created_at, rowid', id).map(rowToChallenge);
+  return {
+    id: r.id as string,
+    directory: r.directory as string,
+    accountId: r.account_id as string,
+    identifier: { type: r.identifier_type as Identifier['type'], value: r.identifier_value as string },
+    wildcard: r.wildcard === 1,
+    status: r.status as AuthorizationStatus,
+    expires: new Date(r.expires_at as number),
+    challenges,
+  };
+}
+
+function readOrder(db: Db, id: string): Order | null {
+  const r = db.one('SELECT * FROM orders WHERE id = ?', id);
+  if (!r) return null;
+  const authzIds = db.all('SELECT authz_id FROM order_authorizations WHERE order_id = ? ORDER BY position', id).map((a) => a.authz_id as string);
+  return {
+    id: r.id as string,
+    directory: r.directory as string,
+    accountId: r.account_id as string,
+    status: r.status as Order['status'],
+    identifiers: json(r.identifiers_json),
+    authzIds,
+    notBefore: dateOrNull(r.not_before),
+    notAfter: dateOrNull(r.not_after),
+    profile: textOrNull(r.profile),
+    replaces: textOrNull(r.replaces),
+    replacesCertificateId: textOrNull(r.replaces_certificate_id),
+    expires: new Date(r.expires_at as number),
+    error: problemOrNull(r.error_json),
+    certificateId: textOrNull(r.certificate_id),
+    createdAt: new Date(r.created_at as number),
+    updatedAt: new Date(r.updated_at as number),
+  };
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s${seq}`).toString('base64url');
+}
+
+/** The sequence number after which a page starts; an unreadable cursor starts at the beginning. */
+function decodeCursor(cursor: string): number {
+  const m = /^s(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+export function sqliteOrders(db: Db): Store['orders'] {
+  return {
+    createWithAuthorizations: async (o) =>
+      db.tx(() => {
+        const now = o.now.getTime();
+        db.run(
+          `INSERT INTO orders (id, directory, account_id, status, identifiers_json, not_before, not_after, profile, replaces,
+             replaces_certificate_id, expires_at, created_at, updated_at, seq)
+           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))`,
+          o.id,
+          o.directory,
+          o.accountId,
+          JSON.stringify(o.identifiers),
+          o.notBefore?.getTime() ?? null,
+          o.notAfter?.getTime() ?? null,
+          o.profile,
+          o.replaces,
+          o.replacesCertificateId ?? null,
+          o.expires.getTime(),
+          now,
+          now,
+        );
+        o.authorizations.forEach((a, position) => {
+          db.run(
+            `INSERT INTO authorizations (id, directory, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+            a.id,
+            o.directory,
+            o.accountId,
+            a.identifier.type,
+            a.identifier.value,
+            a.wildcard ? 1 : 0,
+            a.expires.getTime(),
+            now,
+            now,
+          );
+          db.run('INSERT INTO order_authorizations (order_id, authz_id, position) VALUES (?, ?, ?)', o.id, a.id, position);
+          for (const c of a.challenges) {
+            db.run(
+              `INSERT INTO challenges (id, authz_id, type, token, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
+              c.id,
+              a.id,
+              c.type,
+              c.token,
+              now,
+              now,
+            );
+          }
+        });
+        return readOrder(db, o.id)!;
+      }),
+    get: async (id) => readOrder(db, id),
+    listForAccount: async (accountId, cursor, limit): Promise<OrderPage> => {
+      // Keyset pagination on the creation sequence: stable while new orders arrive.
+      const afterSeq = cursor ? decodeCursor(cursor) : 0;
+      const rows = db.all('SELECT id, seq FROM orders WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?', accountId, afterSeq, limit + 1);
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        orderIds: page.map((r) => r.id as string),
+        next: rows.length > limit && last ? encodeCursor(last.seq as number) : null,
+      };
+    },
+    markProcessing: async (orderId, csrDer, job, now) =>
+      db.tx(() => {
+        const n = db.run(
+          "UPDATE orders SET status = 'processing', csr_der = ?, updated_at = ? WHERE id = ? AND status = 'ready'",
+          csrDer,
+          now.getTime(),
+          orderId,
+        );
+        if (n !== 1) return false;
+        insertJob(db, 'issue', orderId, job, now.getTime());
+        return true;
+      }),
+    completeIssuance: async (orderId, attemptId, cert, now) =>
+      db.tx(() => {
+        const order = db.one('SELECT directory, account_id, replaces_certificate_id FROM orders WHERE id = ?', orderId);
+        if (!order) return false;
+        const nowMs = now.getTime();
+        const directory = order.directory as string;
+        const accountId = order.account_id as string;
+        // The serial may already be on record (kept as an orphan by an earlier reconciliation): then
+        // that row is the certificate, claimed for this order.
+        const known = certificateIdBySerial(db, cert.serialHex);
+        const certId = known ?? cert.id;
+        const n = db.run(
+          "UPDATE orders SET status = 'valid', certificate_id = ?, updated_at = ? WHERE id = ? AND status = 'processing'",
+          certId,
+          nowMs,
+          orderId,
+        );
+        if (n !== 1) {
+          // The order settled some other way (e.g. another replica won): keep the certificate anyway,
+          // unattached, so an issuance the PCA made is never lost.
+          insertCertificate(db, cert, directory, orderId, accountId, nowMs);
+          if (attemptId) finishAttempt(db, attemptId, 'issued', cert.pcaSerial, 'order already settled', nowMs);
+          return false;
+        }
+        insertCertificate(db, cert, directory, orderId, accountId, nowMs);
+        if (known) claimOrphan(db, certId, orderId, accountId);
+        if (order.replaces_certificate_id) markReplaced(db, order.replaces_certificate_id as string, orderId);
+        if (attemptId) finishAttempt(db, attemptId, 'issued', cert.pcaSerial, null, nowMs);
+        closeLiveJobs(db, 'issue', orderId, 'done', null, nowMs);
+        return true;
+      }),
+    fail: async (orderId, error, now) =>
+      db.tx(() => {
+        const nowMs = now.getTime();
+        const n = db.run(
+          "UPDATE orders SET status = 'invalid', error_json = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'ready', 'processing')",
+          JSON.stringify(error),
+          nowMs,
+          orderId,
+        );
+        closeLiveJobs(db, 'issue', orderId, 'failed', error.detail, nowMs);
+        db.run(
+          "UPDATE issuance_attempts SET outcome = 'failed', finished_at = ?, error = ? WHERE order_id = ? AND outcome IN ('pending', 'unknown')",
+          nowMs,
+          error.detail,
+          orderId,
+        );
+        return n === 1;
+      }),
+    listProcessingWithoutLiveJob: async () =>
+      db
+        .all(
+          `SELECT o.id FROM orders o WHERE o.status = 'processing' AND NOT EXISTS (
+             SELECT 1 FROM jobs j WHERE j.kind = 'issue' AND j.subject_id = o.id AND j.state IN ('queued', 'running'))`,
+        )
+        .map((r) => r.id as string),
+    findReplacing: async (certificateId) => {
+      const r = db.one("SELECT id FROM orders WHERE replaces_certificate_id = ? AND status <> 'invalid' LIMIT 1", certificateId);
+      return (r?.id as string | undefined) ?? null;
+    },
+    getCsr: async (orderId) => {
+      const r = db.one('SELECT csr_der FROM orders WHERE id = ?', orderId);
+      return (r?.csr_der as Buffer | null | undefined) ?? null;
+    },
+  };
+}
+
+export function sqliteAuthorizations(db: Db): Store['authorizations'] {
+  return {
+    get: async (id) => readAuthorization(db, id),
+    getMany: async (ids) => ids.map((id) => readAuthorization(db, id)).filter((a): a is Authorization => a !== null),
+    deactivate: async (id, now) =>
+      db.tx(() => {
+        const nowMs = now.getTime();
+        const n = db.run(
+          "UPDATE authorizations SET status = 'deactivated', updated_at = ? WHERE id = ? AND status IN ('pending', 'valid')",
+          nowMs,
+          id,
+        );
+        if (n !== 1) return null;
+        db.run(
+          `UPDATE orders SET status = 'invalid', updated_at = ?, error_json = ?
+           WHERE id IN (SELECT order_id FROM order_authorizations WHERE authz_id = ?) AND status IN ('pending', 'ready')`,
+          nowMs,
+          JSON.stringify({ type: 'urn:ietf:params:acme:error:unauthorized', detail: 'an authorization of this order was deactivated', status: 403 }),
+          id,
+        );
+        return readAuthorization(db, id);
+      }),
+  };
+}
+
+export function sqliteChallenges(db: Db): Store['challenges'] {
+  return {
+    get: async (id) => {
+      const r = db.one('SELECT * FROM challenges WHERE id = ?', id);
+      if (!r) return null;
+      const authz = readAuthorization(db, r.authz_id as string);
+      return authz ? { challenge: rowToChallenge(r), authz } : null;
+    },
+    start: async (challengeId, job, now) =>
+      db.tx(() => {
+        const nowMs = now.getTime();
+        // RFC 8555 §7.5.1: only a pending challenge of a pending authorization can be started, and
+        // only one challenge of an authorization is validated at a time.
+        const n = db.run(
+          `UPDATE challenges SET status = 'processing', updated_at = ?
+           WHERE id = ? AND status = 'pending'
+             AND authz_id IN (SELECT id FROM authorizations WHERE status = 'pending' AND expires_at > ?)
+             AND NOT EXISTS (SELECT 1 FROM challenges c2 WHERE c2.authz_id = challenges.authz_id AND c2.status = 'processing')`,
+          nowMs,
+          challengeId,
+          nowMs,
+        );
+        if (n !== 1) return false;
+        insertJob(db, 'validate', challengeId, job, nowMs);
+        return true;
+      }),
+    recordValidation: async (result) =>
+      db.tx(() => {
+        const nowMs = result.now.getTime();
+        const ch = db.one('SELECT authz_id FROM challenges WHERE id = ?', result.challengeId);
+        if (!ch) return false;
+        const n = db.run(
+          `UPDATE challenges SET status = ?, validated_at = ?, error_json = ?, record_json = ?, updated_at = ?
+           WHERE id = ? AND status = 'processing'`,
+          result.valid ? 'valid' : 'invalid',
+          result.valid ? nowMs : null,
+          result.error ? JSON.stringify(result.error) : null,
+          JSON.stringify(result.record ?? null),
+          nowMs,
+          result.challengeId,
+        );
+        closeLiveJobs(db, 'validate', result.challengeId, n === 1 ? 'done' : 'failed', result.error?.detail ?? null, nowMs);
+        if (n !== 1) return false;
+        const authzId = ch.authz_id as string;
+        const a = db.run(
+          "UPDATE authorizations SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+          result.valid ? 'valid' : 'invalid',
+          nowMs,
+          authzId,
+        );
+        if (a !== 1) return true;
+        const orderIds = db.all('SELECT order_id FROM order_authorizations WHERE authz_id = ?', authzId).map((r) => r.order_id as string);
+        for (const orderId of orderIds) {
+          if (result.valid) {
+            // RFC 8555 §7.1.6 and interop item 21: ready in the same write as the last valid authorization.
+            db.run(
+              `UPDATE orders SET status = 'ready', updated_at = ? WHERE id = ? AND status = 'pending' AND NOT EXISTS (
+                 SELECT 1 FROM order_authorizations oa JOIN authorizations az ON az.id = oa.authz_id
+                 WHERE oa.order_id = orders.id AND az.status <> 'valid')`,
+              nowMs,
+              orderId,
+            );
+          } else {
+            db.run(
+              "UPDATE orders SET status = 'invalid', error_json = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+              JSON.stringify(result.error),
+              nowMs,
+              orderId,
+            );
+          }
+        }
+        return true;
+      }),
+    listProcessingWithoutLiveJob: async () =>
+      db
+        .all(
+          `SELECT c.id FROM challenges c WHERE c.status = 'processing' AND NOT EXISTS (
+             SELECT 1 FROM jobs j WHERE j.kind = 'validate' AND j.subject_id = c.id AND j.state IN ('queued', 'running'))`,
+        )
+        .map((r) => r.id as string),
+  };
+}
