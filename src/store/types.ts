@@ -179,7 +179,11 @@ export interface Store {
   authorizations: {
     get(id: string): Promise<Authorization | null>;
     getMany(ids: string[]): Promise<Authorization[]>;
-    /** pending | valid → deactivated (RFC 8555 §7.5.2); pending orders using it become invalid. */
+    /**
+     * pending | valid → deactivated (RFC 8555 §7.5.2), and in the same write every order using it
+     * that acme/status.ts orderOnAuthorizationDeactivated moves (pending or ready → invalid with
+     * authorizationDeactivatedProblem); null when the authorization could not be deactivated.
+     */
     deactivate(id: string, now: Date): Promise<Authorization | null>;
   };
   challenges: {
@@ -188,8 +192,11 @@ export interface Store {
     start(challengeId: string, job: NewJob, now: Date): Promise<boolean>;
     /**
      * The outcome of a validation, in one write: challenge processing → valid/invalid, its
-     * authorization pending → valid/invalid, every order of the authorization pending → ready (when
-     * all its authorizations are valid) or → invalid, and the job done.
+     * authorization pending → valid/invalid, every order of the authorization as acme/status.ts
+     * orderOnAuthorizationValid / orderOnAuthorizationInvalid decide (pending → ready when all its
+     * authorizations are valid, or → invalid with the challenge's error), and the challenge's live
+     * validation job closed: done, or failed when the challenge was not processing (then false and
+     * nothing else changes).
      */
     recordValidation(result: ValidationResult): Promise<boolean>;
     /** Challenge ids left in processing whose validation job is no longer live (start-up sweep). */

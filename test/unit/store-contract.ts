@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProblemDocument } from '../../src/acme/problems.js';
+import { authorizationDeactivatedProblem } from '../../src/acme/status.js';
 import type { Account, Order } from '../../src/acme/types.js';
 import type { IssuedCertificate, NewJob, Store } from '../../src/store/types.js';
 
@@ -467,10 +468,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(done!.status).toBe('deactivated');
         expect(await store.authorizations.deactivate(o.authzIds[1]!, at(2))).toBeNull();
         expect((await store.orders.get(o.id))!.status).toBe('invalid');
+        expect((await store.orders.get(o.id))!.error).toEqual(authorizationDeactivatedProblem().toDocument());
         const r = await readyOrder(['d3.example.com']);
         expect((await store.authorizations.deactivate(r.authzIds[0]!, at(3)))!.status).toBe('deactivated');
         expect((await store.orders.get(r.id))!.status).toBe('invalid');
+        expect((await store.orders.get(r.id))!.error).toEqual(authorizationDeactivatedProblem().toDocument());
         expect(await store.authorizations.deactivate('missing', at(4))).toBeNull();
+      });
+
+      it('authorizations.deactivate: an order already processing keeps its status and has no error', async () => {
+        const o = await readyOrder(['d4.example.com']);
+        await store.orders.markProcessing(o.id, Buffer.from([1]), job(), at(1));
+        expect((await store.authorizations.deactivate(o.authzIds[0]!, at(2)))!.status).toBe('deactivated');
+        expect((await store.orders.get(o.id))!).toMatchObject({ status: 'processing', error: null });
       });
 
       it('listProcessingWithoutLiveJob finds processing challenges whose job ended', async () => {

@@ -1,6 +1,7 @@
+import { CERTIFICATE_REVOKE } from '../../acme/status.js';
 import type { Certificate } from '../../acme/types.js';
 import type { IssuedCertificate, Store } from '../types.js';
-import { dateOrNull, textOrNull, type Db, type Row } from './db.js';
+import { dateOrNull, statusIn, textOrNull, type Db, type Row } from './db.js';
 
 // Certificates the PCA issued: attached to their order, or kept as orphans so that none is lost.
 // The helpers below run inside an orders intent's transaction (orders.completeIssuance).
@@ -79,10 +80,12 @@ export function sqliteCertificates(db: Db): Store['certificates'] {
     },
     revoke: async (id, reason, now) =>
       db.run(
-        "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE id = ? AND status = 'valid'",
+        `UPDATE certificates SET status = ?, revoked_at = ?, revocation_reason = ? WHERE id = ? AND ${statusIn(CERTIFICATE_REVOKE)}`,
+        CERTIFICATE_REVOKE.to,
         now.getTime(),
         reason,
         id,
+        ...CERTIFICATE_REVOKE.from,
       ) === 1,
   };
 }

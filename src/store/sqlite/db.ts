@@ -66,6 +66,12 @@ export function openDb(options: SqliteStoreOptions): Db {
   return new Db(conn);
 }
 
+/**
+ * `status IN (?, …)` for the `from` statuses of a domain transition (acme/status.ts), to be bound
+ * with `...t.from`: the SQL applies the rule, it does not restate it.
+ */
+export const statusIn = (t: { from: readonly string[] }, column = 'status'): string => `${column} IN (${t.from.map(() => '?').join(', ')})`;
+
 // ---------- column converters shared by the row mappers ----------
 
 export const json = <T>(text: unknown): T => JSON.parse(text as string) as T;

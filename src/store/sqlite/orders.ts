@@ -1,12 +1,28 @@
-import type { Authorization, AuthorizationStatus, Challenge, Identifier, Order } from '../../acme/types.js';
+import {
+  AUTHZ_DEACTIVATE,
+  AUTHZ_FAILED,
+  AUTHZ_VALIDATED,
+  CHALLENGE_FAILED,
+  CHALLENGE_START,
+  CHALLENGE_VALIDATED,
+  ORDER_FAIL,
+  ORDER_FINALIZE,
+  ORDER_ISSUED,
+  orderOnAuthorizationDeactivated,
+  orderOnAuthorizationInvalid,
+  orderOnAuthorizationValid,
+  type OrderChange,
+} from '../../acme/status.js';
+import type { Authorization, AuthorizationStatus, Challenge, Identifier, Order, OrderStatus } from '../../acme/types.js';
 import type { OrderPage, Store } from '../types.js';
-import { dateOrNull, json, problemOrNull, textOrNull, type Db, type Row } from './db.js';
+import { dateOrNull, json, problemOrNull, statusIn, textOrNull, type Db, type Row } from './db.js';
 import { certificateIdBySerial, claimOrphan, insertCertificate, markReplaced } from './certificates.js';
 import { finishAttempt } from './issuance.js';
 import { closeLiveJobs, insertJob } from './jobs.js';
 
 // The order aggregate: orders, their authorizations and the authorizations' challenges (RFC 8555
-// §7.1.3–§7.1.5), which change together.
+// §7.1.3–§7.1.5), which change together. Which status a row moves to, and from which, is decided by
+// acme/status.ts; the SQL here applies it as a conditional write.
 
 function rowToChallenge(r: Row): Challenge {
   return {
@@ -58,6 +74,35 @@ function readOrder(db: Db, id: string): Order | null {
     createdAt: new Date(r.created_at as number),
     updatedAt: new Date(r.updated_at as number),
   };
+}
+
+/**
+ * After an authorization changed (inside the caller's transaction): for each of its orders, reads
+ * the order's status and the statuses of all its authorizations, asks the domain what the order
+ * becomes, and writes that conditionally on the status it read.
+ */
+function cascadeToOrders(
+  db: Db,
+  authzId: string,
+  decide: (orderStatus: OrderStatus, authzStatuses: AuthorizationStatus[]) => OrderChange | null,
+  nowMs: number,
+): void {
+  const orders = db.all('SELECT o.id, o.status FROM order_authorizations oa JOIN orders o ON o.id = oa.order_id WHERE oa.authz_id = ?', authzId);
+  for (const o of orders) {
+    const authzStatuses = db
+      .all('SELECT az.status FROM order_authorizations oa JOIN authorizations az ON az.id = oa.authz_id WHERE oa.order_id = ?', o.id)
+      .map((r) => r.status as AuthorizationStatus);
+    const change = decide(o.status as OrderStatus, authzStatuses);
+    if (!change) continue;
+    db.run(
+      'UPDATE orders SET status = ?, error_json = ?, updated_at = ? WHERE id = ? AND status = ?',
+      change.status,
+      change.error ? JSON.stringify(change.error) : null,
+      nowMs,
+      o.id,
+      o.status,
+    );
+  }
 }
 
 function encodeCursor(seq: number): string {
@@ -136,10 +181,12 @@ export function sqliteOrders(db: Db): Store['orders'] {
     markProcessing: async (orderId, csrDer, job, now) =>
       db.tx(() => {
         const n = db.run(
-          "UPDATE orders SET status = 'processing', csr_der = ?, updated_at = ? WHERE id = ? AND status = 'ready'",
+          `UPDATE orders SET status = ?, csr_der = ?, updated_at = ? WHERE id = ? AND ${statusIn(ORDER_FINALIZE)}`,
+          ORDER_FINALIZE.to,
           csrDer,
           now.getTime(),
           orderId,
+          ...ORDER_FINALIZE.from,
         );
         if (n !== 1) return false;
         insertJob(db, 'issue', orderId, job, now.getTime());
@@ -157,10 +204,12 @@ export function sqliteOrders(db: Db): Store['orders'] {
         const known = certificateIdBySerial(db, cert.serialHex);
         const certId = known ?? cert.id;
         const n = db.run(
-          "UPDATE orders SET status = 'valid', certificate_id = ?, updated_at = ? WHERE id = ? AND status = 'processing'",
+          `UPDATE orders SET status = ?, certificate_id = ?, updated_at = ? WHERE id = ? AND ${statusIn(ORDER_ISSUED)}`,
+          ORDER_ISSUED.to,
           certId,
           nowMs,
           orderId,
+          ...ORDER_ISSUED.from,
         );
         if (n !== 1) {
           // The order settled some other way (e.g. another replica won): keep the certificate anyway,
@@ -180,10 +229,12 @@ export function sqliteOrders(db: Db): Store['orders'] {
       db.tx(() => {
         const nowMs = now.getTime();
         const n = db.run(
-          "UPDATE orders SET status = 'invalid', error_json = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'ready', 'processing')",
+          `UPDATE orders SET status = ?, error_json = ?, updated_at = ? WHERE id = ? AND ${statusIn(ORDER_FAIL)}`,
+          ORDER_FAIL.to,
           JSON.stringify(error),
           nowMs,
           orderId,
+          ...ORDER_FAIL.from,
         );
         closeLiveJobs(db, 'issue', orderId, 'failed', error.detail, nowMs);
         db.run(
@@ -220,18 +271,14 @@ export function sqliteAuthorizations(db: Db): Store['authorizations'] {
       db.tx(() => {
         const nowMs = now.getTime();
         const n = db.run(
-          "UPDATE authorizations SET status = 'deactivated', updated_at = ? WHERE id = ? AND status IN ('pending', 'valid')",
+          `UPDATE authorizations SET status = ?, updated_at = ? WHERE id = ? AND ${statusIn(AUTHZ_DEACTIVATE)}`,
+          AUTHZ_DEACTIVATE.to,
           nowMs,
           id,
+          ...AUTHZ_DEACTIVATE.from,
         );
         if (n !== 1) return null;
-        db.run(
-          `UPDATE orders SET status = 'invalid', updated_at = ?, error_json = ?
-           WHERE id IN (SELECT order_id FROM order_authorizations WHERE authz_id = ?) AND status IN ('pending', 'ready')`,
-          nowMs,
-          JSON.stringify({ type: 'urn:ietf:params:acme:error:unauthorized', detail: 'an authorization of this order was deactivated', status: 403 }),
-          id,
-        );
+        cascadeToOrders(db, id, orderOnAuthorizationDeactivated, nowMs);
         return readAuthorization(db, id);
       }),
   };
@@ -248,16 +295,20 @@ export function sqliteChallenges(db: Db): Store['challenges'] {
     start: async (challengeId, job, now) =>
       db.tx(() => {
         const nowMs = now.getTime();
-        // RFC 8555 §7.5.1: only a pending challenge of a pending authorization can be started, and
-        // only one challenge of an authorization is validated at a time.
+        // RFC 8555 §7.5.1: only a pending challenge of an unexpired authorization that a validation
+        // can still move can be started, and only one challenge of an authorization is validated at a time.
         const n = db.run(
-          `UPDATE challenges SET status = 'processing', updated_at = ?
-           WHERE id = ? AND status = 'pending'
-             AND authz_id IN (SELECT id FROM authorizations WHERE status = 'pending' AND expires_at > ?)
-             AND NOT EXISTS (SELECT 1 FROM challenges c2 WHERE c2.authz_id = challenges.authz_id AND c2.status = 'processing')`,
+          `UPDATE challenges SET status = ?, updated_at = ?
+           WHERE id = ? AND ${statusIn(CHALLENGE_START)}
+             AND authz_id IN (SELECT id FROM authorizations WHERE ${statusIn(AUTHZ_VALIDATED)} AND expires_at > ?)
+             AND NOT EXISTS (SELECT 1 FROM challenges c2 WHERE c2.authz_id = challenges.authz_id AND c2.status = ?)`,
+          CHALLENGE_START.to,
           nowMs,
           challengeId,
+          ...CHALLENGE_START.from,
+          ...AUTHZ_VALIDATED.from,
           nowMs,
+          CHALLENGE_START.to,
         );
         if (n !== 1) return false;
         insertJob(db, 'validate', challengeId, job, nowMs);
@@ -268,46 +319,38 @@ export function sqliteChallenges(db: Db): Store['challenges'] {
         const nowMs = result.now.getTime();
         const ch = db.one('SELECT authz_id FROM challenges WHERE id = ?', result.challengeId);
         if (!ch) return false;
+        const challenge = result.valid ? CHALLENGE_VALIDATED : CHALLENGE_FAILED;
         const n = db.run(
           `UPDATE challenges SET status = ?, validated_at = ?, error_json = ?, record_json = ?, updated_at = ?
-           WHERE id = ? AND status = 'processing'`,
-          result.valid ? 'valid' : 'invalid',
+           WHERE id = ? AND ${statusIn(challenge)}`,
+          challenge.to,
           result.valid ? nowMs : null,
           result.error ? JSON.stringify(result.error) : null,
           JSON.stringify(result.record ?? null),
           nowMs,
           result.challengeId,
+          ...challenge.from,
         );
         closeLiveJobs(db, 'validate', result.challengeId, n === 1 ? 'done' : 'failed', result.error?.detail ?? null, nowMs);
         if (n !== 1) return false;
         const authzId = ch.authz_id as string;
+        const authz = result.valid ? AUTHZ_VALIDATED : AUTHZ_FAILED;
         const a = db.run(
-          "UPDATE authorizations SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
-          result.valid ? 'valid' : 'invalid',
+          `UPDATE authorizations SET status = ?, updated_at = ? WHERE id = ? AND ${statusIn(authz)}`,
+          authz.to,
           nowMs,
           authzId,
+          ...authz.from,
         );
         if (a !== 1) return true;
-        const orderIds = db.all('SELECT order_id FROM order_authorizations WHERE authz_id = ?', authzId).map((r) => r.order_id as string);
-        for (const orderId of orderIds) {
-          if (result.valid) {
-            // RFC 8555 §7.1.6 and interop item 21: ready in the same write as the last valid authorization.
-            db.run(
-              `UPDATE orders SET status = 'ready', updated_at = ? WHERE id = ? AND status = 'pending' AND NOT EXISTS (
-                 SELECT 1 FROM order_authorizations oa JOIN authorizations az ON az.id = oa.authz_id
-                 WHERE oa.order_id = orders.id AND az.status <> 'valid')`,
-              nowMs,
-              orderId,
-            );
-          } else {
-            db.run(
-              "UPDATE orders SET status = 'invalid', error_json = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
-              JSON.stringify(result.error),
-              nowMs,
-              orderId,
-            );
-          }
-        }
+        // In the same transaction, so an order is ready in the same write as its last valid
+        // authorization (interop item 21).
+        cascadeToOrders(
+          db,
+          authzId,
+          result.valid ? orderOnAuthorizationValid : (status, statuses) => orderOnAuthorizationInvalid(status, statuses, result.error),
+          nowMs,
+        );
         return true;
       }),
     listProcessingWithoutLiveJob: async () =>
