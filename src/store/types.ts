@@ -166,9 +166,22 @@ export interface Store {
     listForAccount(accountId: string, cursor: string | null, limit: number): Promise<OrderPage>;
     /** ready → processing with the CSR, and the issuance job queued, in one write; false if not ready. */
     markProcessing(orderId: string, csrDer: Buffer, job: NewJob, now: Date): Promise<boolean>;
-    /** processing → valid with the certificate attached, the attempt and the job closed, in one write. */
+    /**
+     * processing → valid with the certificate attached, in one write that also: stores the
+     * certificate (or, when its serial is already on record as an orphan, claims that row for the
+     * order), marks the certificate named by the order's `replaces` as replaced (RFC 9773 §5),
+     * records the attempt (when given) as issued, and closes the order's live issuance job as done.
+     * When the order is no longer processing: false, and the certificate is still stored (unattached,
+     * so nothing the PCA issued is lost) and the attempt recorded as issued; the job is left alone.
+     */
     completeIssuance(orderId: string, attemptId: string | null, cert: IssuedCertificate, now: Date): Promise<boolean>;
-    /** pending | ready | processing → invalid with a problem; closes the issuance job and attempt. */
+    /**
+     * pending | ready | processing → invalid with the problem; false when the order had already
+     * settled. In the same write the order's live issuance job is closed as failed — also when the
+     * order had settled, as that job has nothing left to do. Issuance attempts are not touched: the
+     * caller settles them (issuance.failOpenAttempts) or leaves them open while a sign call's outcome
+     * is unknown.
+     */
     fail(orderId: string, error: ProblemDocument, now: Date): Promise<boolean>;
     /** Order ids left in processing whose issuance job is no longer live (for the start-up sweep). */
     listProcessingWithoutLiveJob(): Promise<string[]>;
@@ -220,6 +233,12 @@ export interface Store {
   issuance: {
     recordAttempt(attempt: { id: string; orderId: string; spkiSha256: string; startedAt: number }): Promise<void>;
     finishAttempt(id: string, outcome: 'issued' | 'failed' | 'unknown', pcaSerial: string | null, error: string | null, now: number): Promise<void>;
+    /**
+     * Every attempt of the order still pending or unknown → failed with the reason; returns how many.
+     * For a caller that knows the PCA issued nothing for them (e.g. the order ended without a
+     * certificate and no sign call's outcome is in doubt).
+     */
+    failOpenAttempts(orderId: string, error: string, now: number): Promise<number>;
     attemptsForOrder(orderId: string): Promise<IssuanceAttempt[]>;
     /** The most recent attempt that asked for a certificate for this key (the PCA audit). */
     latestForKey(spkiSha256: string): Promise<IssuanceAttempt | null>;

@@ -337,6 +337,25 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.issuance.earliestStartedAt()).toBe(T0 + 5);
       });
 
+      it('failOpenAttempts: only the order’s pending and unknown attempts become failed, with the reason', async () => {
+        const o = await readyOrder();
+        const other = await readyOrder(['other.example.com']);
+        for (const [attemptId, orderId] of [['p1', o.id], ['u1', o.id], ['i1', o.id], ['f1', o.id], ['x1', other.id]] as const) {
+          await store.issuance.recordAttempt({ id: attemptId, orderId, spkiSha256: 's', startedAt: T0 });
+        }
+        await store.issuance.finishAttempt('u1', 'unknown', null, 'timed out', T0 + 1);
+        await store.issuance.finishAttempt('i1', 'issued', '01:02', null, T0 + 1);
+        await store.issuance.finishAttempt('f1', 'failed', null, 'refused', T0 + 1);
+        expect(await store.issuance.failOpenAttempts(o.id, 'the order ended', T0 + 5)).toBe(2);
+        const byId = new Map((await store.issuance.attemptsForOrder(o.id)).map((a) => [a.id, a]));
+        expect(byId.get('p1')).toMatchObject({ outcome: 'failed', error: 'the order ended', finishedAt: T0 + 5 });
+        expect(byId.get('u1')).toMatchObject({ outcome: 'failed', error: 'the order ended', finishedAt: T0 + 5 });
+        expect(byId.get('i1')).toMatchObject({ outcome: 'issued', pcaSerial: '01:02', error: null, finishedAt: T0 + 1 });
+        expect(byId.get('f1')).toMatchObject({ outcome: 'failed', error: 'refused', finishedAt: T0 + 1 });
+        expect((await store.issuance.attemptsForOrder(other.id))[0]).toMatchObject({ outcome: 'pending', finishedAt: null });
+        expect(await store.issuance.failOpenAttempts(o.id, 'again', T0 + 6)).toBe(0);
+      });
+
       it('fail: pending, ready or processing → invalid with the problem; a settled order does not change', async () => {
         const a = await account();
         const p = await order(a, ['f1.example.com']);
@@ -350,6 +369,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.issuance.recordAttempt({ id: 'att2', orderId: o.id, spkiSha256: 's', startedAt: T0 });
         expect(await store.orders.fail(o.id, PROBLEM, at(2))).toBe(true);
         expect((await store.jobs.get(j.id))!.state).toBe('failed');
+        // No hidden side effect: the attempts are the caller's to settle.
+        expect((await store.issuance.attemptsForOrder(o.id))[0]!.outcome).toBe('pending');
+        expect(await store.issuance.failOpenAttempts(o.id, PROBLEM.detail, T0 + 2)).toBe(1);
         expect((await store.issuance.attemptsForOrder(o.id))[0]!.outcome).toBe('failed');
 
         const v = await readyOrder();

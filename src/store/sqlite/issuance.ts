@@ -43,6 +43,13 @@ export function sqliteIssuance(db: Db): Store['issuance'] {
     finishAttempt: async (id, outcome, pcaSerial, error, now) => {
       finishAttempt(db, id, outcome, pcaSerial, error, now);
     },
+    failOpenAttempts: async (orderId, error, now) =>
+      db.run(
+        "UPDATE issuance_attempts SET outcome = 'failed', finished_at = ?, error = ? WHERE order_id = ? AND outcome IN ('pending', 'unknown')",
+        now,
+        error,
+        orderId,
+      ),
     attemptsForOrder: async (orderId) => db.all('SELECT * FROM issuance_attempts WHERE order_id = ? ORDER BY started_at', orderId).map(rowToAttempt),
     latestForKey: async (spkiSha256) => {
       const r = db.one('SELECT * FROM issuance_attempts WHERE spki_sha256 = ? ORDER BY started_at DESC LIMIT 1', spkiSha256);

@@ -237,12 +237,6 @@ export function sqliteOrders(db: Db): Store['orders'] {
           ...ORDER_FAIL.from,
         );
         closeLiveJobs(db, 'issue', orderId, 'failed', error.detail, nowMs);
-        db.run(
-          "UPDATE issuance_attempts SET outcome = 'failed', finished_at = ?, error = ? WHERE order_id = ? AND outcome IN ('pending', 'unknown')",
-          nowMs,
-          error.detail,
-          orderId,
-        );
         return n === 1;
       }),
     listProcessingWithoutLiveJob: async () =>
