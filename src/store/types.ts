@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import type { CheckedCsr } from '../acme/csr.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type {
   Account,
@@ -164,8 +165,11 @@ export interface Store {
     createWithAuthorizations(order: NewOrder): Promise<Order>;
     get(id: string): Promise<Order | null>;
     listForAccount(accountId: string, cursor: string | null, limit: number): Promise<OrderPage>;
-    /** ready → processing with the CSR, and the issuance job queued, in one write; false if not ready. */
-    markProcessing(orderId: string, csrDer: Buffer, job: NewJob, now: Date): Promise<boolean>;
+    /**
+     * ready → processing with the CSR and its key hash (Order.csrSpkiSha256), and the issuance job
+     * queued, in one write; false if not ready (then nothing is written).
+     */
+    markProcessing(orderId: string, csr: Pick<CheckedCsr, 'der' | 'spkiSha256'>, job: NewJob, now: Date): Promise<boolean>;
     /**
      * processing → valid with the certificate attached, in one write that also: stores the
      * certificate (or, when its serial is already on record as an orphan, claims that row for the

@@ -18,6 +18,8 @@ const T0 = Date.UTC(2026, 0, 1);
 const at = (ms: number) => new Date(T0 + ms);
 const id = () => randomBytes(12).toString('base64url');
 const job = (runAt = T0, deadlineAt = T0 + 600_000): NewJob => ({ id: id(), runAt, deadlineAt });
+/** A finalize CSR as the store gets it: the DER and its key hash (fake bytes: the store does not parse it). */
+const csr = (der: Buffer = Buffer.from([1]), spkiSha256 = 'csr-key-hash') => ({ der, spkiSha256 });
 const PROBLEM: ProblemDocument = { type: 'urn:ietf:params:acme:error:incorrectResponse', detail: 'wrong key authorization', status: 400 };
 
 export function describeStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
@@ -227,7 +229,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it('createWithAuthorizations stores the order, its authorizations in order, and their challenges', async () => {
         const a = await account();
         const o = await order(a, ['B.example.com', '*.a.example.com']);
-        expect(o).toMatchObject({ status: 'pending', accountId: a.id, directory: 'default', certificateId: null, error: null });
+        expect(o).toMatchObject({ status: 'pending', accountId: a.id, directory: 'default', certificateId: null, error: null, csrSpkiSha256: null });
         expect(o.identifiers).toEqual([{ type: 'dns', value: 'B.example.com' }, { type: 'dns', value: '*.a.example.com' }]);
         const authzs = await store.authorizations.getMany(o.authzIds);
         expect(authzs.map((x) => x.identifier.value)).toEqual(['b.example.com', 'a.example.com']);
@@ -266,14 +268,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it('markProcessing: only a ready order moves, once, with its CSR and an issue job', async () => {
         const a = await account();
         const pending = await order(a, ['p.example.com']);
-        expect(await store.orders.markProcessing(pending.id, Buffer.from([1]), job(), at(1))).toBe(false);
+        expect(await store.orders.markProcessing(pending.id, csr(), job(), at(1))).toBe(false);
+        expect((await store.orders.get(pending.id))!).toMatchObject({ status: 'pending', csrSpkiSha256: null });
+        expect(await store.orders.getCsr(pending.id)).toBeNull();
         const o = await readyOrder();
+        expect(o.csrSpkiSha256).toBeNull();
         const active = await store.jobs.countActive();
-        const csr = Buffer.from([0x30, 0x82, 1, 2]);
-        expect(await store.orders.markProcessing(o.id, csr, job(), at(2))).toBe(true);
-        expect(await store.orders.markProcessing(o.id, Buffer.from([9]), job(), at(3))).toBe(false);
+        const der = Buffer.from([0x30, 0x82, 1, 2]);
+        const keyHash = 'ab'.repeat(32);
+        expect(await store.orders.markProcessing(o.id, csr(der, keyHash), job(), at(2))).toBe(true);
+        expect(await store.orders.markProcessing(o.id, csr(Buffer.from([9]), 'cd'.repeat(32)), job(), at(3))).toBe(false);
         expect((await store.orders.get(o.id))!.status).toBe('processing');
-        expect(await store.orders.getCsr(o.id)).toEqual(csr);
+        expect(await store.orders.getCsr(o.id)).toEqual(der);
+        // The key hash is stored with the CSR, and a losing finalize overwrites neither.
+        expect((await store.orders.get(o.id))!.csrSpkiSha256).toBe(keyHash);
         expect(await store.jobs.countActive()).toBe(active + 1);
         const claimed = await store.jobs.claimDue('w', T0 + 10, 1000, 10);
         expect(claimed.map((j) => [j.kind, j.subjectId])).toContainEqual(['issue', o.id]);
@@ -281,15 +289,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it('markProcessing twice at once: exactly one wins', async () => {
         const o = await readyOrder();
-        const results = await Promise.all([1, 2, 3].map((n) => store.orders.markProcessing(o.id, Buffer.from([n]), job(), at(n))));
+        const results = await Promise.all([1, 2, 3].map((n) => store.orders.markProcessing(o.id, csr(Buffer.from([n]), `key-${n}`), job(), at(n))));
         expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true) + 1;
+        expect(await store.orders.getCsr(o.id)).toEqual(Buffer.from([winner]));
+        expect((await store.orders.get(o.id))!.csrSpkiSha256).toBe(`key-${winner}`);
         expect(await store.jobs.countActive()).toBe(1);
       });
 
       it('completeIssuance: processing → valid with the certificate, the job done; only once', async () => {
         const o = await readyOrder();
         const j = job();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), j, at(1));
+        await store.orders.markProcessing(o.id, csr(), j, at(1));
         await store.issuance.recordAttempt({ id: 'att1', orderId: o.id, spkiSha256: 'spki', startedAt: T0 + 2 });
         const cert = certificate('0a0b0c');
         expect(await store.orders.completeIssuance(o.id, 'att1', cert, at(3))).toBe(true);
@@ -307,7 +318,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it('completeIssuance on an order that settled otherwise returns false but keeps the certificate', async () => {
         const o = await readyOrder();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), job(), at(1));
+        await store.orders.markProcessing(o.id, csr(), job(), at(1));
         expect(await store.orders.fail(o.id, PROBLEM, at(2))).toBe(true);
         const cert = certificate('abcdef');
         expect(await store.orders.completeIssuance(o.id, null, cert, at(3))).toBe(false);
@@ -317,7 +328,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it('completeIssuance of a serial already kept as an orphan attaches that certificate to the order', async () => {
         const o = await readyOrder();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), job(), at(1));
+        await store.orders.markProcessing(o.id, csr(), job(), at(1));
         const orphan = certificate('0f0e0d');
         await store.certificates.recordOrphan(orphan, 'default', o.id, at(2));
         expect(await store.orders.completeIssuance(o.id, null, { ...certificate('0f0e0d'), id: id() }, at(3))).toBe(true);
@@ -365,7 +376,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
         const o = await readyOrder();
         const j = job();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), j, at(1));
+        await store.orders.markProcessing(o.id, csr(), j, at(1));
         await store.issuance.recordAttempt({ id: 'att2', orderId: o.id, spkiSha256: 's', startedAt: T0 });
         expect(await store.orders.fail(o.id, PROBLEM, at(2))).toBe(true);
         expect((await store.jobs.get(j.id))!.state).toBe('failed');
@@ -375,7 +386,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.issuance.attemptsForOrder(o.id))[0]!.outcome).toBe('failed');
 
         const v = await readyOrder();
-        await store.orders.markProcessing(v.id, Buffer.from([1]), job(), at(1));
+        await store.orders.markProcessing(v.id, csr(), job(), at(1));
         await store.orders.completeIssuance(v.id, null, certificate(), at(2));
         expect(await store.orders.fail(v.id, PROBLEM, at(3))).toBe(false);
         expect((await store.orders.get(v.id))!.status).toBe('valid');
@@ -384,7 +395,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it('listProcessingWithoutLiveJob finds processing orders whose issue job ended', async () => {
         const o = await readyOrder();
         const j = job();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), j, at(1));
+        await store.orders.markProcessing(o.id, csr(), j, at(1));
         expect(await store.orders.listProcessingWithoutLiveJob()).toEqual([]);
         await store.jobs.finish(j.id, 'failed', 'crashed', T0 + 2);
         expect(await store.orders.listProcessingWithoutLiveJob()).toEqual([o.id]);
@@ -500,7 +511,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it('authorizations.deactivate: an order already processing keeps its status and has no error', async () => {
         const o = await readyOrder(['d4.example.com']);
-        await store.orders.markProcessing(o.id, Buffer.from([1]), job(), at(1));
+        await store.orders.markProcessing(o.id, csr(), job(), at(1));
         expect((await store.authorizations.deactivate(o.authzIds[0]!, at(2)))!.status).toBe('deactivated');
         expect((await store.orders.get(o.id))!).toMatchObject({ status: 'processing', error: null });
       });
@@ -522,7 +533,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     describe('certificates', () => {
       it('revoke once; recordOrphan is idempotent by serial', async () => {
         const o = await readyOrder();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), job(), at(1));
+        await store.orders.markProcessing(o.id, csr(), job(), at(1));
         const cert = certificate('1234');
         await store.orders.completeIssuance(o.id, null, cert, at(2));
         expect(await store.certificates.revoke(cert.id, 4, at(3))).toBe(true);

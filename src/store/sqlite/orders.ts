@@ -71,6 +71,7 @@ function readOrder(db: Db, id: string): Order | null {
     expires: new Date(r.expires_at as number),
     error: problemOrNull(r.error_json),
     certificateId: textOrNull(r.certificate_id),
+    csrSpkiSha256: textOrNull(r.csr_spki_sha256),
     createdAt: new Date(r.created_at as number),
     updatedAt: new Date(r.updated_at as number),
   };
@@ -178,12 +179,13 @@ export function sqliteOrders(db: Db): Store['orders'] {
         next: rows.length > limit && last ? encodeCursor(last.seq as number) : null,
       };
     },
-    markProcessing: async (orderId, csrDer, job, now) =>
+    markProcessing: async (orderId, csr, job, now) =>
       db.tx(() => {
         const n = db.run(
-          `UPDATE orders SET status = ?, csr_der = ?, updated_at = ? WHERE id = ? AND ${statusIn(ORDER_FINALIZE)}`,
+          `UPDATE orders SET status = ?, csr_der = ?, csr_spki_sha256 = ?, updated_at = ? WHERE id = ? AND ${statusIn(ORDER_FINALIZE)}`,
           ORDER_FINALIZE.to,
-          csrDer,
+          csr.der,
+          csr.spkiSha256,
           now.getTime(),
           orderId,
           ...ORDER_FINALIZE.from,
