@@ -14,6 +14,8 @@ import type {
 // The Store is an async interface of intents, not CRUD (ARCHITECTURE.md): each method is one atomic
 // unit, and every state change is a conditional write whose result says whether it happened. Nothing
 // holds a transaction across an await, so a PostgreSQL implementation can sit behind the same contract.
+// Which status a row may move to is decided by acme/status.ts, never by the store; and an intent
+// writes nothing its comment below does not name.
 
 export interface NewAccount {
   id: string;
@@ -156,9 +158,14 @@ export interface Store {
     createOrGet(account: NewAccount): Promise<{ account: Account; created: boolean }>;
     get(id: string): Promise<Account | null>;
     findByThumbprint(directory: string, thumbprint: string): Promise<Account | null>;
+    /** Replaces the contacts of a valid account; null when the account is not valid. */
     updateContact(id: string, contact: string[], now: Date): Promise<Account | null>;
     /** valid → deactivated (RFC 8555 §7.3.6); null when the account was not valid. */
     deactivate(id: string, now: Date): Promise<Account | null>;
+    /**
+     * RFC 8555 §7.3.5: replaces the key of a valid account that still has oldThumbprint; a conflict
+     * (naming the holder) when another account of the directory has the new key, gone otherwise.
+     */
     changeKey(id: string, oldThumbprint: string, jwk: JWK, thumbprint: string, now: Date): Promise<KeyChangeResult>;
   };
   orders: {

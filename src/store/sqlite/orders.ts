@@ -80,7 +80,10 @@ function readOrder(db: Db, id: string): Order | null {
 /**
  * After an authorization changed (inside the caller's transaction): for each of its orders, reads
  * the order's status and the statuses of all its authorizations, asks the domain what the order
- * becomes, and writes that conditionally on the status it read.
+ * becomes, and writes that conditionally on the status it read. The IMMEDIATE transaction makes
+ * the read current; a store whose transactions do not serialize writers (PostgreSQL under READ
+ * COMMITTED) must lock the order rows first (SELECT … FOR UPDATE), or the last two authorizations
+ * of an order validated at once could each see the other still pending and leave the order pending.
  */
 function cascadeToOrders(
   db: Db,
