@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import { ACCOUNT_DEACTIVATE } from '../../acme/status.js';
 import type { Account } from '../../acme/types.js';
 import { EabKeyUnavailable, type KeyChangeResult, type Store } from '../types.js';
-import { json, statusIn, textOrNull, type Db, type Row } from './db.js';
+import { json, moveStatus, textOrNull, type Db, type Row } from './db.js';
 import { bindEabKey } from './eab-keys.js';
 
 // Accounts (RFC 8555 §7.3): one per (directory, key thumbprint).
@@ -70,14 +70,7 @@ export function sqliteAccounts(db: Db): Store['accounts'] {
       return n === 1 ? read(id) : null;
     },
     deactivate: async (id, now) => {
-      const n = db.run(
-        `UPDATE accounts SET status = ?, updated_at = ? WHERE id = ? AND ${statusIn(ACCOUNT_DEACTIVATE)}`,
-        ACCOUNT_DEACTIVATE.to,
-        now.getTime(),
-        id,
-        ...ACCOUNT_DEACTIVATE.from,
-      );
-      return n === 1 ? read(id) : null;
+      return moveStatus(db, 'accounts', ACCOUNT_DEACTIVATE, id, now.getTime()) ? read(id) : null;
     },
     changeKey: async (id: string, oldThumbprint: string, jwk: JWK, thumbprint: string, now: Date): Promise<KeyChangeResult> =>
       db.tx(() => {

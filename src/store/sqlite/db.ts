@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ProblemDocument } from '../../acme/problems.js';
+import type { Transition } from '../../acme/status.js';
 import { migrate } from './migrate.js';
 
 // Opening the SQLite database, the prepared-statement cache and transactions, shared by every
@@ -71,6 +72,11 @@ export function openDb(options: SqliteStoreOptions): Db {
  * with `...t.from`: the SQL applies the rule, it does not restate it.
  */
 export const statusIn = (t: { from: readonly string[] }, column = 'status'): string => `${column} IN (${t.from.map(() => '?').join(', ')})`;
+
+/** Applies a domain transition to one row whose only change is its status: true when the row moved. */
+export function moveStatus(db: Db, table: 'accounts' | 'authorizations', t: Transition<string>, id: string, nowMs: number): boolean {
+  return db.run(`UPDATE ${table} SET status = ?, updated_at = ? WHERE id = ? AND ${statusIn(t)}`, t.to, nowMs, id, ...t.from) === 1;
+}
 
 // ---------- column converters shared by the row mappers ----------
 

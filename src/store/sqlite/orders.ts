@@ -15,7 +15,7 @@ import {
 } from '../../acme/status.js';
 import type { Authorization, AuthorizationStatus, Challenge, Identifier, Order, OrderStatus } from '../../acme/types.js';
 import type { OrderPage, Store } from '../types.js';
-import { dateOrNull, json, problemOrNull, statusIn, textOrNull, type Db, type Row } from './db.js';
+import { dateOrNull, json, moveStatus, problemOrNull, statusIn, textOrNull, type Db, type Row } from './db.js';
 import { certificateIdBySerial, claimOrphan, insertCertificate, markReplaced } from './certificates.js';
 import { finishAttempt } from './issuance.js';
 import { closeLiveJobs, insertJob } from './jobs.js';
@@ -269,14 +269,7 @@ export function sqliteAuthorizations(db: Db): Store['authorizations'] {
     deactivate: async (id, now) =>
       db.tx(() => {
         const nowMs = now.getTime();
-        const n = db.run(
-          `UPDATE authorizations SET status = ?, updated_at = ? WHERE id = ? AND ${statusIn(AUTHZ_DEACTIVATE)}`,
-          AUTHZ_DEACTIVATE.to,
-          nowMs,
-          id,
-          ...AUTHZ_DEACTIVATE.from,
-        );
-        if (n !== 1) return null;
+        if (!moveStatus(db, 'authorizations', AUTHZ_DEACTIVATE, id, nowMs)) return null;
         cascadeToOrders(db, id, orderOnAuthorizationDeactivated, nowMs);
         return readAuthorization(db, id);
       }),
@@ -333,15 +326,7 @@ export function sqliteChallenges(db: Db): Store['challenges'] {
         closeLiveJobs(db, 'validate', result.challengeId, n === 1 ? 'done' : 'failed', result.error?.detail ?? null, nowMs);
         if (n !== 1) return false;
         const authzId = ch.authz_id as string;
-        const authz = result.valid ? AUTHZ_VALIDATED : AUTHZ_FAILED;
-        const a = db.run(
-          `UPDATE authorizations SET status = ?, updated_at = ? WHERE id = ? AND ${statusIn(authz)}`,
-          authz.to,
-          nowMs,
-          authzId,
-          ...authz.from,
-        );
-        if (a !== 1) return true;
+        if (!moveStatus(db, 'authorizations', result.valid ? AUTHZ_VALIDATED : AUTHZ_FAILED, authzId, nowMs)) return true;
         // In the same transaction, so an order is ready in the same write as its last valid
         // authorization (interop item 21).
         cascadeToOrders(
