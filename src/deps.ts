@@ -40,7 +40,7 @@ import { AuthorizationService, CertificateService, ChallengeService, OrderServic
 import { RenewalInfoService } from './services/renewal-info.js';
 import { RevocationService } from './services/revocation.js';
 import { ValidityPolicy } from './services/validity.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
 import { createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
 import type { ChallengeType, ChallengeValidator } from './validation/types.js';

@@ -68,6 +68,11 @@ export interface Order {
   expires: Date;
   error: ProblemDocument | null;
   certificateId: string | null;
+  /**
+   * SHA-256 (hex) of the SubjectPublicKeyInfo of the CSR the order was finalized with, stored when
+   * it moves to processing; null before that, and for orders finalized before migration 006.
+   */
+  csrSpkiSha256: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -13,7 +13,7 @@ import { ManualClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
 import { cryptoRandom } from '../platform/random.js';
 import { ValidityPolicy } from '../services/validity.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Job, Store } from '../store/types.js';
 import { IssuanceJob } from './issue.js';
 
@@ -131,7 +131,7 @@ describe('IssuanceJob reconciliation', () => {
     await store.jobs.claimDue('validator', now.getTime(), 60_000, 10).then((js) => Promise.all(js.map((j) => store.jobs.finish(j.id, 'done', null, now.getTime()))));
     const csr = await makeCsr(['127.0.0.1'], { commonName: null });
     const der = Buffer.from(csr.csrPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-    expect(await store.orders.markProcessing(order.id, der, { id: id(), runAt: now.getTime(), deadlineAt: now.getTime() + deadlineMs }, now)).toBe(true);
+    expect(await store.orders.markProcessing(order.id, { der, spkiSha256: csr.spkiSha256 }, { id: id(), runAt: now.getTime(), deadlineAt: now.getTime() + deadlineMs }, now)).toBe(true);
     const [claimed] = await store.jobs.claimDue('test', now.getTime(), 60_000, 1);
     return { order: (await store.orders.get(order.id))!, spki: csr.spkiSha256, job: claimed! };
   }

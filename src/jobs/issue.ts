@@ -143,10 +143,10 @@ export class IssuanceJob implements JobHandler {
         ? problemFromPcaError(error)
         : new AcmeProblem('serverInternal', `the Private CA did not issue before the deadline (${errorText(error)}); try again later`);
     log.error({ err: errorText(error) }, 'issuance gave up');
-    await this.fail(order, problem);
+    await this.fail(order, problem, stillUnknown);
     if (stillUnknown) {
-      // orders.fail() closed the attempts as failed; they are not known to have failed. Reopen them and
-      // leave a job that finds and records whatever the PCA issued for them.
+      // The attempts are not known to have failed: mark them unknown and leave a job that finds and
+      // records whatever the PCA issued for them.
       const now = clock.nowMs();
       for (const a of unsettled) await store.issuance.finishAttempt(a.id, 'unknown', null, 'outcome unknown when the order ended', now);
       const id = this.d.random.bytes(12).toString('base64url');
@@ -254,8 +254,10 @@ export class IssuanceJob implements JobHandler {
     return sortOldestFirst([...found.values()]);
   }
 
-  private async fail(order: Order, problem: AcmeProblem): Promise<void> {
+  /** Ends the order invalid; its open attempts failed too, unless a sign call's outcome is in doubt. */
+  private async fail(order: Order, problem: AcmeProblem, attemptsOutcomeUnknown = false): Promise<void> {
     await this.d.store.orders.fail(order.id, problem.toDocument(), this.d.clock.now());
+    if (!attemptsOutcomeUnknown) await this.d.store.issuance.failOpenAttempts(order.id, problem.detail, this.d.clock.nowMs());
   }
 }
 

@@ -8,7 +8,7 @@ import { startPcaSimulator, type RunningSimulator } from '../pca/simulator/index
 import { systemClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
 import { cryptoRandom } from '../platform/random.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/types.js';
 import { PcaAudit } from './pca-audit.js';
 import { PcaCertificateSearch } from './pca-search.js';

@@ -159,7 +159,7 @@ export class OrderService {
     const now = this.ctx.clock.now();
     const moved = await this.ctx.store.orders.markProcessing(
       orderId,
-      checked.der,
+      { der: checked.der, spkiSha256: checked.spkiSha256 },
       this.ctx.jobs.newJob('issue', now),
       now,
     );

@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import type { CheckedCsr } from '../acme/csr.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type {
   Account,
@@ -13,6 +14,8 @@ import type {
 // The Store is an async interface of intents, not CRUD (ARCHITECTURE.md): each method is one atomic
 // unit, and every state change is a conditional write whose result says whether it happened. Nothing
 // holds a transaction across an await, so a PostgreSQL implementation can sit behind the same contract.
+// Which status a row may move to is decided by acme/status.ts, never by the store; and an intent
+// writes nothing its comment below does not name.
 
 export interface NewAccount {
   id: string;
@@ -155,20 +158,41 @@ export interface Store {
     createOrGet(account: NewAccount): Promise<{ account: Account; created: boolean }>;
     get(id: string): Promise<Account | null>;
     findByThumbprint(directory: string, thumbprint: string): Promise<Account | null>;
+    /** Replaces the contacts of a valid account; null when the account is not valid. */
     updateContact(id: string, contact: string[], now: Date): Promise<Account | null>;
     /** valid → deactivated (RFC 8555 §7.3.6); null when the account was not valid. */
     deactivate(id: string, now: Date): Promise<Account | null>;
+    /**
+     * RFC 8555 §7.3.5: replaces the key of a valid account that still has oldThumbprint; a conflict
+     * (naming the holder) when another account of the directory has the new key, gone otherwise.
+     */
     changeKey(id: string, oldThumbprint: string, jwk: JWK, thumbprint: string, now: Date): Promise<KeyChangeResult>;
   };
   orders: {
     createWithAuthorizations(order: NewOrder): Promise<Order>;
     get(id: string): Promise<Order | null>;
     listForAccount(accountId: string, cursor: string | null, limit: number): Promise<OrderPage>;
-    /** ready → processing with the CSR, and the issuance job queued, in one write; false if not ready. */
-    markProcessing(orderId: string, csrDer: Buffer, job: NewJob, now: Date): Promise<boolean>;
-    /** processing → valid with the certificate attached, the attempt and the job closed, in one write. */
+    /**
+     * ready → processing with the CSR and its key hash (Order.csrSpkiSha256), and the issuance job
+     * queued, in one write; false if not ready (then nothing is written).
+     */
+    markProcessing(orderId: string, csr: Pick<CheckedCsr, 'der' | 'spkiSha256'>, job: NewJob, now: Date): Promise<boolean>;
+    /**
+     * processing → valid with the certificate attached, in one write that also: stores the
+     * certificate (or, when its serial is already on record as an orphan, claims that row for the
+     * order), marks the certificate named by the order's `replaces` as replaced (RFC 9773 §5),
+     * records the attempt (when given) as issued, and closes the order's live issuance job as done.
+     * When the order is no longer processing: false, and the certificate is still stored (unattached,
+     * so nothing the PCA issued is lost) and the attempt recorded as issued; the job is left alone.
+     */
     completeIssuance(orderId: string, attemptId: string | null, cert: IssuedCertificate, now: Date): Promise<boolean>;
-    /** pending | ready | processing → invalid with a problem; closes the issuance job and attempt. */
+    /**
+     * pending | ready | processing → invalid with the problem; false when the order had already
+     * settled. In the same write the order's live issuance job is closed as failed — also when the
+     * order had settled, as that job has nothing left to do. Issuance attempts are not touched: the
+     * caller settles them (issuance.failOpenAttempts) or leaves them open while a sign call's outcome
+     * is unknown.
+     */
     fail(orderId: string, error: ProblemDocument, now: Date): Promise<boolean>;
     /** Order ids left in processing whose issuance job is no longer live (for the start-up sweep). */
     listProcessingWithoutLiveJob(): Promise<string[]>;
@@ -179,7 +203,11 @@ export interface Store {
   authorizations: {
     get(id: string): Promise<Authorization | null>;
     getMany(ids: string[]): Promise<Authorization[]>;
-    /** pending | valid → deactivated (RFC 8555 §7.5.2); pending orders using it become invalid. */
+    /**
+     * pending | valid → deactivated (RFC 8555 §7.5.2), and in the same write every order using it
+     * that acme/status.ts orderOnAuthorizationDeactivated moves (pending or ready → invalid with
+     * authorizationDeactivatedProblem); null when the authorization could not be deactivated.
+     */
     deactivate(id: string, now: Date): Promise<Authorization | null>;
   };
   challenges: {
@@ -188,8 +216,11 @@ export interface Store {
     start(challengeId: string, job: NewJob, now: Date): Promise<boolean>;
     /**
      * The outcome of a validation, in one write: challenge processing → valid/invalid, its
-     * authorization pending → valid/invalid, every order of the authorization pending → ready (when
-     * all its authorizations are valid) or → invalid, and the job done.
+     * authorization pending → valid/invalid, every order of the authorization as acme/status.ts
+     * orderOnAuthorizationValid / orderOnAuthorizationInvalid decide (pending → ready when all its
+     * authorizations are valid, or → invalid with the challenge's error), and the challenge's live
+     * validation job closed: done, or failed when the challenge was not processing (then false and
+     * nothing else changes).
      */
     recordValidation(result: ValidationResult): Promise<boolean>;
     /** Challenge ids left in processing whose validation job is no longer live (start-up sweep). */
@@ -213,6 +244,12 @@ export interface Store {
   issuance: {
     recordAttempt(attempt: { id: string; orderId: string; spkiSha256: string; startedAt: number }): Promise<void>;
     finishAttempt(id: string, outcome: 'issued' | 'failed' | 'unknown', pcaSerial: string | null, error: string | null, now: number): Promise<void>;
+    /**
+     * Every attempt of the order still pending or unknown → failed with the reason; returns how many.
+     * For a caller that knows the PCA issued nothing for them (e.g. the order ended without a
+     * certificate and no sign call's outcome is in doubt).
+     */
+    failOpenAttempts(orderId: string, error: string, now: number): Promise<number>;
     attemptsForOrder(orderId: string): Promise<IssuanceAttempt[]>;
     /** The most recent attempt that asked for a certificate for this key (the PCA audit). */
     latestForKey(spkiSha256: string): Promise<IssuanceAttempt | null>;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProblemDocument } from '../../src/acme/problems.js';
+import { authorizationDeactivatedProblem } from '../../src/acme/status.js';
 import type { Account, Order } from '../../src/acme/types.js';
 import type { IssuedCertificate, NewJob, Store } from '../../src/store/types.js';
 
@@ -17,6 +18,8 @@ const T0 = Date.UTC(2026, 0, 1);
 const at = (ms: number) => new Date(T0 + ms);
 const id = () => randomBytes(12).toString('base64url');
 const job = (runAt = T0, deadlineAt = T0 + 600_000): NewJob => ({ id: id(), runAt, deadlineAt });
+/** A finalize CSR as the store gets it: the DER and its key hash (fake bytes: the store does not parse it). */
+const csr = (der: Buffer = Buffer.from([1]), spkiSha256 = 'csr-key-hash') => ({ der, spkiSha256 });
 const PROBLEM: ProblemDocument = { type: 'urn:ietf:params:acme:error:incorrectResponse', detail: 'wrong key authorization', status: 400 };
 
 export function describeStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
@@ -226,7 +229,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it('createWithAuthorizations stores the order, its authorizations in order, and their challenges', async () => {
         const a = await account();
         const o = await order(a, ['B.example.com', '*.a.example.com']);
-        expect(o).toMatchObject({ status: 'pending', accountId: a.id, directory: 'default', certificateId: null, error: null });
+        expect(o).toMatchObject({ status: 'pending', accountId: a.id, directory: 'default', certificateId: null, error: null, csrSpkiSha256: null });
         expect(o.identifiers).toEqual([{ type: 'dns', value: 'B.example.com' }, { type: 'dns', value: '*.a.example.com' }]);
         const authzs = await store.authorizations.getMany(o.authzIds);
         expect(authzs.map((x) => x.identifier.value)).toEqual(['b.example.com', 'a.example.com']);
@@ -265,14 +268,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it('markProcessing: only a ready order moves, once, with its CSR and an issue job', async () => {
         const a = await account();
         const pending = await order(a, ['p.example.com']);
-        expect(await store.orders.markProcessing(pending.id, Buffer.from([1]), job(), at(1))).toBe(false);
+        expect(await store.orders.markProcessing(pending.id, csr(), job(), at(1))).toBe(false);
+        expect((await store.orders.get(pending.id))!).toMatchObject({ status: 'pending', csrSpkiSha256: null });
+        expect(await store.orders.getCsr(pending.id)).toBeNull();
         const o = await readyOrder();
+        expect(o.csrSpkiSha256).toBeNull();
         const active = await store.jobs.countActive();
-        const csr = Buffer.from([0x30, 0x82, 1, 2]);
-        expect(await store.orders.markProcessing(o.id, csr, job(), at(2))).toBe(true);
-        expect(await store.orders.markProcessing(o.id, Buffer.from([9]), job(), at(3))).toBe(false);
+        const der = Buffer.from([0x30, 0x82, 1, 2]);
+        const keyHash = 'ab'.repeat(32);
+        expect(await store.orders.markProcessing(o.id, csr(der, keyHash), job(), at(2))).toBe(true);
+        expect(await store.orders.markProcessing(o.id, csr(Buffer.from([9]), 'cd'.repeat(32)), job(), at(3))).toBe(false);
         expect((await store.orders.get(o.id))!.status).toBe('processing');
-        expect(await store.orders.getCsr(o.id)).toEqual(csr);
+        expect(await store.orders.getCsr(o.id)).toEqual(der);
+        // The key hash is stored with the CSR, and a losing finalize overwrites neither.
+        expect((await store.orders.get(o.id))!.csrSpkiSha256).toBe(keyHash);
         expect(await store.jobs.countActive()).toBe(active + 1);
         const claimed = await store.jobs.claimDue('w', T0 + 10, 1000, 10);
         expect(claimed.map((j) => [j.kind, j.subjectId])).toContainEqual(['issue', o.id]);
@@ -280,15 +289,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it('markProcessing twice at once: exactly one wins', async () => {
         const o = await readyOrder();
-        const results = await Promise.all([1, 2, 3].map((n) => store.orders.markProcessing(o.id, Buffer.from([n]), job(), at(n))));
+        const results = await Promise.all([1, 2, 3].map((n) => store.orders.markProcessing(o.id, csr(Buffer.from([n]), `key-${n}`), job(), at(n))));
         expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true) + 1;
+        expect(await store.orders.getCsr(o.id)).toEqual(Buffer.from([winner]));
+        expect((await store.orders.get(o.id))!.csrSpkiSha256).toBe(`key-${winner}`);
         expect(await store.jobs.countActive()).toBe(1);
       });
 
       it('completeIssuance: processing → valid with the certificate, the job done; only once', async () => {
         const o = await readyOrder();
         const j = job();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), j, at(1));
+        await store.orders.markProcessing(o.id, csr(), j, at(1));
         await store.issuance.recordAttempt({ id: 'att1', orderId: o.id, spkiSha256: 'spki', startedAt: T0 + 2 });
         const cert = certificate('0a0b0c');
         expect(await store.orders.completeIssuance(o.id, 'att1', cert, at(3))).toBe(true);
@@ -306,7 +318,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it('completeIssuance on an order that settled otherwise returns false but keeps the certificate', async () => {
         const o = await readyOrder();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), job(), at(1));
+        await store.orders.markProcessing(o.id, csr(), job(), at(1));
         expect(await store.orders.fail(o.id, PROBLEM, at(2))).toBe(true);
         const cert = certificate('abcdef');
         expect(await store.orders.completeIssuance(o.id, null, cert, at(3))).toBe(false);
@@ -316,7 +328,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it('completeIssuance of a serial already kept as an orphan attaches that certificate to the order', async () => {
         const o = await readyOrder();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), job(), at(1));
+        await store.orders.markProcessing(o.id, csr(), job(), at(1));
         const orphan = certificate('0f0e0d');
         await store.certificates.recordOrphan(orphan, 'default', o.id, at(2));
         expect(await store.orders.completeIssuance(o.id, null, { ...certificate('0f0e0d'), id: id() }, at(3))).toBe(true);
@@ -336,6 +348,25 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.issuance.earliestStartedAt()).toBe(T0 + 5);
       });
 
+      it('failOpenAttempts: only the order’s pending and unknown attempts become failed, with the reason', async () => {
+        const o = await readyOrder();
+        const other = await readyOrder(['other.example.com']);
+        for (const [attemptId, orderId] of [['p1', o.id], ['u1', o.id], ['i1', o.id], ['f1', o.id], ['x1', other.id]] as const) {
+          await store.issuance.recordAttempt({ id: attemptId, orderId, spkiSha256: 's', startedAt: T0 });
+        }
+        await store.issuance.finishAttempt('u1', 'unknown', null, 'timed out', T0 + 1);
+        await store.issuance.finishAttempt('i1', 'issued', '01:02', null, T0 + 1);
+        await store.issuance.finishAttempt('f1', 'failed', null, 'refused', T0 + 1);
+        expect(await store.issuance.failOpenAttempts(o.id, 'the order ended', T0 + 5)).toBe(2);
+        const byId = new Map((await store.issuance.attemptsForOrder(o.id)).map((a) => [a.id, a]));
+        expect(byId.get('p1')).toMatchObject({ outcome: 'failed', error: 'the order ended', finishedAt: T0 + 5 });
+        expect(byId.get('u1')).toMatchObject({ outcome: 'failed', error: 'the order ended', finishedAt: T0 + 5 });
+        expect(byId.get('i1')).toMatchObject({ outcome: 'issued', pcaSerial: '01:02', error: null, finishedAt: T0 + 1 });
+        expect(byId.get('f1')).toMatchObject({ outcome: 'failed', error: 'refused', finishedAt: T0 + 1 });
+        expect((await store.issuance.attemptsForOrder(other.id))[0]).toMatchObject({ outcome: 'pending', finishedAt: null });
+        expect(await store.issuance.failOpenAttempts(o.id, 'again', T0 + 6)).toBe(0);
+      });
+
       it('fail: pending, ready or processing → invalid with the problem; a settled order does not change', async () => {
         const a = await account();
         const p = await order(a, ['f1.example.com']);
@@ -345,14 +376,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
         const o = await readyOrder();
         const j = job();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), j, at(1));
+        await store.orders.markProcessing(o.id, csr(), j, at(1));
         await store.issuance.recordAttempt({ id: 'att2', orderId: o.id, spkiSha256: 's', startedAt: T0 });
         expect(await store.orders.fail(o.id, PROBLEM, at(2))).toBe(true);
         expect((await store.jobs.get(j.id))!.state).toBe('failed');
+        // No hidden side effect: the attempts are the caller's to settle.
+        expect((await store.issuance.attemptsForOrder(o.id))[0]!.outcome).toBe('pending');
+        expect(await store.issuance.failOpenAttempts(o.id, PROBLEM.detail, T0 + 2)).toBe(1);
         expect((await store.issuance.attemptsForOrder(o.id))[0]!.outcome).toBe('failed');
 
         const v = await readyOrder();
-        await store.orders.markProcessing(v.id, Buffer.from([1]), job(), at(1));
+        await store.orders.markProcessing(v.id, csr(), job(), at(1));
         await store.orders.completeIssuance(v.id, null, certificate(), at(2));
         expect(await store.orders.fail(v.id, PROBLEM, at(3))).toBe(false);
         expect((await store.orders.get(v.id))!.status).toBe('valid');
@@ -361,7 +395,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it('listProcessingWithoutLiveJob finds processing orders whose issue job ended', async () => {
         const o = await readyOrder();
         const j = job();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), j, at(1));
+        await store.orders.markProcessing(o.id, csr(), j, at(1));
         expect(await store.orders.listProcessingWithoutLiveJob()).toEqual([]);
         await store.jobs.finish(j.id, 'failed', 'crashed', T0 + 2);
         expect(await store.orders.listProcessingWithoutLiveJob()).toEqual([o.id]);
@@ -467,10 +501,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(done!.status).toBe('deactivated');
         expect(await store.authorizations.deactivate(o.authzIds[1]!, at(2))).toBeNull();
         expect((await store.orders.get(o.id))!.status).toBe('invalid');
+        expect((await store.orders.get(o.id))!.error).toEqual(authorizationDeactivatedProblem().toDocument());
         const r = await readyOrder(['d3.example.com']);
         expect((await store.authorizations.deactivate(r.authzIds[0]!, at(3)))!.status).toBe('deactivated');
         expect((await store.orders.get(r.id))!.status).toBe('invalid');
+        expect((await store.orders.get(r.id))!.error).toEqual(authorizationDeactivatedProblem().toDocument());
         expect(await store.authorizations.deactivate('missing', at(4))).toBeNull();
+      });
+
+      it('authorizations.deactivate: an order already processing keeps its status and has no error', async () => {
+        const o = await readyOrder(['d4.example.com']);
+        await store.orders.markProcessing(o.id, csr(), job(), at(1));
+        expect((await store.authorizations.deactivate(o.authzIds[0]!, at(2)))!.status).toBe('deactivated');
+        expect((await store.orders.get(o.id))!).toMatchObject({ status: 'processing', error: null });
       });
 
       it('listProcessingWithoutLiveJob finds processing challenges whose job ended', async () => {
@@ -490,7 +533,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     describe('certificates', () => {
       it('revoke once; recordOrphan is idempotent by serial', async () => {
         const o = await readyOrder();
-        await store.orders.markProcessing(o.id, Buffer.from([1]), job(), at(1));
+        await store.orders.markProcessing(o.id, csr(), job(), at(1));
         const cert = certificate('1234');
         await store.orders.completeIssuance(o.id, null, cert, at(2));
         expect(await store.certificates.revoke(cert.id, 4, at(3))).toBe(true);

@@ -1,0 +1,91 @@
+import { CERTIFICATE_REVOKE } from '../../acme/status.js';
+import type { Certificate } from '../../acme/types.js';
+import type { IssuedCertificate, Store } from '../types.js';
+import { dateOrNull, statusIn, textOrNull, type Db, type Row } from './db.js';
+
+// Certificates the PCA issued: attached to their order, or kept as orphans so that none is lost.
+// The helpers below run inside an orders intent's transaction (orders.completeIssuance).
+
+function rowToCertificate(r: Row): Certificate {
+  return {
+    id: r.id as string,
+    orderId: r.order_id as string,
+    accountId: r.account_id as string,
+    directory: r.directory as string,
+    serialHex: r.serial_hex as string,
+    pcaSerial: r.pca_serial as string,
+    leafPem: r.leaf_pem as string,
+    fullchainPem: r.fullchain_pem as string,
+    spkiSha256: r.spki_sha256 as string,
+    akiB64: textOrNull(r.aki_b64),
+    notBefore: new Date(r.not_before as number),
+    notAfter: new Date(r.not_after as number),
+    status: r.status as Certificate['status'],
+    revokedAt: dateOrNull(r.revoked_at),
+    revocationReason: (r.revocation_reason as number | null) ?? null,
+    replacedByOrderId: textOrNull(r.replaced_by_order_id),
+    createdAt: new Date(r.created_at as number),
+  };
+}
+
+/** Inserts the certificate; a serial already on record is left as it is (idempotent by serial). */
+export function insertCertificate(db: Db, cert: IssuedCertificate, directory: string, orderId: string | null, accountId: string | null, nowMs: number): void {
+  db.run(
+    `INSERT INTO certificates (id, directory, order_id, account_id, serial_hex, pca_serial, leaf_pem, fullchain_pem,
+       spki_sha256, aki_b64, not_before, not_after, status, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?)
+     ON CONFLICT (serial_hex) DO NOTHING`,
+    cert.id,
+    directory,
+    orderId,
+    accountId,
+    cert.serialHex,
+    cert.pcaSerial,
+    cert.leafPem,
+    cert.fullchainPem,
+    cert.spkiSha256,
+    cert.akiB64,
+    cert.notBefore.getTime(),
+    cert.notAfter.getTime(),
+    nowMs,
+  );
+}
+
+export function certificateIdBySerial(db: Db, serialHex: string): string | null {
+  return (db.one('SELECT id FROM certificates WHERE serial_hex = ?', serialHex)?.id as string | undefined) ?? null;
+}
+
+/** Gives an orphan (no account yet) to the order that adopted its serial. */
+export function claimOrphan(db: Db, certId: string, orderId: string, accountId: string): void {
+  db.run('UPDATE certificates SET order_id = ?, account_id = ? WHERE id = ? AND account_id IS NULL', orderId, accountId, certId);
+}
+
+/** RFC 9773 §5: the first order that completes with `replaces` marks the certificate replaced. */
+export function markReplaced(db: Db, certId: string, byOrderId: string): void {
+  db.run('UPDATE certificates SET replaced_by_order_id = ? WHERE id = ? AND replaced_by_order_id IS NULL', byOrderId, certId);
+}
+
+export function sqliteCertificates(db: Db): Store['certificates'] {
+  return {
+    get: async (id) => {
+      const r = db.one('SELECT * FROM certificates WHERE id = ?', id);
+      return r ? rowToCertificate(r) : null;
+    },
+    getBySerial: async (serialHex) => {
+      const r = db.one('SELECT * FROM certificates WHERE serial_hex = ?', serialHex);
+      return r ? rowToCertificate(r) : null;
+    },
+    recordOrphan: async (cert, directory, orderId, now) => {
+      insertCertificate(db, cert, directory, orderId, null, now.getTime());
+    },
+    revoke: async (id, reason, now) =>
+      db.run(
+        `UPDATE certificates SET status = ?, revoked_at = ?, revocation_reason = ? WHERE id = ? AND ${statusIn(CERTIFICATE_REVOKE)}`,
+        CERTIFICATE_REVOKE.to,
+        now.getTime(),
+        reason,
+        id,
+        ...CERTIFICATE_REVOKE.from,
+      ) === 1,
+  };
+}

@@ -1,0 +1,86 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ProblemDocument } from '../../acme/problems.js';
+import type { Transition } from '../../acme/status.js';
+import { migrate } from './migrate.js';
+
+// Opening the SQLite database, the prepared-statement cache and transactions, shared by every
+// aggregate module of the SQLite Store. better-sqlite3 is synchronous, so each intent runs as one
+// transaction that finishes before the returned promise settles: no transaction ever spans an await.
+
+export type Row = Record<string, unknown>;
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:' for throwaway tests. */
+  path: string;
+  migrationsDir?: string;
+}
+
+/** One open database: the statement cache, and the few ways the aggregate modules talk to it. */
+export class Db {
+  /** Prepared statements by SQL text: the set of statements is fixed, and preparing is not free. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly conn: Database.Database) {}
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.conn.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  one(sql: string, ...params: unknown[]): Row | undefined {
+    return this.stmt(sql).get(...params) as Row | undefined;
+  }
+
+  all(sql: string, ...params: unknown[]): Row[] {
+    return this.stmt(sql).all(...params) as Row[];
+  }
+
+  /** Runs a write; returns the number of rows it changed (0 when a conditional write found nothing). */
+  run(sql: string, ...params: unknown[]): number {
+    return this.stmt(sql).run(...params).changes;
+  }
+
+  /** Runs fn in one IMMEDIATE transaction (the write lock taken up front, so reads inside it are current). */
+  tx<T>(fn: () => T): T {
+    return this.conn.transaction(fn).immediate();
+  }
+
+  close(): void {
+    if (this.conn.open) this.conn.close();
+  }
+}
+
+export function openDb(options: SqliteStoreOptions): Db {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const conn = new Database(options.path);
+  conn.pragma('journal_mode = WAL');
+  conn.pragma('synchronous = NORMAL'); // with WAL: durable across process crashes, fsync at checkpoints
+  conn.pragma('foreign_keys = ON');
+  conn.pragma('busy_timeout = 5000');
+  migrate(conn, options.migrationsDir);
+  return new Db(conn);
+}
+
+/**
+ * `status IN (?, …)` for the `from` statuses of a domain transition (acme/status.ts), to be bound
+ * with `...t.from`: the SQL applies the rule, it does not restate it.
+ */
+export const statusIn = (t: { from: readonly string[] }, column = 'status'): string => `${column} IN (${t.from.map(() => '?').join(', ')})`;
+
+/** Applies a domain transition to one row whose only change is its status: true when the row moved. */
+export function moveStatus(db: Db, table: 'accounts' | 'authorizations', t: Transition<string>, id: string, nowMs: number): boolean {
+  return db.run(`UPDATE ${table} SET status = ?, updated_at = ? WHERE id = ? AND ${statusIn(t)}`, t.to, nowMs, id, ...t.from) === 1;
+}
+
+// ---------- column converters shared by the row mappers ----------
+
+export const json = <T>(text: unknown): T => JSON.parse(text as string) as T;
+export const dateOrNull = (ms: unknown): Date | null => (ms === null || ms === undefined ? null : new Date(ms as number));
+export const textOrNull = (v: unknown): string | null => (v as string | null | undefined) ?? null;
+export const problemOrNull = (text: unknown): ProblemDocument | null => (text ? json<ProblemDocument>(text) : null);

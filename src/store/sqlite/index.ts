@@ -1,0 +1,35 @@
+import type { Store } from '../types.js';
+import { sqliteAccounts } from './accounts.js';
+import { sqliteCertificates } from './certificates.js';
+import { openDb, type SqliteStoreOptions } from './db.js';
+import { sqliteEabKeys } from './eab-keys.js';
+import { sqliteIssuance } from './issuance.js';
+import { sqliteJobs } from './jobs.js';
+import { sqliteNonces } from './nonces.js';
+import { sqliteAuthorizations, sqliteChallenges, sqliteOrders } from './orders.js';
+import { sqliteSettings } from './settings.js';
+
+// The SQLite Store: one module per aggregate over one database (db.ts). All SQL of the gateway is
+// in this folder; every intent is one transaction that never spans an await.
+
+export type { SqliteStoreOptions } from './db.js';
+
+export function openSqliteStore(options: SqliteStoreOptions): Store {
+  const db = openDb(options);
+  return {
+    settings: sqliteSettings(db),
+    nonces: sqliteNonces(db),
+    accounts: sqliteAccounts(db),
+    orders: sqliteOrders(db),
+    authorizations: sqliteAuthorizations(db),
+    challenges: sqliteChallenges(db),
+    eabKeys: sqliteEabKeys(db),
+    certificates: sqliteCertificates(db),
+    issuance: sqliteIssuance(db),
+    jobs: sqliteJobs(db),
+    ping: async () => {
+      db.one('SELECT 1');
+    },
+    close: async () => db.close(),
+  };
+}

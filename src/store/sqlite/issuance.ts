@@ -1,0 +1,60 @@
+import type { IssuanceAttempt, Store } from '../types.js';
+import { textOrNull, type Db, type Row } from './db.js';
+
+// Issuance attempts: every PCA sign call is recorded before it is sent, so an outcome lost to a
+// crash or a timeout is reconciled against the PCA instead of forgotten or issued twice.
+
+function rowToAttempt(r: Row): IssuanceAttempt {
+  return {
+    id: r.id as string,
+    orderId: r.order_id as string,
+    spkiSha256: r.spki_sha256 as string,
+    startedAt: r.started_at as number,
+    finishedAt: (r.finished_at as number | null) ?? null,
+    outcome: r.outcome as IssuanceAttempt['outcome'],
+    pcaSerial: textOrNull(r.pca_serial),
+    error: textOrNull(r.error),
+  };
+}
+
+/** Records an attempt's outcome (also inside an orders intent's transaction). */
+export function finishAttempt(db: Db, id: string, outcome: string, pcaSerial: string | null, error: string | null, nowMs: number): void {
+  db.run(
+    'UPDATE issuance_attempts SET outcome = ?, pca_serial = COALESCE(?, pca_serial), error = ?, finished_at = ? WHERE id = ?',
+    outcome,
+    pcaSerial,
+    error,
+    nowMs,
+    id,
+  );
+}
+
+export function sqliteIssuance(db: Db): Store['issuance'] {
+  return {
+    recordAttempt: async (a) => {
+      db.run(
+        "INSERT INTO issuance_attempts (id, order_id, spki_sha256, started_at, outcome) VALUES (?, ?, ?, ?, 'pending')",
+        a.id,
+        a.orderId,
+        a.spkiSha256,
+        a.startedAt,
+      );
+    },
+    finishAttempt: async (id, outcome, pcaSerial, error, now) => {
+      finishAttempt(db, id, outcome, pcaSerial, error, now);
+    },
+    failOpenAttempts: async (orderId, error, now) =>
+      db.run(
+        "UPDATE issuance_attempts SET outcome = 'failed', finished_at = ?, error = ? WHERE order_id = ? AND outcome IN ('pending', 'unknown')",
+        now,
+        error,
+        orderId,
+      ),
+    attemptsForOrder: async (orderId) => db.all('SELECT * FROM issuance_attempts WHERE order_id = ? ORDER BY started_at', orderId).map(rowToAttempt),
+    latestForKey: async (spkiSha256) => {
+      const r = db.one('SELECT * FROM issuance_attempts WHERE spki_sha256 = ? ORDER BY started_at DESC LIMIT 1', spkiSha256);
+      return r ? rowToAttempt(r) : null;
+    },
+    earliestStartedAt: async () => (db.one('SELECT MIN(started_at) AS t FROM issuance_attempts')?.t as number | null) ?? null,
+  };
+}

@@ -1,0 +1,122 @@
+import type { Job, JobKind, NewJob, Store } from '../types.js';
+import { textOrNull, type Db, type Row } from './db.js';
+
+// Durable background work with leases: a job is claimed by an owner until lease_until; a lease that
+// runs out (the owner crashed) makes it claimable again. The two helpers below queue and close a
+// subject's job inside the transaction of the intent that starts or settles the subject.
+
+function rowToJob(r: Row): Job {
+  return {
+    id: r.id as string,
+    kind: r.kind as JobKind,
+    subjectId: r.subject_id as string,
+    state: r.state as Job['state'],
+    attempts: r.attempts as number,
+    runAt: r.run_at as number,
+    deadlineAt: r.deadline_at as number,
+    lastError: textOrNull(r.last_error),
+    createdAt: r.created_at as number,
+  };
+}
+
+export function insertJob(db: Db, kind: JobKind, subjectId: string, job: NewJob, nowMs: number): void {
+  db.run(
+    `INSERT INTO jobs (id, kind, subject_id, state, attempts, run_at, deadline_at, created_at, updated_at)
+     VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?)`,
+    job.id,
+    kind,
+    subjectId,
+    job.runAt,
+    job.deadlineAt,
+    nowMs,
+    nowMs,
+  );
+}
+
+/** Ends the subject's live (queued or running) jobs of that kind. */
+export function closeLiveJobs(db: Db, kind: JobKind, subjectId: string, state: 'done' | 'failed', error: string | null, nowMs: number): void {
+  db.run(
+    `UPDATE jobs SET state = ?, last_error = COALESCE(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ?
+     WHERE kind = ? AND subject_id = ? AND state IN ('queued', 'running')`,
+    state,
+    error,
+    nowMs,
+    kind,
+    subjectId,
+  );
+}
+
+export function sqliteJobs(db: Db): Store['jobs'] {
+  return {
+    claimDue: async (owner, nowMs, leaseMs, limit) =>
+      db.tx(() => {
+        const due = db.all(
+          `SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?)
+           ORDER BY run_at LIMIT ?`,
+          nowMs,
+          nowMs,
+          limit,
+        );
+        const claimed: Job[] = [];
+        for (const { id } of due) {
+          const n = db.run(
+            `UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+             WHERE id = ? AND ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))`,
+            owner,
+            nowMs + leaseMs,
+            nowMs,
+            id,
+            nowMs,
+            nowMs,
+          );
+          if (n === 1) claimed.push(rowToJob(db.one('SELECT * FROM jobs WHERE id = ?', id)!));
+        }
+        return claimed;
+      }),
+    reschedule: async (id, owner, runAt, error, nowMs) =>
+      db.run(
+        `UPDATE jobs SET state = 'queued', run_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND state = 'running' AND lease_owner = ?`,
+        runAt,
+        error,
+        nowMs,
+        id,
+        owner,
+      ) === 1,
+    finish: async (id, state, error, nowMs) => {
+      db.run(
+        `UPDATE jobs SET state = ?, last_error = COALESCE(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND state IN ('queued', 'running')`,
+        state,
+        error,
+        nowMs,
+        id,
+      );
+    },
+    releaseAll: async (owner, nowMs) =>
+      db.run(
+        `UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE state = 'running' AND lease_owner = ?`,
+        nowMs,
+        owner,
+      ),
+    get: async (id) => {
+      const r = db.one('SELECT * FROM jobs WHERE id = ?', id);
+      return r ? rowToJob(r) : null;
+    },
+    countActive: async () => db.one("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running')")!.n as number,
+    pruneFinished: async (beforeMs) => db.run("DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?", beforeMs),
+    requeueRunning: async (nowMs) =>
+      db.run(
+        `UPDATE jobs SET state = 'queued', run_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE state = 'running'`,
+        nowMs,
+        nowMs,
+      ),
+    ensure: async (kind, subjectId, job, nowMs) =>
+      db.tx(() => {
+        const live = db.one("SELECT 1 FROM jobs WHERE kind = ? AND subject_id = ? AND state IN ('queued', 'running')", kind, subjectId);
+        if (live) return false;
+        insertJob(db, kind, subjectId, job, nowMs);
+        return true;
+      }),
+  };
+}
