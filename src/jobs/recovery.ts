@@ -4,9 +4,10 @@ import type { Store } from '../store/types.js';
 import type { JobQueue } from './queue.js';
 
 // Start-up sweep: whatever a crash left behind is resumed, never left stuck (ARCHITECTURE.md
-// "Background work always ends"). Jobs that were running are queued again (SQLite has a single
-// writer process), and every order or challenge still processing without a live job gets one, with
-// the same deadlines as new work (JobQueue.newJob).
+// "Background work always ends"). Running jobs whose owner is gone are queued again (which ones
+// the store decides: all of them for SQLite's single writer, only expired leases for replicas
+// sharing PostgreSQL), and every order or challenge still processing without a live job gets one,
+// with the same deadlines as new work (JobQueue.newJob).
 
 export interface RecoveryReport {
   requeued: number;

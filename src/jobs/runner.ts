@@ -24,6 +24,9 @@ export class RetryLater extends Error {
   }
 }
 
+/** How long a claimed job stays leased to its runner without a renewal. */
+const DEFAULT_LEASE_MS = 5 * 60_000;
+
 export interface JobRunnerOptions {
   store: Store;
   clock: Clock;
@@ -93,7 +96,7 @@ export class JobRunner {
     try {
       const free = this.o.concurrency - this.active.size;
       if (free > 0) {
-        const jobs = await this.o.store.jobs.claimDue(this.o.owner, this.o.clock.nowMs(), this.o.leaseMs ?? 5 * 60_000, free);
+        const jobs = await this.o.store.jobs.claimDue(this.o.owner, this.o.clock.nowMs(), this.o.leaseMs ?? DEFAULT_LEASE_MS, free);
         for (const job of jobs) this.launch(job);
       }
     } catch (err) {
@@ -111,12 +114,38 @@ export class JobRunner {
   }
 
   private launch(job: Job): void {
+    const stopRenewing = this.renewWhileRunning(job);
     const p = this.execute(job).finally(() => {
+      stopRenewing();
       this.active.delete(p);
       this.o.queue.ran(job.kind, job.subjectId);
       this.kick();
     });
     this.active.add(p);
+  }
+
+  /**
+   * Keeps the job's lease while its handler runs, renewing at a third of the lease so that a slow
+   * run (a PCA that answers late) is not taken over by another replica; a dead process stops
+   * renewing and its jobs are taken over once the lease runs out. A lost lease is only logged: the
+   * handler's writes are conditional, so a run that another owner took over cannot settle twice.
+   */
+  private renewWhileRunning(job: Job): () => void {
+    const leaseMs = this.o.leaseMs ?? DEFAULT_LEASE_MS;
+    const timer = setInterval(() => {
+      const now = this.o.clock.nowMs();
+      this.o.store.jobs.renewLease(job.id, this.o.owner, now + leaseMs, now).then(
+        (held) => {
+          if (!held) {
+            clearInterval(timer);
+            this.o.logger.warn({ jobId: job.id, kind: job.kind, subject: job.subjectId }, 'job lease lost while running; another owner may run it');
+          }
+        },
+        (err: unknown) => this.o.logger.warn({ jobId: job.id, err: (err as Error).message }, 'job lease renewal failed; retrying at the next interval'),
+      );
+    }, Math.max(1, Math.floor(leaseMs / 3)));
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private async execute(job: Job): Promise<void> {

@@ -138,6 +138,9 @@ export class EabKeyUnavailable extends Error {
 
 export type KeyChangeResult = { ok: true; account: Account } | { ok: false; reason: 'conflict'; conflictingAccountId: string } | { ok: false; reason: 'gone' };
 
+/** What Store.tryExclusive did: ran fn (with its value), or left it to the lock's holder. */
+export type Exclusive<T> = { ran: true; value: T } | { ran: false };
+
 export interface Store {
   settings: {
     /** The value under key; when absent, stores make() atomically (first writer wins) and returns it. */
@@ -263,18 +266,38 @@ export interface Store {
     reschedule(id: string, owner: string, runAt: number, error: string, nowMs: number): Promise<boolean>;
     /** Marks the job finished without a domain write (e.g. its subject is already settled). */
     finish(id: string, state: 'done' | 'failed', error: string | null, nowMs: number): Promise<void>;
+    /**
+     * Extends the lease of a job the owner is running, so that no other process takes it over while
+     * it still runs (a runner renews well before the lease runs out); false when the lease was lost:
+     * the job was taken over after its lease expired, handed back, requeued or finished.
+     */
+    renewLease(id: string, owner: string, leaseUntilMs: number, nowMs: number): Promise<boolean>;
     /** Releases every lease held by owner (graceful shutdown hands jobs back). */
     releaseAll(owner: string, nowMs: number): Promise<number>;
     get(id: string): Promise<Job | null>;
     countActive(): Promise<number>;
     /** Deletes finished (done or failed) jobs last touched before the given time; returns how many. */
     pruneFinished(beforeMs: number): Promise<number>;
-    /** Start-up of the single SQLite writer: jobs left running by a dead process are queued again. */
+    /**
+     * Start-up sweep: running jobs whose owner is gone are queued again, due now; returns how many.
+     * Which owners are gone depends on who shares the store, so each implementation answers for its
+     * own: a SQLite file has a single writer process, so at start-up every running job was left by a
+     * dead process and all are requeued; a PostgreSQL database is shared by replicas, where a job
+     * whose lease is still held belongs to a live one, so only jobs whose lease has expired are
+     * requeued (a dead replica's others are taken over by claimDue once their lease runs out).
+     */
     requeueRunning(nowMs: number): Promise<number>;
     /** Queues a job for a subject when no live one exists (start-up sweep). */
     ensure(kind: JobKind, subjectId: string, job: NewJob, nowMs: number): Promise<boolean>;
   };
-  /** Checks the database answers (readiness). */
+  /**
+   * Runs fn unless another holder of the named lock is running it: within this process for SQLite
+   * (one process owns the file), across every process on the database for PostgreSQL (an advisory
+   * lock), so that work meant to happen once per deployment (the PCA audit) runs on one replica at
+   * a time. Never waits: { ran: false } when the lock is held. The lock is released when fn settles.
+   */
+  tryExclusive<T>(name: string, fn: () => Promise<T>): Promise<Exclusive<T>>;
+  /** Checks the database answers within a short time (readiness); rejects when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -22,7 +22,16 @@ const job = (runAt = T0, deadlineAt = T0 + 600_000): NewJob => ({ id: id(), runA
 const csr = (der: Buffer = Buffer.from([1]), spkiSha256 = 'csr-key-hash') => ({ der, spkiSha256 });
 const PROBLEM: ProblemDocument = { type: 'urn:ietf:params:acme:error:incorrectResponse', detail: 'wrong key authorization', status: 400 };
 
-export function describeStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
+export interface StoreContractOptions {
+  /**
+   * The store is shared by several processes (replicas on one PostgreSQL database), so the intents
+   * whose answer depends on who shares the store (Store.jobs.requeueRunning) are held to the shared
+   * rule; otherwise to the single-writer one.
+   */
+  sharedByReplicas: boolean;
+}
+
+export function describeStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>, options: StoreContractOptions = { sharedByReplicas: false }): void {
   describe(`Store contract: ${name}`, () => {
     let sut: StoreUnderTest;
     let store: Store;
@@ -622,7 +631,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.jobs.claimDue('w3', T0 + 3, 1000, 10)).map((j) => j.id)).toEqual([j1]);
       });
 
-      it('requeueRunning queues every running job again, due now', async () => {
+      it.skipIf(options.sharedByReplicas)('requeueRunning (one writer process) queues every running job again, due now', async () => {
         const j1 = await queuedJob();
         const j2 = await queuedJob();
         await store.jobs.claimDue('dead', T0 + 1, 600_000, 10);
@@ -630,6 +639,51 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.jobs.get(j1)).toMatchObject({ state: 'queued', runAt: T0 + 5 });
         expect((await store.jobs.claimDue('alive', T0 + 5, 1000, 10)).map((j) => j.id).sort()).toEqual([j1, j2].sort());
         expect(await store.jobs.requeueRunning(T0 + 6)).toBe(2);
+      });
+
+      it.runIf(options.sharedByReplicas)('requeueRunning (shared by replicas) queues only jobs whose lease expired, due now', async () => {
+        const gone = await queuedJob();
+        await store.jobs.claimDue('dead', T0 + 1, 1_000, 10);
+        const live = await queuedJob();
+        await store.jobs.claimDue('alive', T0 + 1, 600_000, 10);
+        // Within both leases, nothing is taken: either owner may still be running its job.
+        expect(await store.jobs.requeueRunning(T0 + 5)).toBe(0);
+        expect((await store.jobs.get(gone))!.state).toBe('running');
+        expect(await store.jobs.requeueRunning(T0 + 2_000)).toBe(1);
+        expect(await store.jobs.get(gone)).toMatchObject({ state: 'queued', runAt: T0 + 2_000 });
+        expect((await store.jobs.get(live))!.state).toBe('running');
+        expect(await store.jobs.renewLease(live, 'alive', T0 + 700_000, T0 + 2_001)).toBe(true);
+        expect((await store.jobs.claimDue('new', T0 + 2_000, 1000, 10)).map((j) => j.id)).toEqual([gone]);
+      });
+
+      it('renewLease: only the holder, while it holds the lease; a renewed lease is not taken over', async () => {
+        const j = await queuedJob();
+        await store.jobs.claimDue('w1', T0 + 1, 1_000, 10); // leased until T0 + 1_001
+        expect(await store.jobs.renewLease(j, 'w2', T0 + 5_000, T0 + 500)).toBe(false);
+        expect(await store.jobs.renewLease(j, 'w1', T0 + 5_000, T0 + 500)).toBe(true);
+        // Past the first lease, within the renewed one: nobody takes it.
+        expect(await store.jobs.claimDue('w2', T0 + 2_000, 1_000, 10)).toEqual([]);
+        const [taken] = await store.jobs.claimDue('w2', T0 + 5_001, 1_000, 10);
+        expect(taken).toMatchObject({ id: j, attempts: 2 });
+        // The first owner lost it, and learns so.
+        expect(await store.jobs.renewLease(j, 'w1', T0 + 9_000, T0 + 5_002)).toBe(false);
+        expect(await store.jobs.renewLease(j, 'w2', T0 + 9_000, T0 + 5_002)).toBe(true);
+        await store.jobs.finish(j, 'done', null, T0 + 5_003);
+        expect(await store.jobs.renewLease(j, 'w2', T0 + 9_500, T0 + 5_004)).toBe(false);
+        expect((await store.jobs.get(j))!.state).toBe('done');
+        await store.jobs.releaseAll('w2', T0 + 5_005);
+        expect(await store.jobs.renewLease('missing', 'w2', T0 + 9_500, T0 + 5_006)).toBe(false);
+      });
+
+      it('renewLease after releaseAll or requeueRunning → false', async () => {
+        const j = await queuedJob();
+        await store.jobs.claimDue('w1', T0 + 1, 1_000, 10);
+        await store.jobs.releaseAll('w1', T0 + 2);
+        expect(await store.jobs.renewLease(j, 'w1', T0 + 5_000, T0 + 3)).toBe(false);
+        await store.jobs.claimDue('w1', T0 + 4, 1_000, 10);
+        await store.jobs.requeueRunning(T0 + 2_000); // the lease has expired: requeued by either rule
+        expect(await store.jobs.renewLease(j, 'w1', T0 + 5_000, T0 + 2_001)).toBe(false);
+        expect((await store.jobs.get(j))!.state).toBe('queued');
       });
 
       it('ensure queues a job only when none is live for the subject', async () => {
@@ -640,6 +694,49 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.jobs.finish(claimed!.id, 'done', null, T0 + 1);
         expect(await store.jobs.ensure(claimed!.kind, 'subject-1', job(), T0 + 2)).toBe(true);
         expect(await store.jobs.get('missing')).toBeNull();
+      });
+    });
+
+    describe('tryExclusive', () => {
+      it('a second caller neither waits nor runs while the name is held; other names are free', async () => {
+        let entered!: () => void;
+        const inside = new Promise<void>((r) => (entered = r));
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        const first = store.tryExclusive('audit', async () => {
+          entered();
+          await gate;
+          return 'first';
+        });
+        await inside;
+        let ran = false;
+        expect(
+          await store.tryExclusive('audit', async () => {
+            ran = true;
+          }),
+        ).toEqual({ ran: false });
+        expect(ran).toBe(false);
+        expect(await store.tryExclusive('other', async () => 7)).toEqual({ ran: true, value: 7 });
+        release();
+        expect(await first).toEqual({ ran: true, value: 'first' });
+        expect(await store.tryExclusive('audit', async () => 'again')).toEqual({ ran: true, value: 'again' });
+      });
+
+      it('the name is released when fn throws, and the error reaches the caller', async () => {
+        await expect(
+          store.tryExclusive('audit', async () => {
+            throw new Error('boom');
+          }),
+        ).rejects.toThrow('boom');
+        expect(await store.tryExclusive('audit', async () => 'after')).toEqual({ ran: true, value: 'after' });
+      });
+
+      it('fn can use the store while it holds the name', async () => {
+        const r = await store.tryExclusive('audit', async () => {
+          await store.settings.set('inside', 'yes');
+          return store.settings.get('inside');
+        });
+        expect(r).toEqual({ ran: true, value: 'yes' });
       });
     });
 

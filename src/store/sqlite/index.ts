@@ -16,6 +16,9 @@ export type { SqliteStoreOptions } from './db.js';
 
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   const db = openDb(options);
+  // One process owns the file, so an exclusive section only has to exclude this process: a name
+  // held here is held everywhere that writes to the database.
+  const held = new Set<string>();
   return {
     settings: sqliteSettings(db),
     nonces: sqliteNonces(db),
@@ -27,6 +30,15 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     certificates: sqliteCertificates(db),
     issuance: sqliteIssuance(db),
     jobs: sqliteJobs(db),
+    tryExclusive: async (name, fn) => {
+      if (held.has(name)) return { ran: false };
+      held.add(name);
+      try {
+        return { ran: true, value: await fn() };
+      } finally {
+        held.delete(name);
+      }
+    },
     ping: async () => {
       db.one('SELECT 1');
     },

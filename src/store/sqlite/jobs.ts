@@ -93,6 +93,14 @@ export function sqliteJobs(db: Db): Store['jobs'] {
         id,
       );
     },
+    renewLease: async (id, owner, leaseUntilMs, nowMs) =>
+      db.run(
+        `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?`,
+        leaseUntilMs,
+        nowMs,
+        id,
+        owner,
+      ) === 1,
     releaseAll: async (owner, nowMs) =>
       db.run(
         `UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE state = 'running' AND lease_owner = ?`,
@@ -105,6 +113,7 @@ export function sqliteJobs(db: Db): Store['jobs'] {
     },
     countActive: async () => db.one("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running')")!.n as number,
     pruneFinished: async (beforeMs) => db.run("DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?", beforeMs),
+    // A SQLite file has one writer process: at its start-up, every running job's owner is gone.
     requeueRunning: async (nowMs) =>
       db.run(
         `UPDATE jobs SET state = 'queued', run_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE state = 'running'`,
