@@ -244,6 +244,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(authzs.map((x) => x.identifier.value)).toEqual(['b.example.com', 'a.example.com']);
         expect(authzs.map((x) => x.wildcard)).toEqual([false, true]);
         expect(authzs[1]!.challenges.map((c) => c.type)).toEqual(['dns-01']);
+        // Challenges come back in the order they were offered (clients often take the first they support).
+        expect(authzs[0]!.challenges.map((c) => c.type)).toEqual(['http-01', 'dns-01']);
         expect(authzs[0]!.challenges.every((c) => c.status === 'pending' && c.authzId === authzs[0]!.id)).toBe(true);
         expect(await store.orders.get(o.id)).toEqual(o);
         expect(await store.orders.get('missing')).toBeNull();

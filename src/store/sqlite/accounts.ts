@@ -2,24 +2,11 @@ import type { JWK } from 'jose';
 import { ACCOUNT_DEACTIVATE } from '../../acme/status.js';
 import type { Account } from '../../acme/types.js';
 import { EabKeyUnavailable, type KeyChangeResult, type Store } from '../types.js';
-import { json, moveStatus, textOrNull, type Db, type Row } from './db.js';
+import { rowToAccount, type Row } from '../rows.js';
+import { moveStatus, type Db } from './db.js';
 import { bindEabKey } from './eab-keys.js';
 
 // Accounts (RFC 8555 §7.3): one per (directory, key thumbprint).
-
-function rowToAccount(r: Row): Account {
-  return {
-    id: r.id as string,
-    directory: r.directory as string,
-    jwk: json(r.jwk_json),
-    thumbprint: r.jwk_thumbprint as string,
-    status: r.status as Account['status'],
-    contact: json(r.contact_json),
-    termsOfServiceAgreed: r.tos_agreed === 1,
-    eabKeyId: textOrNull(r.eab_key_id),
-    createdAt: new Date(r.created_at as number),
-  };
-}
 
 export function sqliteAccounts(db: Db): Store['accounts'] {
   const read = (id: string): Account | null => {

@@ -1,32 +1,10 @@
 import { CERTIFICATE_REVOKE } from '../../acme/status.js';
-import type { Certificate } from '../../acme/types.js';
 import type { IssuedCertificate, Store } from '../types.js';
-import { dateOrNull, statusIn, textOrNull, type Db, type Row } from './db.js';
+import { rowToCertificate } from '../rows.js';
+import { statusIn, type Db } from './db.js';
 
 // Certificates the PCA issued: attached to their order, or kept as orphans so that none is lost.
 // The helpers below run inside an orders intent's transaction (orders.completeIssuance).
-
-function rowToCertificate(r: Row): Certificate {
-  return {
-    id: r.id as string,
-    orderId: r.order_id as string,
-    accountId: r.account_id as string,
-    directory: r.directory as string,
-    serialHex: r.serial_hex as string,
-    pcaSerial: r.pca_serial as string,
-    leafPem: r.leaf_pem as string,
-    fullchainPem: r.fullchain_pem as string,
-    spkiSha256: r.spki_sha256 as string,
-    akiB64: textOrNull(r.aki_b64),
-    notBefore: new Date(r.not_before as number),
-    notAfter: new Date(r.not_after as number),
-    status: r.status as Certificate['status'],
-    revokedAt: dateOrNull(r.revoked_at),
-    revocationReason: (r.revocation_reason as number | null) ?? null,
-    replacedByOrderId: textOrNull(r.replaced_by_order_id),
-    createdAt: new Date(r.created_at as number),
-  };
-}
 
 /** Inserts the certificate; a serial already on record is left as it is (idempotent by serial). */
 export function insertCertificate(db: Db, cert: IssuedCertificate, directory: string, orderId: string | null, accountId: string | null, nowMs: number): void {

@@ -1,15 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ProblemDocument } from '../../acme/problems.js';
 import type { Transition } from '../../acme/status.js';
+import type { Row } from '../rows.js';
 import { migrate } from './migrate.js';
 
 // Opening the SQLite database, the prepared-statement cache and transactions, shared by every
 // aggregate module of the SQLite Store. better-sqlite3 is synchronous, so each intent runs as one
 // transaction that finishes before the returned promise settles: no transaction ever spans an await.
 
-export type Row = Record<string, unknown>;
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for throwaway tests. */
@@ -77,10 +76,3 @@ export const statusIn = (t: { from: readonly string[] }, column = 'status'): str
 export function moveStatus(db: Db, table: 'accounts' | 'authorizations', t: Transition<string>, id: string, nowMs: number): boolean {
   return db.run(`UPDATE ${table} SET status = ?, updated_at = ? WHERE id = ? AND ${statusIn(t)}`, t.to, nowMs, id, ...t.from) === 1;
 }
-
-// ---------- column converters shared by the row mappers ----------
-
-export const json = <T>(text: unknown): T => JSON.parse(text as string) as T;
-export const dateOrNull = (ms: unknown): Date | null => (ms === null || ms === undefined ? null : new Date(ms as number));
-export const textOrNull = (v: unknown): string | null => (v as string | null | undefined) ?? null;
-export const problemOrNull = (text: unknown): ProblemDocument | null => (text ? json<ProblemDocument>(text) : null);

@@ -1,21 +1,8 @@
-import type { EabKeyRecord, Store } from '../types.js';
-import { dateOrNull, textOrNull, type Db, type Row } from './db.js';
+import { rowToEabKey } from '../rows.js';
+import type { Store } from '../types.js';
+import type { Db } from './db.js';
 
 // External Account Binding keys (RFC 8555 §7.3.4). The HMAC key is stored sealed (auth/eab-crypto.ts).
-
-function rowToEabKey(r: Row): EabKeyRecord {
-  return {
-    id: r.id as string,
-    directory: r.directory as string,
-    label: r.label as string,
-    hmacKeyEnc: r.hmac_key_enc as string,
-    createdAt: new Date(r.created_at as number),
-    expiresAt: dateOrNull(r.expires_at),
-    revokedAt: dateOrNull(r.revoked_at),
-    boundAccountId: textOrNull(r.bound_account_id),
-    boundAt: dateOrNull(r.bound_at),
-  };
-}
 
 /**
  * Binds an unbound, unrevoked, unexpired key to the account (inside the caller's transaction);

@@ -1,21 +1,9 @@
-import type { IssuanceAttempt, Store } from '../types.js';
-import { textOrNull, type Db, type Row } from './db.js';
+import { rowToAttempt } from '../rows.js';
+import type { Store } from '../types.js';
+import type { Db } from './db.js';
 
 // Issuance attempts: every PCA sign call is recorded before it is sent, so an outcome lost to a
 // crash or a timeout is reconciled against the PCA instead of forgotten or issued twice.
-
-function rowToAttempt(r: Row): IssuanceAttempt {
-  return {
-    id: r.id as string,
-    orderId: r.order_id as string,
-    spkiSha256: r.spki_sha256 as string,
-    startedAt: r.started_at as number,
-    finishedAt: (r.finished_at as number | null) ?? null,
-    outcome: r.outcome as IssuanceAttempt['outcome'],
-    pcaSerial: textOrNull(r.pca_serial),
-    error: textOrNull(r.error),
-  };
-}
 
 /** Records an attempt's outcome (also inside an orders intent's transaction). */
 export function finishAttempt(db: Db, id: string, outcome: string, pcaSerial: string | null, error: string | null, nowMs: number): void {

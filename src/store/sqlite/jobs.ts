@@ -1,23 +1,10 @@
+import { rowToJob } from '../rows.js';
 import type { Job, JobKind, NewJob, Store } from '../types.js';
-import { textOrNull, type Db, type Row } from './db.js';
+import type { Db } from './db.js';
 
 // Durable background work with leases: a job is claimed by an owner until lease_until; a lease that
 // runs out (the owner crashed) makes it claimable again. The two helpers below queue and close a
 // subject's job inside the transaction of the intent that starts or settles the subject.
-
-function rowToJob(r: Row): Job {
-  return {
-    id: r.id as string,
-    kind: r.kind as JobKind,
-    subjectId: r.subject_id as string,
-    state: r.state as Job['state'],
-    attempts: r.attempts as number,
-    runAt: r.run_at as number,
-    deadlineAt: r.deadline_at as number,
-    lastError: textOrNull(r.last_error),
-    createdAt: r.created_at as number,
-  };
-}
 
 export function insertJob(db: Db, kind: JobKind, subjectId: string, job: NewJob, nowMs: number): void {
   db.run(

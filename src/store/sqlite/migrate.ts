@@ -1,18 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
-
-/** Finds the repository's migrations/ folder whether we run from src/ (tests) or dist/src/ (built). */
-export function findMigrationsDir(from: string = dirname(fileURLToPath(import.meta.url))): string {
-  let dir = from;
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'migrations');
-    if (existsSync(candidate) && existsSync(join(dir, 'package.json'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error(`migrations/ not found above ${from}`);
-}
+import { findMigrationsDir, readMigrations } from '../migrations.js';
 
 /**
  * Applies numbered migrations (NNN_name.sql) in order, each in its own transaction, recording them in
@@ -21,19 +8,14 @@ export function findMigrationsDir(from: string = dirname(fileURLToPath(import.me
 export function migrate(db: Database.Database, dir: string = findMigrationsDir()): string[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
   const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-  const files = readdirSync(dir)
-    .filter((f) => /^\d+_.+\.sql$/.test(f))
-    .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
   const done: string[] = [];
-  for (const file of files) {
-    const version = parseInt(file, 10);
-    if (applied.has(version)) continue;
-    const sql = readFileSync(join(dir, file), 'utf8');
+  for (const m of readMigrations(dir)) {
+    if (applied.has(m.version)) continue;
     db.transaction(() => {
-      db.exec(sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(version, file, Date.now());
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     })();
-    done.push(file);
+    done.push(m.name);
   }
   return done;
 }

@@ -13,9 +13,10 @@ import {
   orderOnAuthorizationValid,
   type OrderChange,
 } from '../../acme/status.js';
-import type { Authorization, AuthorizationStatus, Challenge, Identifier, Order, OrderStatus } from '../../acme/types.js';
+import type { Authorization, AuthorizationStatus, Order, OrderStatus } from '../../acme/types.js';
+import { decodeOrderCursor, encodeOrderCursor, rowToAuthorization, rowToChallenge, rowToOrder } from '../rows.js';
 import type { OrderPage, Store } from '../types.js';
-import { dateOrNull, json, moveStatus, problemOrNull, statusIn, textOrNull, type Db, type Row } from './db.js';
+import { moveStatus, statusIn, type Db } from './db.js';
 import { certificateIdBySerial, claimOrphan, insertCertificate, markReplaced } from './certificates.js';
 import { finishAttempt } from './issuance.js';
 import { closeLiveJobs, insertJob } from './jobs.js';
@@ -24,57 +25,18 @@ import { closeLiveJobs, insertJob } from './jobs.js';
 // §7.1.3–§7.1.5), which change together. Which status a row moves to, and from which, is decided by
 // acme/status.ts; the SQL here applies it as a conditional write.
 
-function rowToChallenge(r: Row): Challenge {
-  return {
-    id: r.id as string,
-    authzId: r.authz_id as string,
-    type: r.type as Challenge['type'],
-    token: r.token as string,
-    status: r.status as Challenge['status'],
-    validatedAt: dateOrNull(r.validated_at),
-    error: problemOrNull(r.error_json),
-  };
-}
-
 export function readAuthorization(db: Db, id: string): Authorization | null {
   const r = db.one('SELECT * FROM authorizations WHERE id = ?', id);
   if (!r) return null;
   const challenges = db.all('SELECT * FROM challenges WHERE authz_id = ? ORDER BY created_at, rowid', id).map(rowToChallenge);
-  return {
-    id: r.id as string,
-    directory: r.directory as string,
-    accountId: r.account_id as string,
-    identifier: { type: r.identifier_type as Identifier['type'], value: r.identifier_value as string },
-    wildcard: r.wildcard === 1,
-    status: r.status as AuthorizationStatus,
-    expires: new Date(r.expires_at as number),
-    challenges,
-  };
+  return rowToAuthorization(r, challenges);
 }
 
 function readOrder(db: Db, id: string): Order | null {
   const r = db.one('SELECT * FROM orders WHERE id = ?', id);
   if (!r) return null;
   const authzIds = db.all('SELECT authz_id FROM order_authorizations WHERE order_id = ? ORDER BY position', id).map((a) => a.authz_id as string);
-  return {
-    id: r.id as string,
-    directory: r.directory as string,
-    accountId: r.account_id as string,
-    status: r.status as Order['status'],
-    identifiers: json(r.identifiers_json),
-    authzIds,
-    notBefore: dateOrNull(r.not_before),
-    notAfter: dateOrNull(r.not_after),
-    profile: textOrNull(r.profile),
-    replaces: textOrNull(r.replaces),
-    replacesCertificateId: textOrNull(r.replaces_certificate_id),
-    expires: new Date(r.expires_at as number),
-    error: problemOrNull(r.error_json),
-    certificateId: textOrNull(r.certificate_id),
-    csrSpkiSha256: textOrNull(r.csr_spki_sha256),
-    createdAt: new Date(r.created_at as number),
-    updatedAt: new Date(r.updated_at as number),
-  };
+  return rowToOrder(r, authzIds);
 }
 
 /**
@@ -107,16 +69,6 @@ function cascadeToOrders(
       o.status,
     );
   }
-}
-
-function encodeCursor(seq: number): string {
-  return Buffer.from(`s${seq}`).toString('base64url');
-}
-
-/** The sequence number after which a page starts; an unreadable cursor starts at the beginning. */
-function decodeCursor(cursor: string): number {
-  const m = /^s(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  return m ? Number(m[1]) : 0;
 }
 
 export function sqliteOrders(db: Db): Store['orders'] {
@@ -173,13 +125,13 @@ export function sqliteOrders(db: Db): Store['orders'] {
     get: async (id) => readOrder(db, id),
     listForAccount: async (accountId, cursor, limit): Promise<OrderPage> => {
       // Keyset pagination on the creation sequence: stable while new orders arrive.
-      const afterSeq = cursor ? decodeCursor(cursor) : 0;
+      const afterSeq = cursor ? decodeOrderCursor(cursor) : 0;
       const rows = db.all('SELECT id, seq FROM orders WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?', accountId, afterSeq, limit + 1);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
         orderIds: page.map((r) => r.id as string),
-        next: rows.length > limit && last ? encodeCursor(last.seq as number) : null,
+        next: rows.length > limit && last ? encodeOrderCursor(last.seq as number) : null,
       };
     },
     markProcessing: async (orderId, csr, job, now) =>
