@@ -1,8 +1,19 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { findPostgresBinaries } from './test/support/postgres-cluster.js';
 
-// Two projects: "unit" (pure modules, route tests through app.request(), store contract, in-process
-// simulator) is what `npm test` runs and stays fast; "e2e" drives real ACME clients (certbot, lego,
-// acme-client) against the built gateway and is run by `npm run test:e2e` and by .ci/run.
+// Three projects:
+// - "unit" (pure modules, route tests through app.request() on SQLite, store contract, in-process
+//   simulator) stays fast and needs nothing installed;
+// - "postgres" runs the Store contract, the replica contract and the same route tests again on
+//   PostgreSQL (ACME_TEST_STORE=postgres switches test/harness.ts), against a throwaway cluster
+//   that its globalSetup starts from Debian's binaries; `npm test` runs both;
+// - "e2e" drives real ACME clients (certbot, lego, acme-client) against the built gateway and is
+//   run by `npm run test:e2e` and by .ci/run.
+// Without the PostgreSQL binaries the "postgres" project is one loudly skipped test, except where
+// they are required (CI, or ACME_E2E_REQUIRE_BINARIES=1): there its globalSetup fails the run.
+const postgresRequired = Boolean(process.env.CI) || process.env.ACME_E2E_REQUIRE_BINARIES === '1';
+const postgresTests = findPostgresBinaries() !== null || postgresRequired;
+
 export default defineConfig({
   test: {
     projects: [
@@ -10,8 +21,24 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/routes/**/*.test.ts', 'bench/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, '**/*.pg.test.ts'],
           setupFiles: ['test/setup.ts'],
           testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'postgres',
+          ...(postgresTests
+            ? {
+                include: ['test/unit/**/*.pg.test.ts'],
+                globalSetup: ['test/support/postgres-global-setup.ts'],
+                env: { ACME_TEST_STORE: 'postgres' },
+              }
+            : { include: ['test/support/postgres-skipped.test.ts'] }),
+          setupFiles: ['test/setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
         },
       },
       {

@@ -1,0 +1,44 @@
+import { rowToEabKey } from '../rows.js';
+import type { Store } from '../types.js';
+import type { PgDb, Queries } from './db.js';
+
+// External Account Binding keys (RFC 8555 §7.3.4). The HMAC key is stored sealed (auth/eab-crypto.ts).
+
+/**
+ * Binds an unbound, unrevoked, unexpired key to the account (inside the caller's transaction);
+ * false when the key is no longer available. Two accounts binding one key at once: the second
+ * UPDATE waits on the row, re-checks `bound_account_id IS NULL` on the bound row and changes nothing.
+ */
+export async function bindEabKey(q: Queries, keyId: string, accountId: string, nowMs: number): Promise<boolean> {
+  const bound = await q.run(
+    `UPDATE eab_keys SET bound_account_id = ?, bound_at = ?
+     WHERE id = ? AND bound_account_id IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+    accountId,
+    nowMs,
+    keyId,
+    nowMs,
+  );
+  return bound === 1;
+}
+
+export function postgresEabKeys(db: PgDb): Store['eabKeys'] {
+  return {
+    create: async (k) => {
+      await db.run(
+        'INSERT INTO eab_keys (id, directory, label, hmac_key_enc, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        k.id,
+        k.directory,
+        k.label,
+        k.hmacKeyEnc,
+        k.now.getTime(),
+        k.expiresAt?.getTime() ?? null,
+      );
+    },
+    get: async (id) => {
+      const r = await db.one('SELECT * FROM eab_keys WHERE id = ?', id);
+      return r ? rowToEabKey(r) : null;
+    },
+    list: async (directory) => (await db.all('SELECT * FROM eab_keys WHERE directory = ? ORDER BY created_at, id', directory)).map(rowToEabKey),
+    revoke: async (id, now) => (await db.run('UPDATE eab_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', now.getTime(), id)) === 1,
+  };
+}

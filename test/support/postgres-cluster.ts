@@ -1,0 +1,120 @@
+import { execFile } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+// A throwaway PostgreSQL cluster for tests, from Debian's binaries (package postgresql): initdb in a
+// temporary directory, pg_ctl start on 127.0.0.1 with a free port, no system service. Durability is
+// off (fsync, synchronous_commit, full_page_writes): the data is gone at the end of the run anyway.
+// PostgreSQL refuses to run as root, so as root (CI) the server runs as the `postgres` user the
+// Debian package creates.
+
+const run = promisify(execFile);
+
+export const TEST_PG_USER = 'acme';
+export const TEST_PG_PASSWORD = 'acme-test-password';
+
+/** The bin directory of the newest PostgreSQL under /usr/lib/postgresql (or $ACME_PG_BIN), or null. */
+export function findPostgresBinaries(env: NodeJS.ProcessEnv = process.env): string | null {
+  const candidates: string[] = [];
+  if (env.ACME_PG_BIN) candidates.push(env.ACME_PG_BIN);
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    candidates.push(...versions.map((v) => join(root, v, 'bin')));
+  }
+  return candidates.find((dir) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) ?? null;
+}
+
+export interface PostgresCluster {
+  /** Superuser URL of the `postgres` maintenance database. */
+  adminUrl: string;
+  port: number;
+  dataDir: string;
+  /** Stops the server (fast shutdown: sessions are ended); the data stays. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port. */
+  start(): Promise<void>;
+  /** Stops the server and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** uid/gid of the `postgres` user, when we are root and must hand the server to it. */
+async function serverUser(): Promise<{ uid: number; gid: number } | null> {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
+    const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
+    return { uid, gid };
+  } catch {
+    throw new Error('running as root, but there is no `postgres` user to run the PostgreSQL server as (install Debian\'s postgresql package)');
+  }
+}
+
+export async function startPostgresCluster(binDir: string): Promise<PostgresCluster> {
+  const owner = await serverUser();
+  const base = mkdtempSync(join(tmpdir(), 'acme-pg-'));
+  const dataDir = join(base, 'data');
+  const socketDir = join(base, 'sock');
+  mkdirSync(socketDir);
+  const pwFile = join(base, 'pw');
+  writeFileSync(pwFile, `${TEST_PG_PASSWORD}\n`, { mode: 0o600 });
+  if (owner) for (const p of [base, socketDir, pwFile]) chownSync(p, owner.uid, owner.gid);
+  const asServer = (cmd: string, args: string[]) =>
+    owner ? run('runuser', ['-u', 'postgres', '--', join(binDir, cmd), ...args]) : run(join(binDir, cmd), args);
+
+  await asServer('initdb', ['-D', dataDir, '-U', TEST_PG_USER, '-A', 'scram-sha-256', `--pwfile=${pwFile}`, '--no-sync', '--no-instructions', '-E', 'UTF8', '--locale=C']);
+  rmSync(pwFile);
+
+  let port = 0;
+  const logFile = join(base, 'server.log');
+  const start = async () => {
+    const options = [
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${socketDir}`,
+      '-c fsync=off -c synchronous_commit=off -c full_page_writes=off',
+      '-c max_connections=300 -c shared_buffers=64MB',
+    ].join(' ');
+    await asServer('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', options, 'start']);
+  };
+  // A free port can be taken between our probe and the server's bind: then try another.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 3) {
+        const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
+        rmSync(base, { recursive: true, force: true });
+        throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
+      }
+    }
+  }
+  const stop = async () => {
+    await asServer('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']);
+  };
+  return {
+    adminUrl: `postgres://${TEST_PG_USER}:${TEST_PG_PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    stop,
+    start,
+    dispose: async () => {
+      await stop().catch(() => undefined);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
