@@ -31,7 +31,7 @@ export default defineConfig({
           name: 'postgres',
           ...(postgresTests
             ? {
-                include: ['test/unit/**/*.pg.test.ts'],
+                include: ['test/unit/**/*.pg.test.ts', 'test/routes/**/*.test.ts'],
                 globalSetup: ['test/support/postgres-global-setup.ts'],
                 env: { ACME_TEST_STORE: 'postgres' },
               }

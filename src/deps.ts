@@ -40,6 +40,7 @@ import { AuthorizationService, CertificateService, ChallengeService, OrderServic
 import { RenewalInfoService } from './services/renewal-info.js';
 import { RevocationService } from './services/revocation.js';
 import { ValidityPolicy } from './services/validity.js';
+import { openPostgresStore } from './store/postgres/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
 import { createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
@@ -153,7 +154,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   const trustAnchors = new TrustAnchors({ pca, fixed: fixedAnchors?.map((p) => new X509Certificate(p)) ?? null, logger });
 
   // ---- storage, nonces, auth ----
-  const store = o.store ?? openSqliteStore({ path: config.storage.sqlite });
+  const store = o.store ?? (await openStore(config, logger));
   const nonces = await NonceService.create(store, clock, random, config.acme.nonceLifetimeSeconds * 1000);
   const verifier = new RequestVerifier(store, nonces, linker, new KeyCache());
 
@@ -217,7 +218,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     [
       { name: 'prune nonces', everyMs: 10 * 60_000, run: () => nonces.prune() },
       { name: 'prune finished jobs', everyMs: 10 * 60_000, run: () => store.jobs.pruneFinished(clock.nowMs() - FINISHED_JOB_RETENTION_MS) },
-      { name: 'PCA audit', everyMs: config.pca.auditIntervalMs, run: () => audit.run() },
+      // Replicas sharing a database audit it once: whoever holds the lock runs, the others skip.
+      { name: 'PCA audit', everyMs: config.pca.auditIntervalMs, run: () => store.tryExclusive('pca-audit', () => audit.run()) },
     ],
     logger,
   );
@@ -279,9 +281,28 @@ export interface AdminParts {
   close(): Promise<void>;
 }
 
-export function buildAdmin(config: GatewayConfig, o: { clock?: Clock; random?: Random; store?: Store } = {}): AdminParts {
+export async function buildAdmin(config: GatewayConfig, o: { clock?: Clock; random?: Random; store?: Store; logger?: Logger } = {}): Promise<AdminParts> {
   const clock = o.clock ?? systemClock;
-  const store = o.store ?? openSqliteStore({ path: config.storage.sqlite });
+  const store = o.store ?? (await openStore(config, o.logger ?? createLogger({ level: config.logging.level })));
   const eabKeys = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), clock, o.random ?? cryptoRandom);
   return { store, eabKeys, clock, close: () => store.close() };
+}
+
+/**
+ * The configured store: PostgreSQL when storage.postgres names a database (replicas share it), the
+ * SQLite file otherwise. Opening either applies its migrations.
+ */
+export async function openStore(config: GatewayConfig, logger: Logger): Promise<Store> {
+  const s = config.storage;
+  if (!s.postgres) return openSqliteStore({ path: s.sqlite! });
+  // A password file ends with a newline more often than not; the password does not.
+  const password = s.postgresPassword ?? (s.postgresPasswordFile ? readFileSync(s.postgresPasswordFile, 'utf8').replace(/\r?\n$/, '') : undefined);
+  return openPostgresStore({
+    url: s.postgres,
+    ...(password !== undefined ? { password } : {}),
+    poolSize: s.poolSize,
+    statementTimeoutMs: s.statementTimeoutMs,
+    connectTimeoutMs: s.connectTimeoutMs,
+    logger: logger.child({ component: 'postgres' }),
+  });
 }

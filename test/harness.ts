@@ -9,10 +9,16 @@ import { ROUTES, type RouteKind } from '../src/http/links.js';
 import { makeCsr } from '../src/pca/make-csr.js';
 import { silentLogger } from '../src/platform/logger.js';
 import type { ChallengeType, ChallengeValidator, ValidationOutcome, ValidationRequest } from '../src/validation/types.js';
+import { createTestDatabase, type TestDatabase } from './support/postgres-db.js';
+
+/** Which store the gateways of this run use (vitest.config.ts sets it for the "postgres" project). */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.ACME_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 
 // Route-test harness (ARCHITECTURE.md §Tests): the real gateway graph from deps.ts on a temporary
 // SQLite file, with the embedded PCA simulator on 127.0.0.1:0 and fake challenge validators the test
 // controls. Requests go through app.request(); nothing listens except the simulator.
+// In the "postgres" vitest project (ACME_TEST_STORE=postgres) each gateway gets a fresh database
+// on the shared test cluster instead, so the same route tests run on both stores.
 
 export const EXTERNAL_URL = 'https://acme.test';
 export const PROBLEM_JSON = 'application/problem+json';
@@ -88,12 +94,16 @@ export interface TestGatewayOptions {
   overrides?: Omit<GatewayOverrides, 'validators'>;
   /** Reuse a directory (restart tests); default: a fresh temp dir, removed by dispose(). */
   dir?: string;
+  /** On PostgreSQL: reuse a database (restart tests); default: a fresh one, dropped by dispose(). */
+  database?: TestDatabase;
 }
 
 export interface TestGateway {
   gw: Gateway;
   dir: string;
   sqlitePath: string;
+  /** The PostgreSQL database, when the run is on PostgreSQL (TEST_STORE). */
+  database: TestDatabase | null;
   validators: FakeValidators;
   /** Absolute URL of a route (ids for resource kinds). */
   url(kind: RouteKind, id?: string): string;
@@ -116,10 +126,12 @@ function mergeSections(base: Record<string, Record<string, unknown>>, extra: Rec
 export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'acme-routes-'));
   const sqlitePath = join(dir, 'gateway.sqlite');
+  const database = TEST_STORE === 'postgres' ? (opts.database ?? (await createTestDatabase())) : null;
   const raw = mergeSections(
     {
       server: { listen: '127.0.0.1:0', externalUrl: EXTERNAL_URL, tls: { mode: 'none' }, finalizeWaitMs: 3000 },
-      storage: { sqlite: sqlitePath },
+      // With PostgreSQL the EAB key-encryption key would default to ./data: keep it in the temp dir.
+      ...(database ? { storage: { postgres: database.url }, acme: { eabKekFile: join(dir, 'eab-kek.key') } } : { storage: { sqlite: sqlitePath } }),
       pca: { kind: 'simulator' },
       simulator: { listen: '127.0.0.1:0', dataDir: join(dir, 'pca') },
       logging: { level: 'silent' },
@@ -139,12 +151,13 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     gw,
     dir,
     sqlitePath,
+    database,
     validators,
     url: (kind, id) => gw.linker.url(kind, undefined, id),
     request: async (pathOrUrl, init) => gw.app.request(/^https?:/.test(pathOrUrl) ? pathOrUrl : `${EXTERNAL_URL}${pathOrUrl}`, init),
     restart: async () => {
       await t.close();
-      return startTestGateway({ ...opts, dir });
+      return startTestGateway({ ...opts, dir, ...(database ? { database } : {}) });
     },
     close: async () => {
       if (closed) return;
@@ -154,6 +167,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     dispose: async () => {
       await t.close();
       rmSync(dir, { recursive: true, force: true });
+      await database?.drop();
     },
   };
   return t;

@@ -19,7 +19,7 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
     strict: true,
     options: { config: { type: 'string', short: 'c' }, label: { type: 'string' }, expires: { type: 'string' }, json: { type: 'boolean' } },
   });
-  const admin = buildAdmin(loadConfig(values.config));
+  const admin = await buildAdmin(loadConfig(values.config));
   const service = admin.eabKeys;
   const now = () => admin.clock.now();
   try {

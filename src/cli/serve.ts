@@ -58,7 +58,7 @@ function printBanner(config: GatewayConfig, rootPath: string | null, port: numbe
     `  listening on:    ${config.server.listen.replace(/:\d+$/, `:${port}`)} (tls: ${config.server.tls.mode})`,
     `  Private CA:      ${config.pca.kind === 'simulator' ? 'embedded NCP PCA simulator' : `NCP PCA ${config.pca.endpoint} (caTag ${config.pca.caTag})`}`,
     `  trust this root: ${root}`,
-    `  database:        ${resolve(config.storage.sqlite)}`,
+    `  database:        ${describeDatabase(config)}`,
     '',
     'Get a certificate with certbot (http-01 is checked on port ' + httpPort + ' of the name you ask for):',
     `  sudo REQUESTS_CA_BUNDLE=${root} certbot certonly --standalone \\`,
@@ -68,4 +68,13 @@ function printBanner(config: GatewayConfig, rootPath: string | null, port: numbe
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** The database for the banner: the SQLite file, or the PostgreSQL URL without its password. */
+export function describeDatabase(config: GatewayConfig): string {
+  if (!config.storage.postgres) return resolve(config.storage.sqlite!);
+  const url = new URL(config.storage.postgres);
+  url.password = '';
+  url.searchParams.delete('password');
+  return `PostgreSQL ${url.toString()}`;
 }

@@ -38,4 +38,29 @@ describe('parseConfig', () => {
   it('a profile named as default must exist', () => {
     expect(() => parseConfig({ acme: { defaultProfile: 'short' } })).toThrow(/acme\.defaultProfile/);
   });
+
+  it('storage: SQLite by default; postgres instead of it, with pool and timeout defaults', () => {
+    expect(parseConfig({}).storage).toMatchObject({ sqlite: './data/gateway.sqlite', poolSize: 10, statementTimeoutMs: 5000, connectTimeoutMs: 5000 });
+    expect(parseConfig({}).storage.postgres).toBeUndefined();
+    const pg = parseConfig({ storage: { postgres: 'postgres://acme@db.internal:5432/acme', poolSize: 20 } }).storage;
+    expect(pg).toMatchObject({ postgres: 'postgres://acme@db.internal:5432/acme', poolSize: 20 });
+    expect(pg.sqlite).toBeUndefined();
+    expect(() => parseConfig({ storage: { sqlite: 'x.sqlite', postgres: 'postgres://h/db' } })).toThrow(/keep one/);
+    expect(() => parseConfig({ storage: { postgres: 'mysql://h/db' } })).toThrow(/storage\.postgres/);
+    expect(() => parseConfig({ storage: { postgres: 'postgres://h/db', poolSize: 1 } })).toThrow(/storage\.poolSize/);
+  });
+
+  it('storage: the PostgreSQL password from PGPASSWORD only when the configuration gives none', () => {
+    const env = { PGPASSWORD: 'from-env' };
+    expect(parseConfig({ storage: { postgres: 'postgres://acme@h/db' } }, env).storage.postgresPassword).toBe('from-env');
+    expect(parseConfig({ storage: { postgres: 'postgres://acme:in-url@h/db' } }, env).storage.postgresPassword).toBeUndefined();
+    expect(parseConfig({ storage: { postgres: 'postgres://acme@h/db', postgresPasswordFile: '/run/secrets/pg' } }, env).storage).toMatchObject({
+      postgresPasswordFile: '/run/secrets/pg',
+    });
+    expect(parseConfig({ storage: { postgres: 'postgres://acme@h/db', postgresPasswordFile: '/run/secrets/pg' } }, env).storage.postgresPassword).toBeUndefined();
+    expect(parseConfig({}, env).storage.postgresPassword).toBeUndefined(); // SQLite: the variable means nothing
+    expect(() => parseConfig({ storage: { postgres: 'postgres://acme@h/db', postgresPassword: 'a', postgresPasswordFile: 'f' } })).toThrow(/once/);
+    expect(() => parseConfig({ storage: { postgres: 'postgres://acme:p@h/db', postgresPassword: 'a' } })).toThrow(/keep one/);
+    expect(() => parseConfig({ storage: { postgresPasswordFile: 'f' } })).toThrow(/storage\.postgres/);
+  });
 });

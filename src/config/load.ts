@@ -8,7 +8,8 @@ export class ConfigError extends Error {
 
 /**
  * Reads and validates the configuration. This module is the only reader of process.env in the
- * gateway: credentials may come from NCP_ACCESS_KEY / NCP_SECRET_KEY so they stay out of files.
+ * gateway: credentials may come from NCP_ACCESS_KEY / NCP_SECRET_KEY and the PostgreSQL password
+ * from PGPASSWORD, so they stay out of files.
  */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let raw: unknown = {};
@@ -49,5 +50,18 @@ function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   const pca = { ...((obj.pca as Record<string, unknown> | undefined) ?? {}) };
   if (env.NCP_ACCESS_KEY && pca.accessKey === undefined) pca.accessKey = env.NCP_ACCESS_KEY;
   if (env.NCP_SECRET_KEY && pca.secretKey === undefined) pca.secretKey = env.NCP_SECRET_KEY;
-  return Object.keys(pca).length ? { ...obj, pca } : obj;
+  const out = Object.keys(pca).length ? { ...obj, pca } : obj;
+  const storage = obj.storage as Record<string, unknown> | undefined;
+  // PGPASSWORD (libpq's variable) is the fallback: a password the configuration gives, in the URL
+  // or through postgresPassword(File), wins over the environment.
+  if (env.PGPASSWORD && storage && typeof storage.postgres === 'string' && !urlHasPassword(storage.postgres)) {
+    if (storage.postgresPassword === undefined && storage.postgresPasswordFile === undefined) {
+      return { ...out, storage: { ...storage, postgresPassword: env.PGPASSWORD } };
+    }
+  }
+  return out;
+}
+
+function urlHasPassword(url: string): boolean {
+  return URL.canParse(url) && new URL(url).password !== '';
 }

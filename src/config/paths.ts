@@ -1,10 +1,11 @@
 import { dirname, join, resolve } from 'node:path';
-import type { GatewayConfig } from './schema.js';
+import { DEFAULT_SQLITE_PATH, type GatewayConfig } from './schema.js';
 
-// Files the configuration implies without naming them: they live beside the SQLite database.
+// Files the configuration implies without naming them: they live beside the SQLite database, or
+// with PostgreSQL in the directory the SQLite file would have had (./data).
 
 /** The EAB key-encryption key (acme.eabKekFile, default eab-kek.key beside the database). */
 export const eabKekPath = (config: GatewayConfig): string => config.acme.eabKekFile ?? join(dataDirOf(config), 'eab-kek.key');
 
-/** The directory of the database file: the gateway's own state lives there. */
-export const dataDirOf = (config: GatewayConfig): string => dirname(resolve(config.storage.sqlite));
+/** The directory of the database file (./data with PostgreSQL): the gateway's own files live there. */
+export const dataDirOf = (config: GatewayConfig): string => dirname(resolve(config.storage.sqlite ?? DEFAULT_SQLITE_PATH));

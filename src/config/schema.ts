@@ -20,6 +20,46 @@ const tlsSchema = z
     message: 'tls.mode "files" needs tls.certFile and tls.keyFile',
   });
 
+export const DEFAULT_SQLITE_PATH = './data/gateway.sqlite';
+
+/**
+ * Where the state lives: a SQLite file (the default, one gateway process), or a PostgreSQL database
+ * that several replicas share. The password may sit in the URL, in postgresPassword (or the
+ * PGPASSWORD environment variable, config/load.ts), or in a file (postgresPasswordFile).
+ */
+const storageSchema = z
+  .object({
+    sqlite: z.string().min(1).optional(),
+    postgres: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/[^/?#]+/, 'expected a URL like postgres://user@host:5432/database')
+      .refine((u) => URL.canParse(u), 'not a valid URL')
+      .optional(),
+    postgresPassword: z.string().min(1).optional(),
+    postgresPasswordFile: z.string().min(1).optional(),
+    /** Most connections one gateway process opens; tryExclusive keeps one while it runs, so at least 2. */
+    poolSize: z.number().int().min(2).max(500).default(10),
+    /** The server ends any one statement that runs longer (a stuck lock, a runaway query). */
+    statementTimeoutMs: z.number().int().min(100).max(10 * 60_000).default(5_000),
+    /** How long to wait for a connection to the database, new or from the pool. */
+    connectTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.sqlite && s.postgres) ctx.addIssue({ code: 'custom', path: ['postgres'], message: 'storage.sqlite and storage.postgres name two databases: keep one' });
+    if (s.postgresPassword && s.postgresPasswordFile) {
+      ctx.addIssue({ code: 'custom', path: ['postgresPasswordFile'], message: 'give the PostgreSQL password once: postgresPassword or postgresPasswordFile' });
+    }
+    if ((s.postgresPassword || s.postgresPasswordFile) && !s.postgres) {
+      ctx.addIssue({ code: 'custom', path: ['postgres'], message: 'a PostgreSQL password is set but storage.postgres is not' });
+    }
+    if (s.postgres && URL.canParse(s.postgres) && new URL(s.postgres).password && (s.postgresPassword || s.postgresPasswordFile)) {
+      ctx.addIssue({ code: 'custom', path: ['postgres'], message: 'the URL has a password and postgresPassword(File) gives another: keep one' });
+    }
+  })
+  // The SQLite path is filled in only when PostgreSQL is not chosen: one database, never two.
+  .transform((s) => ({ ...s, sqlite: s.postgres ? undefined : (s.sqlite ?? DEFAULT_SQLITE_PATH) }));
+
 const profileSchema = z
   .object({
     description: z.string().default(''),
@@ -42,10 +82,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    storage: z
-      .object({ sqlite: z.string().min(1).default('./data/gateway.sqlite') })
-      .strict()
-      .prefault({}),
+    storage: storageSchema.prefault({}),
     acme: z
       .object({
         termsOfService: z.url().optional(),
