@@ -40,7 +40,7 @@ import { AuthorizationService, CertificateService, ChallengeService, OrderServic
 import { RenewalInfoService } from './services/renewal-info.js';
 import { RevocationService } from './services/revocation.js';
 import { ValidityPolicy } from './services/validity.js';
-import { openPostgresStore } from './store/postgres/index.js';
+import { openPostgresStore, type PostgresStoreOptions } from './store/postgres/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
 import { createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
@@ -293,16 +293,21 @@ export async function buildAdmin(config: GatewayConfig, o: { clock?: Clock; rand
  * SQLite file otherwise. Opening either applies its migrations.
  */
 export async function openStore(config: GatewayConfig, logger: Logger): Promise<Store> {
+  if (!config.storage.postgres) return openSqliteStore({ path: config.storage.sqlite! });
+  return openPostgresStore({ ...postgresStoreOptions(config), logger: logger.child({ component: 'postgres' }) });
+}
+
+/** The PostgreSQL store's settings from storage.*, the password read from its file if it has one. */
+export function postgresStoreOptions(config: GatewayConfig): PostgresStoreOptions {
   const s = config.storage;
-  if (!s.postgres) return openSqliteStore({ path: s.sqlite! });
+  if (!s.postgres) throw new Error('storage.postgres is not set');
   // A password file ends with a newline more often than not; the password does not.
   const password = s.postgresPassword ?? (s.postgresPasswordFile ? readFileSync(s.postgresPasswordFile, 'utf8').replace(/\r?\n$/, '') : undefined);
-  return openPostgresStore({
+  return {
     url: s.postgres,
     ...(password !== undefined ? { password } : {}),
     poolSize: s.poolSize,
     statementTimeoutMs: s.statementTimeoutMs,
     connectTimeoutMs: s.connectTimeoutMs,
-    logger: logger.child({ component: 'postgres' }),
-  });
+  };
 }

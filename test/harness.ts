@@ -96,6 +96,8 @@ export interface TestGatewayOptions {
   dir?: string;
   /** On PostgreSQL: reuse a database (restart tests); default: a fresh one, dropped by dispose(). */
   database?: TestDatabase;
+  /** The store to run on, when a test needs one in particular (default: TEST_STORE). */
+  store?: 'sqlite' | 'postgres';
 }
 
 export interface TestGateway {
@@ -126,7 +128,7 @@ function mergeSections(base: Record<string, Record<string, unknown>>, extra: Rec
 export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'acme-routes-'));
   const sqlitePath = join(dir, 'gateway.sqlite');
-  const database = TEST_STORE === 'postgres' ? (opts.database ?? (await createTestDatabase())) : null;
+  const database = (opts.store ?? TEST_STORE) === 'postgres' ? (opts.database ?? (await createTestDatabase())) : null;
   const raw = mergeSections(
     {
       server: { listen: '127.0.0.1:0', externalUrl: EXTERNAL_URL, tls: { mode: 'none' }, finalizeWaitMs: 3000 },

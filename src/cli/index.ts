@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { serve } from './serve.js';
 import { pcaSimulatorCommand } from './pca-simulator.js';
 import { eabCommand } from './eab.js';
+import { dbCommand } from './db.js';
 
 const USAGE = `Usage: acme-pca-gateway <command> [options]
 
@@ -12,6 +13,8 @@ Commands:
                                Run the NCP-compatible Private CA simulator on its own
   eab create --label L [--expires 30d] | eab list | eab revoke KEY_ID   [--config FILE]
                                External Account Binding keys (RFC 8555 §7.3.4)
+  db copy --from sqlite:FILE --to postgres:URL [--force] [--password-file FILE]
+                               Move a deployment from SQLite to PostgreSQL (one transaction; counts per table)
   help                         Show this text
 `;
 
@@ -35,6 +38,16 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
     case 'eab':
       try {
         return await eabCommand(rest);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\n`);
+          return 2;
+        }
+        throw err;
+      }
+    case 'db':
+      try {
+        return await dbCommand(rest);
       } catch (err) {
         if (err instanceof ConfigError) {
           process.stderr.write(`${err.message}\n`);

@@ -29,6 +29,11 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   return parseConfig(raw, env, path ?? '(embedded defaults)');
 }
 
+/** A configuration given on the command line (admin commands), with the environment's credentials. */
+export function configFromEnvironment(raw: unknown, source = 'command line'): GatewayConfig {
+  return parseConfig(raw, process.env, source);
+}
+
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source = 'config'): GatewayConfig {
   const withEnv = applyEnv(raw, env);
   const result = configSchema.safeParse(withEnv);
