@@ -16,12 +16,12 @@ const run = promisify(execFile);
 export const TEST_PG_USER = 'acme';
 export const TEST_PG_PASSWORD = 'acme-test-password';
 
-/** The bin directory of the newest PostgreSQL under /usr/lib/postgresql (or $ACME_PG_BIN), or null. */
+/** $ACME_PG_BIN when set (and nothing else), else the newest /usr/lib/postgresql/N/bin; null when absent. */
 export function findPostgresBinaries(env: NodeJS.ProcessEnv = process.env): string | null {
   const candidates: string[] = [];
-  if (env.ACME_PG_BIN) candidates.push(env.ACME_PG_BIN);
   const root = '/usr/lib/postgresql';
-  if (existsSync(root)) {
+  if (env.ACME_PG_BIN) candidates.push(env.ACME_PG_BIN);
+  else if (existsSync(root)) {
     const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
     candidates.push(...versions.map((v) => join(root, v, 'bin')));
   }

@@ -4,7 +4,7 @@ import { it } from 'vitest';
 // requires them (vitest.config.ts), so the gap shows in every run instead of passing unnoticed.
 
 const MESSAGE =
-  'SKIPPED: the PostgreSQL store contract and route tests did not run — initdb/pg_ctl not found under /usr/lib/postgresql/*/bin (apt-get install postgresql, or set ACME_PG_BIN)';
+  'SKIPPED: the PostgreSQL store contract and route tests did not run — initdb/pg_ctl not found in $ACME_PG_BIN or the newest /usr/lib/postgresql/*/bin (apt-get install postgresql)';
 
 process.stderr.write(`\n${'!'.repeat(100)}\n${MESSAGE}\n${'!'.repeat(100)}\n\n`);
 

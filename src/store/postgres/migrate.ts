@@ -15,7 +15,13 @@ export async function migratePostgres(options: PostgresStoreOptions): Promise<st
   // legitimately take longer than the statement timeout of ordinary queries (so none here).
   const client = new pg.Client({ ...connectionConfig(options), connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000 });
   client.on('error', () => undefined); // reported by the query that fails
-  await client.connect();
+  await client.connect().catch((err: Error) => {
+    // node-postgres words a missing password in SCRAM's terms; say where one can come from.
+    if (/client password must be a string/.test(err.message)) {
+      throw new Error('PostgreSQL asks for a password and none was given (in the URL, storage.postgresPassword or its file, or PGPASSWORD)', { cause: err });
+    }
+    throw err;
+  });
   const lock = `${LOCK_PREFIX}migrations`;
   try {
     await client.query(`SELECT pg_advisory_lock(${LOCK_KEY_SQL})`, [lock]);
