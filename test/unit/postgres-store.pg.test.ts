@@ -136,6 +136,26 @@ describe('PostgreSQL connection settings', () => {
     }
   });
 
+  it('keeps working when another replica migrates the schema under it (a rolling upgrade)', async () => {
+    const d = await database();
+    const store = await openPostgresStore({ url: d.url, poolSize: 2 });
+    try {
+      const { account } = await store.accounts.createOrGet({
+        id: 'a1', directory: 'default', jwk: { kty: 'EC' }, thumbprint: 'tp', contact: [], termsOfServiceAgreed: true, eabKeyId: null, now: new Date(0),
+      });
+      // Prepared on every pooled connection, in and out of a transaction...
+      await Promise.all([store.accounts.get(account.id), store.accounts.get(account.id)]);
+      await store.accounts.changeKey(account.id, 'tp', { kty: 'EC' }, 'tp2', new Date(1));
+      // ...then a newer version adds a column: `SELECT *` changes shape under the prepared plans.
+      await query(d.url, 'ALTER TABLE accounts ADD COLUMN added_by_a_newer_version TEXT');
+      const again = await Promise.all([store.accounts.get(account.id), store.accounts.get(account.id)]);
+      expect(again.map((a) => a!.thumbprint)).toEqual(['tp2', 'tp2']);
+      expect((await store.accounts.changeKey(account.id, 'tp2', { kty: 'EC' }, 'tp3', new Date(2))).ok).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a connection that cannot be made fails within connectTimeoutMs', async () => {
     // A port nothing listens on refuses at once; the timeout bounds the slower failures.
     const started = Date.now();

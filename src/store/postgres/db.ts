@@ -37,6 +37,14 @@ const DEFAULT_PING_TIMEOUT_MS = 2_000;
 /** SQLSTATEs after which the whole transaction may simply run again. */
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const MAX_TX_ATTEMPTS = 3;
+
+/**
+ * A prepared statement whose result columns changed under it (another replica, one version newer,
+ * migrated the schema while this one runs: a rolling upgrade): PostgreSQL refuses to run it again.
+ * The statements are then prepared anew under new names, and the query (or transaction) re-run.
+ */
+const isStalePlan = (err: unknown): boolean =>
+  (err as { code?: string }).code === '0A000' && /cached plan must not change result type/.test((err as Error).message);
 /** A lock key from a name: PostgreSQL's own 64-bit text hash, so every replica derives the same key. */
 export const LOCK_KEY_SQL = 'hashtextextended($1, 0)';
 /** Advisory locks of the gateway are named; the prefix keeps them apart from other applications'. */
@@ -69,6 +77,8 @@ const typeParsers = {
 export class PgDb implements Queries {
   readonly pool: pg.Pool;
   private readonly statements = new Map<string, Prepared>();
+  /** Bumped when prepared statements went stale: names of a new generation are prepared afresh. */
+  private generation = 0;
   private readonly pingTimeoutMs: number;
 
   constructor(readonly options: PostgresStoreOptions) {
@@ -97,7 +107,7 @@ export class PgDb implements Queries {
   private prepared(sql: string): Prepared {
     let p = this.statements.get(sql);
     if (!p) {
-      p = { name: `acme_${this.statements.size + 1}`, text: numberPlaceholders(sql) };
+      p = { name: `acme_${this.generation}_${this.statements.size + 1}`, text: numberPlaceholders(sql) };
       this.statements.set(sql, p);
     }
     return p;
@@ -105,7 +115,20 @@ export class PgDb implements Queries {
 
   private async exec(on: pg.Pool | pg.PoolClient, sql: string, params: unknown[]): Promise<pg.QueryResult> {
     const p = this.prepared(sql);
-    return on.query({ name: p.name, text: p.text, values: params });
+    try {
+      return await on.query({ name: p.name, text: p.text, values: params });
+    } catch (err) {
+      // Outside a transaction the statement can simply run again; inside one, tx() re-runs it all.
+      if (!isStalePlan(err) || on !== this.pool) throw err;
+      this.renewStatements();
+      const fresh = this.prepared(sql);
+      return on.query({ name: fresh.name, text: fresh.text, values: params });
+    }
+  }
+
+  private renewStatements(): void {
+    this.generation++;
+    this.statements.clear();
   }
 
   private queries(on: pg.Pool | pg.PoolClient): Queries {
@@ -146,7 +169,8 @@ export class PgDb implements Queries {
         await client.query('ROLLBACK').catch((rollbackErr: Error) => {
           broken = rollbackErr; // the connection is unusable: the pool must not hand it out again
         });
-        if (attempt < MAX_TX_ATTEMPTS && RETRYABLE.has((err as { code?: string }).code ?? '')) continue;
+        if (isStalePlan(err)) this.renewStatements();
+        if (attempt < MAX_TX_ATTEMPTS && (isStalePlan(err) || RETRYABLE.has((err as { code?: string }).code ?? ''))) continue;
         throw err;
       } finally {
         client.release(broken);
