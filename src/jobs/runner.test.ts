@@ -68,4 +68,37 @@ describe('JobRunner lease renewal', () => {
       await runner.stop(1_000);
     }
   });
+
+  it('stop() hands a job still running back and stops renewing its lease', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'runner-'));
+    store = openSqliteStore({ path: join(dir, 'db.sqlite') });
+    const now = systemClock.nowMs();
+    await store.jobs.ensure('issue', 'order-2', { id: 'job-2', runAt: now, deadlineAt: now + 60_000 }, now);
+    let renewals = 0;
+    const counted: Store = { ...store, jobs: { ...store.jobs, renewLease: (...args) => (renewals++, store.jobs.renewLease(...args)) } };
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const stuck: JobHandler = { run: () => (started(), new Promise<void>(() => undefined)), giveUp: async () => undefined };
+    const leaseMs = 90;
+    const runner = new JobRunner({
+      store: counted,
+      clock: systemClock,
+      logger: silentLogger(),
+      owner: 'runner-a',
+      concurrency: 1,
+      leaseMs,
+      pollMs: 10,
+      queue: new JobQueue({ random: cryptoRandom, deadlines: { validateMs: 60_000, issueMs: 60_000 } }),
+      handlers: { issue: stuck, validate: stuck },
+    });
+    runner.start();
+    await running;
+    await new Promise((r) => setTimeout(r, leaseMs));
+    expect(renewals).toBeGreaterThan(0);
+    await runner.stop(10);
+    expect((await store.jobs.get('job-2'))!.state).toBe('queued');
+    const after = renewals;
+    await new Promise((r) => setTimeout(r, 3 * leaseMs));
+    expect(renewals).toBe(after);
+  });
 });

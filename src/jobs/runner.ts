@@ -47,6 +47,8 @@ export interface JobRunnerOptions {
 export class JobRunner {
   private running = false;
   private readonly active = new Set<Promise<void>>();
+  /** Stops the lease renewal of each job in flight. */
+  private readonly renewals = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
   private claiming = false;
   private rerun = false;
@@ -77,6 +79,8 @@ export class JobRunner {
     this.timer = null;
     const all = Promise.allSettled([...this.active]);
     await Promise.race([all, new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+    // The jobs still running are handed back: their leases are no longer ours to renew.
+    for (const stopRenewing of this.renewals) stopRenewing();
     await this.o.store.jobs.releaseAll(this.o.owner, this.o.clock.nowMs());
   }
 
@@ -115,8 +119,10 @@ export class JobRunner {
 
   private launch(job: Job): void {
     const stopRenewing = this.renewWhileRunning(job);
+    this.renewals.add(stopRenewing);
     const p = this.execute(job).finally(() => {
       stopRenewing();
+      this.renewals.delete(stopRenewing);
       this.active.delete(p);
       this.o.queue.ran(job.kind, job.subjectId);
       this.kick();
