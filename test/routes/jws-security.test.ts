@@ -2,7 +2,7 @@ import { createPrivateKey, sign } from 'node:crypto';
 import { exportJWK, FlattenedSign, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcmeTestClient, b64u, EXTERNAL_URL, handmadeJws, startTestGateway, type TestGateway } from '../harness.js';
-import { expectClientProblem, expectJson, expectProblem } from './expect.js';
+import { expectJson, expectProblem } from './expect.js';
 
 // The JWS checks (RFC 8555 §6.2-6.5) and the security cases of ARCHITECTURE.md §Tests.
 
@@ -249,8 +249,8 @@ describe('transport', () => {
   it('a body just under the limit is read (and rejected for its content, not its size)', async () => {
     const body = JSON.stringify({ protected: 'a'.repeat(limit - 200), payload: '', signature: '' });
     const r = await alice.postRaw(res.orderUrl, body);
-    expectClientProblem(r);
-    expect(r.status).toBe(400);
+    expectProblem(r, 'malformed', 400);
+    expect(r.body.detail).toBe('the JWS protected header is not valid JSON');
   });
 });
 
