@@ -9,7 +9,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { EabVerifier } from './auth/eab.js';
 import { EabKeySealer } from './auth/eab-crypto.js';
 import { buildApp } from './http/app.js';
-import { DEFAULT_DIRECTORY, Linker } from './http/links.js';
+import { DEFAULT_DIRECTORY, Linker } from './acme/links.js';
 import { eabKekPath } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
 import { JobEvents } from './jobs/events.js';

@@ -1,5 +1,5 @@
 import { AcmeProblem } from '../acme/problems.js';
-import type { Linker } from '../http/links.js';
+import type { Linker } from '../acme/links.js';
 import type { Store } from '../store/types.js';
 import {
   checkAlgorithm,

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { EabKeySealer } from '../auth/eab-crypto.js';
 import { loadConfig } from '../config/load.js';
-import { DEFAULT_DIRECTORY } from '../http/links.js';
+import { DEFAULT_DIRECTORY } from '../acme/links.js';
 import { systemClock } from '../platform/clock.js';
 import { cryptoRandom } from '../platform/random.js';
 import { EabKeyService, eabKekPath, parseExpiry } from '../services/eab-keys.js';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono, type Context } from 'hono';
+import { DEFAULT_DIRECTORY, type Linker } from '../acme/links.js';
 import { AcmeProblem } from '../acme/problems.js';
 import type { VerifiedRequest } from '../auth/jws.js';
 import type { NonceService } from '../auth/nonces.js';
@@ -14,7 +15,6 @@ import type { AuthorizationService, CertificateService, ChallengeService, OrderS
 import type { RenewalInfoService } from '../services/renewal-info.js';
 import type { RevocationService } from '../services/revocation.js';
 import { readJsonBody } from './body.js';
-import { DEFAULT_DIRECTORY, type Linker } from './links.js';
 import { renderAccount, renderAuthorization, renderChallenge, renderOrder } from './render.js';
 
 // Builds the Hono app from its dependencies; no I/O happens here. Every response gets a fresh

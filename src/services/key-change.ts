@@ -11,7 +11,7 @@ import {
   verifySignature,
   type VerifiedRequest,
 } from '../auth/jws.js';
-import type { Linker } from '../http/links.js';
+import type { Linker } from '../acme/links.js';
 import type { ServiceContext } from './context.js';
 
 // Account key rollover (RFC 8555 §7.3.5): the outer JWS is signed by the account (kid), its payload is
