@@ -22,8 +22,7 @@ import {
 } from './jws.js';
 import type { KeyCache } from './key-cache.js';
 import { verifyKeyRollover } from './key-rollover.js';
-import type { NonceService } from './nonces.js';
-import type { AccountLookup } from './ports.js';
+import type { AccountLookup, NonceRedeemer } from './ports.js';
 import type {
   AccountRequest,
   EabCheck,
@@ -56,7 +55,7 @@ export interface RequestTarget {
 export class RequestVerifier {
   constructor(
     private readonly accounts: AccountLookup,
-    private readonly nonces: NonceService,
+    private readonly nonces: NonceRedeemer,
     private readonly linker: Linker,
     private readonly keys: KeyCache,
     /** null: this server does not take external account bindings. */
