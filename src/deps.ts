@@ -9,7 +9,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { EabVerifier } from './auth/eab.js';
 import { EabKeySealer } from './auth/eab-crypto.js';
 import { buildApp } from './http/app.js';
-import { DEFAULT_DIRECTORY, Linker } from './http/links.js';
+import { Linker } from './acme/links.js';
 import { dataDirOf, eabKekPath } from './config/paths.js';
 import { EabKeyService } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
@@ -155,7 +155,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   // ---- storage, nonces, auth ----
   const store = o.store ?? openSqliteStore({ path: config.storage.sqlite });
   const nonces = await NonceService.create(store, clock, random, config.acme.nonceLifetimeSeconds * 1000);
-  const verifier = new RequestVerifier(store, nonces, linker, new KeyCache());
+  const eab = new EabVerifier(store.eabKeys, EabKeySealer.fromFile(eabKekPath(config)), clock, logger);
+  const verifier = new RequestVerifier(store.accounts, nonces, linker, new KeyCache(), eab);
 
   // ---- validation authority ----
   const resolver = createDnsResolver({ servers: config.validation.dnsResolvers });
@@ -195,7 +196,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     linker,
     nonces,
     verifier,
-    accounts: new AccountService(ctx, new EabVerifier(store, EabKeySealer.fromFile(eabKekPath(config)), clock, logger, DEFAULT_DIRECTORY)),
+    accounts: new AccountService(ctx),
     orders: new OrderService(ctx, validity),
     authorizations: new AuthorizationService(ctx),
     challenges: new ChallengeService(ctx),

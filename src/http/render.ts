@@ -1,5 +1,5 @@
 import type { Account, Authorization, Challenge, Order } from '../acme/types.js';
-import type { Linker } from './links.js';
+import type { Linker } from '../acme/links.js';
 
 // RFC 8555 §7.1 wire shapes. The only place JSON field names of the protocol are written.
 

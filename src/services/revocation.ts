@@ -1,9 +1,10 @@
 import { X509Certificate } from 'node:crypto';
+import type { JWK } from 'jose';
 import { normalizeSerialHex, spkiSha256OfCert } from '../acme/issued-check.js';
 import { parsePayload, revokePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
 import { spkiSha256OfJwk } from '../acme/csr.js';
-import type { VerifiedRequest } from '../auth/jws.js';
+import type { Account } from '../acme/types.js';
 import { PcaError } from '../pca/errors.js';
 import type { PcaClient } from '../pca/types.js';
 import { describePcaError } from '../jobs/pca-problem.js';
@@ -16,13 +17,16 @@ import type { ServiceContext } from './context.js';
 /** RFC 5280 §5.3.1 reason codes a subscriber may ask for; 7 is unused. */
 const ALLOWED_REASONS = new Set([0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
 
+/** A verified revokeCert request: signed by the account (kid) or by the certificate's key (jwk). */
+export type RevocationRequest = { payload: Record<string, unknown> | null } & ({ signer: 'account'; account: Account } | { signer: 'key'; jwk: JWK });
+
 export class RevocationService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly pca: PcaClient,
   ) {}
 
-  async revoke(req: VerifiedRequest, directory: string): Promise<void> {
+  async revoke(req: RevocationRequest, directory: string): Promise<void> {
     const body = parsePayload(revokePayload, req.payload, 'revokeCert');
     let leaf: X509Certificate;
     try {
@@ -38,10 +42,10 @@ export class RevocationService {
     if (!cert || cert.directory !== directory || !leaf.raw.equals(new X509Certificate(cert.leafPem).raw)) {
       throw new AcmeProblem('malformed', 'this server did not issue that certificate', { status: 404 });
     }
-    if (req.account) {
+    if (req.signer === 'account') {
       if (cert.accountId !== req.account.id) throw new AcmeProblem('unauthorized', 'the account does not own this certificate');
     } else {
-      const jwkSpki = spkiSha256OfJwk(req.jwk!);
+      const jwkSpki = spkiSha256OfJwk(req.jwk);
       if (jwkSpki !== spkiSha256OfCert(leaf)) throw new AcmeProblem('unauthorized', "the request is not signed by the certificate's key");
     }
     if (cert.status === 'revoked') throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');

@@ -94,6 +94,13 @@ describe('nonces (RFC 8555 §6.5, interop item 6)', () => {
     expect(r.body.detail).toContain('JWS has an invalid anti-replay nonce');
   });
 
+  it('a missing nonce is refused as such, before the signature is checked', async () => {
+    const jws = await alice.sign(res.orderUrl, '', { header: { nonce: undefined } });
+    const r = await alice.postRaw(res.orderUrl, { ...jws, signature: b64u(Buffer.alloc(64, 1)) });
+    expectProblem(r, 'badNonce', 400);
+    expect(r.body.detail).toContain('no "nonce"');
+  });
+
   it('a request with a bad signature does not burn the nonce', async () => {
     const nonce = await alice.nonce();
     const jws = await alice.sign(res.orderUrl, '', { nonce });
@@ -262,6 +269,23 @@ describe('deactivated account', () => {
     for (const url of [order.location!, order.body.authorizations[0], c.kid!, `${c.kid}/orders`]) {
       expectProblem(await c.postAsGet(url), 'unauthorized', 401);
     }
+  });
+
+  it('and on the kid endpoints that take a payload, revokeCert and keyChange included', async () => {
+    const c = await AcmeTestClient.withAccount(t);
+    const order = await c.newOrder(['gone-too.example.com']);
+    const authz = await c.postAsGet(order.body.authorizations[0]);
+    expectJson(await c.post(c.kid!, { status: 'deactivated' }), 200);
+    const posts: Array<[string, unknown]> = [
+      [t.url('newOrder'), { identifiers: [{ type: 'dns', value: 'x.example.com' }] }],
+      [order.body.finalize, { csr: 'AAAA' }],
+      [authz.body.challenges[0].url, {}],
+      [order.body.authorizations[0], { status: 'deactivated' }],
+      [c.kid!, { contact: ['mailto:back@example.com'] }],
+      [t.url('revokeCert'), { certificate: 'AAAA' }],
+      [t.url('keyChange'), { protected: 'e30', payload: '', signature: '' }],
+    ];
+    for (const [url, payload] of posts) expectProblem(await c.post(url, payload), 'unauthorized', 401);
   });
 });
 
