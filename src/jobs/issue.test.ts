@@ -3,8 +3,8 @@ import { X509Certificate, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { configSchema } from '../config/schema.js';
 import type { Order } from '../acme/types.js';
+import { ValidityPolicy } from '../acme/validity.js';
 import { NcpPcaClient } from '../pca/ncp-client.js';
 import { startPcaSimulator, type RunningSimulator } from '../pca/simulator/index.js';
 import { makeCsr } from '../pca/make-csr.js';
@@ -12,7 +12,6 @@ import type { PcaCertPage, PcaClient } from '../pca/types.js';
 import { ManualClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
 import { cryptoRandom } from '../platform/random.js';
-import { ValidityPolicy } from '../services/validity.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Job, Store } from '../store/types.js';
 import { IssuanceJob } from './issue.js';
@@ -81,7 +80,7 @@ describe('IssuanceJob reconciliation', () => {
     job = new IssuanceJob({
       store,
       pca,
-      validity: new ValidityPolicy(configSchema.parse({})),
+      validity: new ValidityPolicy({ defaultPeriodDays: 90, profiles: {} }),
       trustAnchors: () => anchors,
       clock,
       random: cryptoRandom,
