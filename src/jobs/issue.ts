@@ -6,12 +6,12 @@ import { AcmeProblem } from '../acme/problems.js';
 import type { Order } from '../acme/types.js';
 import type { ValidityPolicy } from '../acme/validity.js';
 import { PcaError } from '../pca/errors.js';
+import { describePcaError, problemFromPcaError } from '../pca/problems.js';
 import type { PcaClient } from '../pca/types.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Random } from '../platform/random.js';
 import type { IssuanceAttempt, IssuedCertificate, Job, Store } from '../store/types.js';
-import { describePcaError, problemFromPcaError } from './pca-problem.js';
 import { PcaCertificateSearch, SearchIncomplete, type PcaCertFacts } from './pca-search.js';
 import { RetryLater, type JobHandler } from './runner.js';
 
@@ -99,10 +99,10 @@ export class IssuanceJob implements JobHandler {
         const unknown = err.outcomeUnknown;
         await store.issuance.finishAttempt(attemptId, unknown ? 'unknown' : 'failed', null, describePcaError(err), clock.nowMs());
         if (err.retryable) {
-          log.warn({ pca: describePcaError(err), outcomeUnknown: unknown }, 'PCA sign failed; will retry');
+          log.warn({ pca: describePcaError(err), reason: err.reason, outcomeUnknown: unknown }, 'PCA sign failed; will retry');
           throw new RetryLater(`PCA sign failed: ${describePcaError(err)}`);
         }
-        log.warn({ pca: describePcaError(err) }, 'PCA refused to sign');
+        log.warn({ pca: describePcaError(err), reason: err.reason }, 'PCA refused to sign');
         await this.fail(order, problemFromPcaError(err));
         return;
       }
