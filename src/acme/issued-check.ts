@@ -4,7 +4,14 @@ import { identifierKey } from './identifiers.js';
 import type { Identifier } from './types.js';
 
 // "Never serve a wrong certificate": what the PCA returned must be for the CSR's key, name exactly
-// the order's identifiers, and chain to the configured trust anchor.
+// the order's identifiers, chain to the configured trust anchor and be valid now.
+
+/**
+ * How far a leaf's notBefore may lie ahead of our clock. The PCA refuses requests whose timestamp is
+ * more than 5 minutes off its own clock (ncp-pca-api §1.2), so a leaf it signed just now cannot
+ * begin later than that unless the PCA post-dated it.
+ */
+const NOT_BEFORE_SKEW_MS = 5 * 60_000;
 
 export interface IssuedFacts {
   serialHex: string;
@@ -102,5 +109,6 @@ export function checkIssued(
   );
   if (!anchored) return refuse('the chain does not lead to the configured trust anchor');
   if (facts.notAfter.getTime() <= now.getTime()) return refuse('the issued certificate is already expired');
+  if (facts.notBefore.getTime() > now.getTime() + NOT_BEFORE_SKEW_MS) return refuse('the issued certificate is not valid yet');
   return { ok: true, facts };
 }
