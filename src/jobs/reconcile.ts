@@ -17,11 +17,11 @@ import { RetryLater } from './runner.js';
 // the same list the same way, for keys whose orders have ended.
 
 /** How far back before an attempt's start a PCA certificate still counts (clock skew between us and the PCA). */
-export const RECONCILE_SKEW_MS = 5 * 60_000;
+const RECONCILE_SKEW_MS = 5 * 60_000;
 /** PCAs back-date notBefore a little (the simulator by 60 s); a certificate this much older still counts. */
-export const NOT_BEFORE_BACKDATE_MS = 2 * 60_000;
+const NOT_BEFORE_BACKDATE_MS = 2 * 60_000;
 /** Upper bound on getCert calls one reconciliation may make; past it the search is incomplete, not empty. */
-export const RECONCILE_MAX_LOOKUPS = 2_000;
+const RECONCILE_MAX_LOOKUPS = 2_000;
 /**
  * After an order ended while a sign call's outcome was still unknown, how long a follow-up job keeps
  * looking for that certificate on the PCA so it is recorded (issue 4: "never lose a certificate").
