@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { splitListenAddress } from './platform/listen.js';
 import { splitCertificatePems } from './acme/pem.js';
+import { ValidityPolicy } from './acme/validity.js';
 import { KeyCache } from './auth/key-cache.js';
 import { NonceService } from './auth/nonces.js';
 import { RequestVerifier } from './auth/verifier.js';
@@ -39,7 +40,6 @@ import { KeyChangeService } from './services/key-change.js';
 import { AuthorizationService, CertificateService, ChallengeService, OrderService } from './services/orders.js';
 import { RenewalInfoService } from './services/renewal-info.js';
 import { RevocationService } from './services/revocation.js';
-import { ValidityPolicy } from './services/validity.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
 import { createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
@@ -172,7 +172,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   // ---- services and jobs ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
   const ctx: ServiceContext = { store, clock, random, logger, config, jobs: queue };
-  const validity = new ValidityPolicy(config);
+  const validity = new ValidityPolicy({ defaultPeriodDays: config.pca.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
   const search = new PcaCertificateSearch(pca);
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }) });
   const jobs = new JobRunner({

@@ -1,5 +1,5 @@
 import type { Clock } from '../platform/clock.js';
-import type { Random } from '../platform/random.js';
+import { randomId, type Random } from '../platform/random.js';
 import type { EabKeyRecord, Store } from '../store/types.js';
 
 // Minting and managing External Account Binding keys (the admin side of RFC 8555 §7.3.4). A key is
@@ -26,7 +26,7 @@ export class EabKeyService {
   ) {}
 
   async create(directory: string, label: string, expiresAt: Date | null): Promise<MintedEabKey> {
-    const keyId = `kid-${this.random.bytes(12).toString('base64url')}`;
+    const keyId = `kid-${randomId(this.random)}`;
     const key = this.random.bytes(32);
     await this.store.eabKeys.create({ id: keyId, directory, label, hmacKeyEnc: this.sealer.seal(key, keyId), expiresAt, now: this.clock.now() });
     return { keyId, hmacKey: key.toString('base64url'), label, expiresAt };

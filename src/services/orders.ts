@@ -5,10 +5,10 @@ import { authzUpdatePayload, finalizePayload, newOrderPayload, parsePayload } fr
 import { AcmeProblem } from '../acme/problems.js';
 import { effectiveAuthzStatus, effectiveOrderStatus } from '../acme/status.js';
 import type { Account, Authorization, ChallengeType, Identifier, Order } from '../acme/types.js';
+import type { ValidityPolicy } from '../acme/validity.js';
 import { randomToken } from '../platform/random.js';
 import type { NewAuthorization } from '../store/types.js';
 import { newId, type ServiceContext } from './context.js';
-import type { ValidityPolicy } from './validity.js';
 
 // Orders (RFC 8555 §7.4): creation with their authorizations, reading, listing and finalization.
 

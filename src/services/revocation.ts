@@ -6,8 +6,8 @@ import { AcmeProblem } from '../acme/problems.js';
 import { spkiSha256OfJwk } from '../acme/csr.js';
 import type { Account } from '../acme/types.js';
 import { PcaError } from '../pca/errors.js';
+import { describePcaError, problemFromPcaError } from '../pca/problems.js';
 import type { PcaClient } from '../pca/types.js';
-import { describePcaError } from '../jobs/pca-problem.js';
 import type { ServiceContext } from './context.js';
 
 // Certificate revocation (RFC 8555 §7.6), signed by the account that owns the certificate (kid) or by
@@ -53,10 +53,10 @@ export class RevocationService {
       await this.pca.revoke(cert.pcaSerial);
     } catch (err) {
       // A PCA that already has it revoked (e.g. our earlier call timed out after it acted) is fine.
-      const alreadyOnPca = err instanceof PcaError && err.httpStatus === 400 && err.code === 'INVALID_STATUS';
-      if (!alreadyOnPca) {
-        this.ctx.logger.warn({ serial: cert.pcaSerial, pca: err instanceof PcaError ? describePcaError(err) : String(err) }, 'PCA revoke failed');
-        throw new AcmeProblem('serverInternal', `the Private CA did not revoke the certificate (${err instanceof PcaError ? describePcaError(err) : 'error'}); try again`);
+      if (!(err instanceof PcaError && err.reason === 'alreadyRevoked')) {
+        const pca = err instanceof PcaError ? { reason: err.reason, answer: describePcaError(err) } : String(err);
+        this.ctx.logger.warn({ serial: cert.pcaSerial, pca }, 'PCA revoke failed');
+        throw problemFromPcaError(err, 'revoke');
       }
     }
     const done = await this.ctx.store.certificates.revoke(cert.id, reason, this.ctx.clock.now());
