@@ -8,7 +8,7 @@ import { NonceService } from './auth/nonces.js';
 import { RequestVerifier } from './auth/verifier.js';
 import type { GatewayConfig } from './config/schema.js';
 import { EabVerifier } from './auth/eab.js';
-import { EabKeySealer } from './auth/eab-crypto.js';
+import { EabKeySealer } from './platform/key-sealer.js';
 import { buildApp } from './http/app.js';
 import { Linker } from './acme/links.js';
 import { dataDirOf, eabKekPath } from './config/paths.js';
@@ -35,9 +35,12 @@ import { PeriodicTasks } from './platform/periodic.js';
 import { ServingCertificateManager } from './pca/serving-certificate.js';
 import { TrustAnchors } from './pca/trust-anchors.js';
 import { AccountService } from './services/accounts.js';
-import type { ServiceContext } from './services/context.js';
+import type { ServiceContext, ServiceSettings } from './services/context.js';
 import { KeyChangeService } from './services/key-change.js';
-import { AuthorizationService, CertificateService, ChallengeService, OrderService } from './services/orders.js';
+import { AuthorizationService } from './services/authorizations.js';
+import { CertificateService } from './services/certificates.js';
+import { ChallengeService } from './services/challenges.js';
+import { OrderService } from './services/orders.js';
 import { RenewalInfoService } from './services/renewal-info.js';
 import { RevocationService } from './services/revocation.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -171,7 +174,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
 
   // ---- services and jobs ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
-  const ctx: ServiceContext = { store, clock, random, logger, config, jobs: queue };
+  const ctx: ServiceContext = { store, clock, random, logger, settings: serviceSettings(config), jobs: queue };
   const validity = new ValidityPolicy({ defaultPeriodDays: config.pca.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
   const search = new PcaCertificateSearch(pca);
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }) });
@@ -250,6 +253,19 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
       await store.close();
       await closePca();
     },
+  };
+}
+
+/** The configuration as the use cases see it (services/context.ts). */
+function serviceSettings(config: GatewayConfig): ServiceSettings {
+  const profiles = config.acme.profiles;
+  return {
+    termsOfServiceRequired: config.acme.termsOfService !== undefined,
+    externalAccountRequired: config.acme.externalAccountRequired,
+    orderLifetimeMs: config.acme.orderLifetimeSeconds * 1000,
+    authorizationLifetimeMs: config.acme.authorizationLifetimeSeconds * 1000,
+    finalizeWaitMs: config.server.finalizeWaitMs,
+    profileKeyTypes: (profile) => (profile !== null && Object.hasOwn(profiles, profile) ? profiles[profile]!.keyTypes : undefined),
   };
 }
 

@@ -18,7 +18,7 @@ export interface NonceRedeemer {
 export interface StoredEabKey {
   id: string;
   directory: string;
-  /** The HMAC key, sealed at rest (auth/eab-crypto.ts). */
+  /** The HMAC key, sealed at rest (platform/key-sealer.ts). */
   hmacKeyEnc: string;
   expiresAt: Date | null;
   revokedAt: Date | null;

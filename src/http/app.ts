@@ -10,10 +10,13 @@ import type { Metrics } from '../platform/metrics.js';
 import type { Random } from '../platform/random.js';
 import type { AccountService } from '../services/accounts.js';
 import type { KeyChangeService } from '../services/key-change.js';
-import type { AuthorizationService, CertificateService, ChallengeService, OrderService } from '../services/orders.js';
+import type { AuthorizationService } from '../services/authorizations.js';
+import type { CertificateService } from '../services/certificates.js';
+import type { ChallengeService } from '../services/challenges.js';
+import type { OrderService } from '../services/orders.js';
 import type { RenewalInfoService } from '../services/renewal-info.js';
 import type { RevocationService } from '../services/revocation.js';
-import { renderAccount, renderAuthorization, renderChallenge, renderOrder } from './render.js';
+import { renderAccount, renderAuthorization, renderChallenge, renderDirectory, renderOrder, renderOrdersList, renderRenewalInfo, type DirectoryMeta } from './render.js';
 import { verifiedRequests } from './verified.js';
 
 // Builds the Hono app from its dependencies; no I/O happens here. Every response gets a fresh
@@ -96,22 +99,13 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   );
 
   // ---- directory and nonces (RFC 8555 §7.1.1, §7.2) ----
-  app.get(linker.pattern('directory', dir), (c) => {
-    const meta: Record<string, unknown> = { externalAccountRequired: config.acme.externalAccountRequired };
-    if (config.acme.termsOfService) meta.termsOfService = config.acme.termsOfService;
-    if (config.acme.website) meta.website = config.acme.website;
-    const profiles = Object.entries(config.acme.profiles);
-    if (profiles.length) meta.profiles = Object.fromEntries(profiles.map(([name, p]) => [name, p.description]));
-    return json(c, 200, {
-      newNonce: linker.url('newNonce', dir),
-      newAccount: linker.url('newAccount', dir),
-      newOrder: linker.url('newOrder', dir),
-      revokeCert: linker.url('revokeCert', dir),
-      keyChange: linker.url('keyChange', dir),
-      renewalInfo: linker.url('renewalInfo', dir),
-      meta,
-    });
-  });
+  const directoryMeta: DirectoryMeta = {
+    externalAccountRequired: config.acme.externalAccountRequired,
+    termsOfService: config.acme.termsOfService ?? null,
+    website: config.acme.website ?? null,
+    profiles: Object.fromEntries(Object.entries(config.acme.profiles).map(([name, p]) => [name, p.description])),
+  };
+  app.get(linker.pattern('directory', dir), (c) => json(c, 200, renderDirectory(linker, dir, directoryMeta)));
   // HEAD → 200, GET → 204 (interop item 3: uacme wants exactly 204 on GET).
   app.on(['GET', 'HEAD'], linker.pattern('newNonce', dir), (c) => c.body(null, c.req.method === 'HEAD' ? 200 : 204));
 
@@ -134,7 +128,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     if (account.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'an account can list only its own orders');
     const page = await deps.orders.list(account, c.req.query('cursor') ?? null);
     if (page.next) addLink(c, `<${linker.url('orders', dir, account.id)}?cursor=${page.next}>;rel="next"`);
-    return json(c, 200, { orders: page.orderIds.map((id) => linker.url('order', dir, id)) });
+    return json(c, 200, renderOrdersList(linker, dir, page.orderIds));
   });
   app.post(linker.pattern('keyChange', dir), signed.keyChange, async (c) => {
     const req = c.var.verified;
@@ -200,7 +194,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   app.get(`${linker.pattern('renewalInfo', dir)}/:certId`, async (c) => {
     const info = await deps.renewalInfo.lookup(c.req.param('certId'));
     c.header('Retry-After', String(info.retryAfterSeconds));
-    return json(c, 200, { suggestedWindow: info.suggestedWindow, ...(info.explanationURL ? { explanationURL: info.explanationURL } : {}) });
+    return json(c, 200, renderRenewalInfo(info.window));
   });
 
   // Resources are read with POST-as-GET (RFC 8555 §6.3); a plain GET gets a clear 405.

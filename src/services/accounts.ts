@@ -55,14 +55,14 @@ export class AccountService {
       throw new AcmeProblem('accountDoesNotExist', 'no account exists with this key');
     }
     const contact = checkContacts(payload.contact ?? []);
-    if (this.ctx.config.acme.termsOfService && payload.termsOfServiceAgreed !== true) {
+    if (this.ctx.settings.termsOfServiceRequired && payload.termsOfServiceAgreed !== true) {
       throw new AcmeProblem('userActionRequired', 'the terms of service must be agreed to (termsOfServiceAgreed: true)');
     }
     let eabKeyId: string | null = null;
     if (req.externalAccountBinding) {
       if (!req.externalAccountBinding.ok) throw req.externalAccountBinding.problem;
       eabKeyId = req.externalAccountBinding.keyId;
-    } else if (this.ctx.config.acme.externalAccountRequired) {
+    } else if (this.ctx.settings.externalAccountRequired) {
       throw new AcmeProblem('externalAccountRequired', 'this server requires an externalAccountBinding (RFC 8555 §7.3.4)');
     }
     try {

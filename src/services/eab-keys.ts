@@ -5,7 +5,7 @@ import type { EabKeyRecord, Store } from '../store/types.js';
 // Minting and managing External Account Binding keys (the admin side of RFC 8555 §7.3.4). A key is
 // shown once, as unpadded base64url (cert-manager decodes with RawURLEncoding; interop item 16).
 
-/** Seals an HMAC key for storage, bound to its key id (auth/eab-crypto.ts EabKeySealer implements it). */
+/** Seals an HMAC key for storage, bound to its key id (platform/key-sealer.ts EabKeySealer implements it). */
 export interface EabKeySealing {
   seal(plain: Buffer, keyId: string): string;
 }

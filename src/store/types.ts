@@ -120,7 +120,7 @@ export interface EabKeyRecord {
   id: string;
   directory: string;
   label: string;
-  /** AES-256-GCM ciphertext of the HMAC key (see auth/eab-crypto.ts). */
+  /** AES-256-GCM ciphertext of the HMAC key (see platform/key-sealer.ts). */
   hmacKeyEnc: string;
   createdAt: Date;
   expiresAt: Date | null;

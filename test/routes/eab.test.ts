@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DIRECTORY } from '../../src/acme/links.js';
-import { EabKeySealer } from '../../src/auth/eab-crypto.js';
+import { EabKeySealer } from '../../src/platform/key-sealer.js';
 import { ManualClock, systemClock } from '../../src/platform/clock.js';
 import { cryptoRandom } from '../../src/platform/random.js';
 import { eabKekPath } from '../../src/config/paths.js';

@@ -1,7 +1,7 @@
 import type { EabKeyRecord, Store } from '../types.js';
 import { dateOrNull, textOrNull, type Db, type Row } from './db.js';
 
-// External Account Binding keys (RFC 8555 §7.3.4). The HMAC key is stored sealed (auth/eab-crypto.ts).
+// External Account Binding keys (RFC 8555 §7.3.4). The HMAC key is stored sealed (platform/key-sealer.ts).
 
 function rowToEabKey(r: Row): EabKeyRecord {
   return {
