@@ -174,7 +174,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
 
   // ---- services and jobs ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
-  const ctx: ServiceContext = { store, clock, random, logger, settings: serviceSettings(config), jobs: queue };
+  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config), jobs: queue };
   const validity = new ValidityPolicy({ defaultPeriodDays: config.pca.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
   const search = new PcaCertificateSearch(pca);
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }) });
@@ -183,12 +183,13 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     clock,
     logger: logger.child({ component: 'jobs' }),
     owner: `gw-${randomId(random)}`,
-    concurrency: config.validation.concurrency,
+    concurrency: { validate: config.validation.concurrency, issue: config.pca.issuanceConcurrency },
     pollMs: o.jobPollMs ?? 500,
     queue,
+    metrics,
     handlers: {
-      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' })),
-      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }) }),
+      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics),
+      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }), metrics }),
     },
   });
   metrics.observeJobsInFlight(() => jobs.inFlight);

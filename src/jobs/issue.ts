@@ -11,6 +11,7 @@ import { describePcaError, problemFromPcaError } from '../pca/problems.js';
 import type { PcaClient } from '../pca/types.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import { randomId, type Random } from '../platform/random.js';
 import type { Job, Store } from '../store/types.js';
 import { PcaCertificateSearch } from './pca-search.js';
@@ -31,6 +32,8 @@ export interface IssuanceJobDeps {
   logger: Logger;
   /** Shared with the audit so both use one cache of PCA certificate facts. */
   search?: PcaCertificateSearch;
+  /** acme_orders_total{event="valid"|"invalid"} move here, when issuance settles an order. */
+  metrics?: Metrics;
 }
 
 export class IssuanceJob implements JobHandler {
@@ -157,13 +160,16 @@ export class IssuanceJob implements JobHandler {
       return;
     }
     const done = await store.orders.completeIssuance(order.id, attemptId, cert!, clock.now());
-    if (done) log.info({ serial: pcaSerial, notAfter: check.facts.notAfter.toISOString() }, 'certificate issued');
+    if (done) {
+      this.d.metrics?.orders.inc({ event: 'valid' });
+      log.info({ serial: pcaSerial, notAfter: check.facts.notAfter.toISOString() }, 'certificate issued');
+    }
     else log.warn({ serial: pcaSerial }, 'certificate issued for an order that had already settled; kept unattached');
   }
 
   /** Ends the order invalid; its open attempts failed too, unless a sign call's outcome is in doubt. */
   private async fail(order: Order, problem: AcmeProblem, attemptsOutcomeUnknown = false): Promise<void> {
-    await this.d.store.orders.fail(order.id, problem.toDocument(), this.d.clock.now());
+    if (await this.d.store.orders.fail(order.id, problem.toDocument(), this.d.clock.now())) this.d.metrics?.orders.inc({ event: 'invalid' });
     if (!attemptsOutcomeUnknown) await this.d.store.issuance.failOpenAttempts(order.id, problem.detail, this.d.clock.nowMs());
   }
 }

@@ -1,6 +1,7 @@
 import type { KeyType } from '../acme/csr.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import { randomId, type Random } from '../platform/random.js';
 import type { Store } from '../store/types.js';
 import type { JobQueue } from './ports.js';
@@ -25,6 +26,8 @@ export interface ServiceContext {
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** acme_orders_total{event="created"|"finalized"} move in the order use cases. */
+  metrics: Metrics;
   settings: ServiceSettings;
   /** The background work: job records with their deadlines, wake-ups, and "a job has run". */
   jobs: JobQueue;

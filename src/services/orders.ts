@@ -85,6 +85,7 @@ export class OrderService {
       authorizations,
       now,
     });
+    this.ctx.metrics.orders.inc({ event: 'created' });
     this.ctx.logger.info({ orderId: order.id, accountId: account.id, identifiers: identifiers.map((i) => i.value) }, 'order created');
     return { order, status: 'pending' };
   }
@@ -155,6 +156,7 @@ export class OrderService {
       now,
     );
     if (!moved) throw new AcmeProblem('orderNotReady', 'the order is no longer ready (finalized concurrently?)');
+    this.ctx.metrics.orders.inc({ event: 'finalized' });
     this.ctx.jobs.kick();
     return this.waitWhileProcessing(account, orderId, this.ctx.settings.finalizeWaitMs);
   }

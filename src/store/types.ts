@@ -258,7 +258,7 @@ export interface Store {
   };
   jobs: {
     /** Claims up to `limit` due jobs with a lease (queued, or running with an expired lease). */
-    claimDue(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<Job[]>;
+    claimDue(owner: string, nowMs: number, leaseMs: number, limit: number, kind?: JobKind): Promise<Job[]>;
     /** Puts a claimed job back to run later (retry with backoff); false if the lease was lost. */
     reschedule(id: string, owner: string, runAt: number, error: string, nowMs: number): Promise<boolean>;
     /** Marks the job finished without a domain write (e.g. its subject is already settled). */
