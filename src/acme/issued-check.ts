@@ -1,5 +1,5 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import { certificateNameKeys } from './csr.js';
+import { X509Certificate } from 'node:crypto';
+import { certificateNameKeys, spkiSha256Hex } from './csr.js';
 import { identifierKey } from './identifiers.js';
 import type { Identifier } from './types.js';
 
@@ -22,7 +22,7 @@ export interface IssuedFacts {
 }
 
 export function spkiSha256OfCert(cert: X509Certificate): string {
-  return createHash('sha256').update(cert.publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
+  return spkiSha256Hex(cert.publicKey.export({ format: 'der', type: 'spki' }));
 }
 
 /** The serial as lower-case hex without leading zero bytes (the DER sign byte). */

@@ -1,22 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { factsOf, type IssuedFacts } from '../acme/issued-check.js';
+import type { IssuedCertificate } from '../acme/types.js';
 
 // Certificate assembly: what the gateway keeps of a certificate the PCA issued, in the form it
 // serves it (RFC 8555 §7.4.2: application/pem-certificate-chain, leaf first, then its issuers).
 
-/** A certificate the PCA issued, ready to store (the store's IssuedCertificate has this shape). */
-export interface AssembledCertificate {
-  id: string;
-  serialHex: string;
-  /** The serial as the PCA names it (colon hex), for its revoke and get calls. */
-  pcaSerial: string;
-  leafPem: string;
-  fullchainPem: string;
-  spkiSha256: string;
-  akiB64: string | null;
-  notBefore: Date;
-  notAfter: Date;
-}
+/** A certificate the PCA issued, ready to store. */
+export type AssembledCertificate = IssuedCertificate;
 
 /**
  * Assembles leaf and chain; null when the leaf cannot be parsed. `facts` are the leaf's as the

@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import type { CheckedCsr } from '../acme/csr.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type {
+  IssuedCertificate,
   Account,
   Authorization,
   Certificate,
@@ -87,17 +88,8 @@ export interface ValidationResult {
   now: Date;
 }
 
-export interface IssuedCertificate {
-  id: string;
-  serialHex: string;
-  pcaSerial: string;
-  leafPem: string;
-  fullchainPem: string;
-  spkiSha256: string;
-  akiB64: string | null;
-  notBefore: Date;
-  notAfter: Date;
-}
+/** A certificate the PCA issued, as the store records it (the domain's shape). */
+export type { IssuedCertificate };
 
 export interface IssuanceAttempt {
   id: string;
