@@ -2,14 +2,15 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { splitListenAddress } from './platform/listen.js';
 import { splitCertificatePems } from './acme/pem.js';
+import { ValidityPolicy } from './acme/validity.js';
 import { KeyCache } from './auth/key-cache.js';
 import { NonceService } from './auth/nonces.js';
 import { RequestVerifier } from './auth/verifier.js';
 import type { GatewayConfig } from './config/schema.js';
 import { EabVerifier } from './auth/eab.js';
-import { EabKeySealer } from './auth/eab-crypto.js';
+import { EabKeySealer } from './platform/key-sealer.js';
 import { buildApp } from './http/app.js';
-import { DEFAULT_DIRECTORY, Linker } from './http/links.js';
+import { Linker } from './acme/links.js';
 import { dataDirOf, eabKekPath } from './config/paths.js';
 import { EabKeyService } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
@@ -34,12 +35,14 @@ import { PeriodicTasks } from './platform/periodic.js';
 import { ServingCertificateManager } from './pca/serving-certificate.js';
 import { TrustAnchors } from './pca/trust-anchors.js';
 import { AccountService } from './services/accounts.js';
-import type { ServiceContext } from './services/context.js';
+import type { ServiceContext, ServiceSettings } from './services/context.js';
 import { KeyChangeService } from './services/key-change.js';
-import { AuthorizationService, CertificateService, ChallengeService, OrderService } from './services/orders.js';
+import { AuthorizationService } from './services/authorizations.js';
+import { CertificateService } from './services/certificates.js';
+import { ChallengeService } from './services/challenges.js';
+import { OrderService } from './services/orders.js';
 import { RenewalInfoService } from './services/renewal-info.js';
 import { RevocationService } from './services/revocation.js';
-import { ValidityPolicy } from './services/validity.js';
 import { openPostgresStore, type PostgresStoreOptions } from './store/postgres/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
@@ -156,7 +159,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   // ---- storage, nonces, auth ----
   const store = o.store ?? (await openStore(config, logger));
   const nonces = await NonceService.create(store, clock, random, config.acme.nonceLifetimeSeconds * 1000);
-  const verifier = new RequestVerifier(store, nonces, linker, new KeyCache());
+  const eab = new EabVerifier(store.eabKeys, EabKeySealer.fromFile(eabKekPath(config)), clock, logger);
+  const verifier = new RequestVerifier(store.accounts, nonces, linker, new KeyCache(), eab);
 
   // ---- validation authority ----
   const resolver = createDnsResolver({ servers: config.validation.dnsResolvers });
@@ -171,8 +175,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
 
   // ---- services and jobs ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
-  const ctx: ServiceContext = { store, clock, random, logger, config, jobs: queue };
-  const validity = new ValidityPolicy(config);
+  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config), jobs: queue };
+  const validity = new ValidityPolicy({ defaultPeriodDays: config.pca.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
   const search = new PcaCertificateSearch(pca);
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }) });
   const jobs = new JobRunner({
@@ -180,12 +184,13 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     clock,
     logger: logger.child({ component: 'jobs' }),
     owner: `gw-${randomId(random)}`,
-    concurrency: config.validation.concurrency,
+    concurrency: { validate: config.validation.concurrency, issue: config.pca.issuanceConcurrency },
     pollMs: o.jobPollMs ?? 500,
     queue,
+    metrics,
     handlers: {
-      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' })),
-      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }) }),
+      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics),
+      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }), metrics }),
     },
   });
   metrics.observeJobsInFlight(() => jobs.inFlight);
@@ -196,7 +201,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     linker,
     nonces,
     verifier,
-    accounts: new AccountService(ctx, new EabVerifier(store, EabKeySealer.fromFile(eabKekPath(config)), clock, logger, DEFAULT_DIRECTORY)),
+    accounts: new AccountService(ctx),
     orders: new OrderService(ctx, validity),
     authorizations: new AuthorizationService(ctx),
     challenges: new ChallengeService(ctx),
@@ -251,6 +256,19 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
       await store.close();
       await closePca();
     },
+  };
+}
+
+/** The configuration as the use cases see it (services/context.ts). */
+function serviceSettings(config: GatewayConfig): ServiceSettings {
+  const profiles = config.acme.profiles;
+  return {
+    termsOfServiceRequired: config.acme.termsOfService !== undefined,
+    externalAccountRequired: config.acme.externalAccountRequired,
+    orderLifetimeMs: config.acme.orderLifetimeSeconds * 1000,
+    authorizationLifetimeMs: config.acme.authorizationLifetimeSeconds * 1000,
+    finalizeWaitMs: config.server.finalizeWaitMs,
+    profileKeyTypes: (profile) => (profile !== null && Object.hasOwn(profiles, profile) ? profiles[profile]!.keyTypes : undefined),
   };
 }
 

@@ -5,7 +5,7 @@ import { exportJWK, FlattenedSign, generateKeyPair, type CryptoKey, type JWK } f
 import { AcmeProblem } from '../src/acme/problems.js';
 import { parseConfig } from '../src/config/load.js';
 import { buildGateway, type Gateway, type GatewayOverrides } from '../src/deps.js';
-import { ROUTES, type RouteKind } from '../src/http/links.js';
+import { ROUTES, type RouteKind } from '../src/acme/links.js';
 import { makeCsr } from '../src/pca/make-csr.js';
 import { silentLogger } from '../src/platform/logger.js';
 import type { ChallengeType, ChallengeValidator, ValidationOutcome, ValidationRequest } from '../src/validation/types.js';

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { AcmeProblem } from './problems.js';
-import type { Identifier } from './types.js';
+import type { ChallengeType, Identifier } from './types.js';
 
 // Identifier rules: RFC 8555 §7.1.4 (dns, wildcards) and RFC 8738 (ip). The strings a client sent are
 // kept as they were for echoing; these helpers give the normalised form used for every comparison.
@@ -74,4 +74,11 @@ export function checkIdentifier(id: Identifier): void {
   if (lower.startsWith('*.') && labels.length < 2) {
     throw fail('rejectedIdentifier', `"${value}": a wildcard needs at least two labels after "*."`);
   }
+}
+
+/** RFC 8555 §7.1.4 / RFC 8737 / RFC 8738: which challenges an identifier gets. */
+export function challengeTypesFor(type: Identifier['type'], wildcard: boolean): ChallengeType[] {
+  if (type === 'ip') return ['http-01', 'tls-alpn-01'];
+  if (wildcard) return ['dns-01'];
+  return ['http-01', 'dns-01', 'tls-alpn-01'];
 }

@@ -1,10 +1,17 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import { certificateNameKeys } from './csr.js';
+import { X509Certificate } from 'node:crypto';
+import { certificateNameKeys, spkiSha256Hex } from './csr.js';
 import { identifierKey } from './identifiers.js';
 import type { Identifier } from './types.js';
 
 // "Never serve a wrong certificate": what the PCA returned must be for the CSR's key, name exactly
-// the order's identifiers, and chain to the configured trust anchor. Returns a reason, or null.
+// the order's identifiers, chain to the configured trust anchor and be valid now.
+
+/**
+ * How far a leaf's notBefore may lie ahead of our clock. The PCA refuses requests whose timestamp is
+ * more than 5 minutes off its own clock (ncp-pca-api §1.2), so a leaf it signed just now cannot
+ * begin later than that unless the PCA post-dated it.
+ */
+const NOT_BEFORE_SKEW_MS = 5 * 60_000;
 
 export interface IssuedFacts {
   serialHex: string;
@@ -15,7 +22,7 @@ export interface IssuedFacts {
 }
 
 export function spkiSha256OfCert(cert: X509Certificate): string {
-  return createHash('sha256').update(cert.publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
+  return spkiSha256Hex(cert.publicKey.export({ format: 'der', type: 'spki' }));
 }
 
 /** The serial as lower-case hex without leading zero bytes (the DER sign byte). */
@@ -57,41 +64,51 @@ export function factsOf(leaf: X509Certificate): IssuedFacts {
   };
 }
 
+/** The verdict; `facts` whenever the leaf parsed, so the caller need not parse it again. */
+export type IssuedCheck = { ok: true; facts: IssuedFacts } | { ok: false; reason: string; facts?: IssuedFacts };
+
 export function checkIssued(
   leafPem: string,
   chainPems: string[],
   expected: { spkiSha256: string; identifiers: Identifier[] },
   trustAnchors: X509Certificate[],
   now: Date,
-): { ok: true; facts: IssuedFacts } | { ok: false; reason: string } {
+): IssuedCheck {
+  const unparsable = 'the PCA returned a certificate that cannot be parsed';
   let leaf: X509Certificate;
-  let chain: X509Certificate[];
   try {
     leaf = new X509Certificate(leafPem);
-    chain = chainPems.map((p) => new X509Certificate(p));
   } catch {
-    return { ok: false, reason: 'the PCA returned a certificate that cannot be parsed' };
+    return { ok: false, reason: unparsable };
   }
   const facts = factsOf(leaf);
-  if (facts.spkiSha256 !== expected.spkiSha256) return { ok: false, reason: "the issued certificate's public key is not the CSR's" };
+  const refuse = (reason: string): IssuedCheck => ({ ok: false, reason, facts });
+  let chain: X509Certificate[];
+  try {
+    chain = chainPems.map((p) => new X509Certificate(p));
+  } catch {
+    return refuse(unparsable);
+  }
+  if (facts.spkiSha256 !== expected.spkiSha256) return refuse("the issued certificate's public key is not the CSR's");
   const want = new Set(expected.identifiers.map(identifierKey));
   const got = new Set(certificateNameKeys(leaf));
   const same = want.size === got.size && [...want].every((k) => got.has(k));
-  if (!same) return { ok: false, reason: `the issued certificate names [${[...got].join(', ')}], not the order's [${[...want].join(', ')}]` };
-  if (chain.length === 0) return { ok: false, reason: 'the PCA returned no issuing CA certificate' };
+  if (!same) return refuse(`the issued certificate names [${[...got].join(', ')}], not the order's [${[...want].join(', ')}]`);
+  if (chain.length === 0) return refuse('the PCA returned no issuing CA certificate');
   const path = [leaf, ...chain];
   for (let i = 0; i + 1 < path.length; i++) {
     const child = path[i]!;
     const parent = path[i + 1]!;
     if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
-      return { ok: false, reason: `certificate ${i} of the chain is not signed by certificate ${i + 1}` };
+      return refuse(`certificate ${i} of the chain is not signed by certificate ${i + 1}`);
     }
   }
   const top = path[path.length - 1]!;
   const anchored = trustAnchors.some(
     (anchor) => anchor.fingerprint256 === top.fingerprint256 || (top.checkIssued(anchor) && top.verify(anchor.publicKey)),
   );
-  if (!anchored) return { ok: false, reason: 'the chain does not lead to the configured trust anchor' };
-  if (facts.notAfter.getTime() <= now.getTime()) return { ok: false, reason: 'the issued certificate is already expired' };
+  if (!anchored) return refuse('the chain does not lead to the configured trust anchor');
+  if (facts.notAfter.getTime() <= now.getTime()) return refuse('the issued certificate is already expired');
+  if (facts.notBefore.getTime() > now.getTime() + NOT_BEFORE_SKEW_MS) return refuse('the issued certificate is not valid yet');
   return { ok: true, facts };
 }

@@ -101,6 +101,3 @@ export class AcmeProblem extends Error {
     });
   }
 }
-
-export const problem = (type: AcmeErrorType, detail?: string, options?: ProblemOptions): AcmeProblem =>
-  new AcmeProblem(type, detail, options);

@@ -77,11 +77,9 @@ export interface Order {
   updatedAt: Date;
 }
 
-export interface Certificate {
+/** A certificate the PCA issued, as the gateway keeps it (pca/issued.ts assembles it, the store records it). */
+export interface IssuedCertificate {
   id: string;
-  orderId: string;
-  accountId: string;
-  directory: string;
   /** Serial as lower-case hex without separators or sign byte. */
   serialHex: string;
   /** Serial exactly as the PCA reports it (colon hex), for revoke calls. */
@@ -95,6 +93,13 @@ export interface Certificate {
   akiB64: string | null;
   notBefore: Date;
   notAfter: Date;
+}
+
+/** An issued certificate on record: whose it is and what became of it. */
+export interface Certificate extends IssuedCertificate {
+  orderId: string;
+  accountId: string;
+  directory: string;
   status: CertificateStatus;
   revokedAt: Date | null;
   revocationReason: number | null;

@@ -1,11 +1,11 @@
 import { constants as cryptoConstants, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { AcmeProblem } from '../acme/problems.js';
-import type { Account } from '../acme/types.js';
 
 // JWS checks as small named steps (RFC 8555 §6.2-6.5; Boulder's verify.go and Pebble's verifyJWS as
 // models). Every step throws the ACME problem a client can act on; none of them writes state. The
-// nonce is redeemed by the caller only after the signature verified.
+// nonce is redeemed by the caller (auth/verifier.ts) only after the signature verified. The same
+// steps check the inner JWS of a key change (auth/key-rollover.ts) and the EAB JWS (auth/eab.ts).
 
 /** Signature algorithms accepted on account keys (interop item 9). No "none", no MACs outside EAB. */
 export const ACCOUNT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -20,9 +20,20 @@ export interface ProtectedHeader {
   alg: string;
   nonce?: string;
   url?: string;
-  jwk?: JWK;
+  /** Untrusted until publicKeyFromJwk accepted it. */
+  jwk?: unknown;
   kid?: string;
   [key: string]: unknown;
+}
+
+/** Step 0: the request is sent as application/jose+json (RFC 8555 §6.2); parameters and case do not matter. */
+export function checkContentType(value: string | undefined): void {
+  const contentType = (value ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== 'application/jose+json') {
+    throw new AcmeProblem('malformed', `Content-Type must be application/jose+json (RFC 8555 §6.2), not "${contentType || 'none'}"`, {
+      status: 415,
+    });
+  }
 }
 
 /** Step 1: the body is one flattened JWS (RFC 7515 §7.2.2) with only a protected header. */
@@ -44,13 +55,7 @@ export function parseFlattenedJws(body: unknown): FlattenedJws {
 
 /** Step 2: the protected header decodes to a JSON object. */
 export function decodeProtectedHeader(jws: FlattenedJws): ProtectedHeader {
-  let header: unknown;
-  try {
-    header = JSON.parse(base64urlDecode(jws.protected, 'protected header').toString('utf8'));
-  } catch (err) {
-    if (err instanceof AcmeProblem) throw err;
-    throw new AcmeProblem('malformed', 'the JWS protected header is not valid JSON');
-  }
+  const header = base64urlJson(jws.protected, 'protected header');
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     throw new AcmeProblem('malformed', 'the JWS protected header is not a JSON object');
   }
@@ -66,8 +71,16 @@ export function checkAlgorithm(header: ProtectedHeader, allowed: string[] = ACCO
   }
 }
 
+/** How a JWS names its key: embedded (jwk, still to be checked by publicKeyFromJwk) or an account URL (kid). */
+export type JwkReference = { kind: 'jwk'; jwk: unknown };
+export type KidReference = { kind: 'kid'; kid: string };
+export type KeyReference = JwkReference | KidReference;
+
 /** Step 4: exactly one of jwk / kid (RFC 8555 §6.2), and the one this endpoint wants. */
-export function checkKeyReference(header: ProtectedHeader, want: 'jwk' | 'kid' | 'either'): 'jwk' | 'kid' {
+export function checkKeyReference(header: ProtectedHeader, want: 'jwk'): JwkReference;
+export function checkKeyReference(header: ProtectedHeader, want: 'kid'): KidReference;
+export function checkKeyReference(header: ProtectedHeader, want: 'jwk' | 'kid' | 'either'): KeyReference;
+export function checkKeyReference(header: ProtectedHeader, want: 'jwk' | 'kid' | 'either'): KeyReference {
   const hasJwk = header.jwk !== undefined;
   const hasKid = header.kid !== undefined;
   if (hasJwk && hasKid) throw new AcmeProblem('malformed', 'the JWS protected header must not contain both "jwk" and "kid"');
@@ -79,8 +92,9 @@ export function checkKeyReference(header: ProtectedHeader, want: 'jwk' | 'kid' |
       want === 'jwk' ? 'this request must be signed with a "jwk" header, not "kid"' : 'this request must be signed by an account ("kid"), not "jwk"',
     );
   }
-  if (mode === 'kid' && typeof header.kid !== 'string') throw new AcmeProblem('malformed', 'the JWS "kid" must be a string');
-  return mode;
+  if (mode === 'jwk') return { kind: 'jwk', jwk: header.jwk };
+  if (typeof header.kid !== 'string') throw new AcmeProblem('malformed', 'the JWS "kid" must be a string');
+  return { kind: 'kid', kid: header.kid };
 }
 
 /** Step 5: the "url" header equals the URL the request was sent to (RFC 8555 §6.4). */
@@ -146,6 +160,19 @@ export function publicJwk(jwk: JWK): JWK {
 /** RFC 7638 thumbprint, base64url SHA-256: the key's identity and the key authorization's suffix (RFC 8555 §8.1). */
 export const jwkThumbprint = (jwk: JWK): Promise<string> => calculateJwkThumbprint(publicJwk(jwk), 'sha256');
 
+/** An embedded key (a header "jwk") accepted by publicKeyFromJwk, in its stored shape, with its thumbprint. */
+export interface EmbeddedKey {
+  key: KeyObject;
+  jwk: JWK;
+  thumbprint: string;
+}
+
+export async function embeddedKey(jwk: unknown): Promise<EmbeddedKey> {
+  const key = publicKeyFromJwk(jwk);
+  const stored = publicJwk(jwk as JWK); // publicKeyFromJwk proved it is a public JWK object
+  return { key, jwk: stored, thumbprint: await jwkThumbprint(stored) };
+}
+
 /** How each JWS algorithm maps onto node:crypto (RFC 7518 §3), and the key it needs. */
 const ALG_PARAMS: Record<string, { hash: string | null; keyType: string; curve?: string; pss?: boolean; p1363?: boolean }> = {
   RS256: { hash: 'sha256', keyType: 'rsa' },
@@ -195,13 +222,7 @@ export async function verifySignature(jws: FlattenedJws, key: KeyObject, algorit
 /** Step 8: the payload: "" is POST-as-GET (RFC 8555 §6.3), anything else must be a JSON object. */
 export function decodePayload(jws: FlattenedJws): Record<string, unknown> | null {
   if (jws.payload === '') return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(base64urlDecode(jws.payload, 'payload').toString('utf8'));
-  } catch (err) {
-    if (err instanceof AcmeProblem) throw err;
-    throw new AcmeProblem('malformed', 'the JWS payload is not valid JSON');
-  }
+  const value = base64urlJson(jws.payload, 'payload');
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new AcmeProblem('malformed', 'the JWS payload must be a JSON object');
   }
@@ -213,17 +234,14 @@ export function base64urlDecode(text: string, what: string): Buffer {
   return Buffer.from(text, 'base64url');
 }
 
-const truncate = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n)}…` : s);
-
-/** What a verified request hands to the services. */
-export interface VerifiedRequest {
-  header: ProtectedHeader;
-  jws: FlattenedJws;
-  /** null for POST-as-GET. */
-  payload: Record<string, unknown> | null;
-  /** Set when signed by an account (kid). */
-  account: Account | null;
-  /** Set when signed with an embedded key (jwk). */
-  jwk: JWK | null;
-  jwkThumbprint: string | null;
+/** A base64url member holding JSON (header, payload, EAB payload): malformed when it is neither. */
+export function base64urlJson(text: string, what: string): unknown {
+  const bytes = base64urlDecode(text, what);
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new AcmeProblem('malformed', `the JWS ${what} is not valid JSON`);
+  }
 }
+
+const truncate = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n)}…` : s);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { DEFAULT_DIRECTORY } from '../http/links.js';
+import { DEFAULT_DIRECTORY } from '../acme/links.js';
 import { buildAdmin } from '../deps.js';
 import { parseExpiry } from '../services/eab-keys.js';
 

@@ -123,6 +123,8 @@ export const configSchema = z
         /** Extra CA PEM to trust when calling an https PCA endpoint. */
         caFile: z.string().optional(),
         maxConcurrentCalls: z.number().int().min(1).max(256).default(8),
+        /** Issuance jobs running at once (each holds at most one PCA call); validation.concurrency is separate. */
+        issuanceConcurrency: z.number().int().min(1).max(256).default(8),
         /** Consecutive failed PCA calls that open the circuit breaker, and how long it stays open. */
         breakerThreshold: z.number().int().min(1).max(1000).default(5),
         breakerCooldownMs: z.number().int().min(100).max(10 * 60_000).default(30_000),

@@ -1,21 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono, type Context } from 'hono';
+import { DEFAULT_DIRECTORY, type Linker } from '../acme/links.js';
 import { AcmeProblem } from '../acme/problems.js';
-import type { VerifiedRequest } from '../auth/jws.js';
 import type { NonceService } from '../auth/nonces.js';
-import type { RequestVerifier, SignerMode } from '../auth/verifier.js';
+import type { RequestVerifier } from '../auth/verifier.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Random } from '../platform/random.js';
 import type { AccountService } from '../services/accounts.js';
 import type { KeyChangeService } from '../services/key-change.js';
-import type { AuthorizationService, CertificateService, ChallengeService, OrderService } from '../services/orders.js';
+import type { AuthorizationService } from '../services/authorizations.js';
+import type { CertificateService } from '../services/certificates.js';
+import type { ChallengeService } from '../services/challenges.js';
+import type { OrderService } from '../services/orders.js';
 import type { RenewalInfoService } from '../services/renewal-info.js';
 import type { RevocationService } from '../services/revocation.js';
-import { readJsonBody } from './body.js';
-import { DEFAULT_DIRECTORY, type Linker } from './links.js';
-import { renderAccount, renderAuthorization, renderChallenge, renderOrder } from './render.js';
+import { renderAccount, renderAuthorization, renderChallenge, renderDirectory, renderOrder, renderOrdersList, renderRenewalInfo, type DirectoryMeta } from './render.js';
+import { verifiedRequests } from './verified.js';
 
 // Builds the Hono app from its dependencies; no I/O happens here. Every response gets a fresh
 // Replay-Nonce, Cache-Control: no-store and Link rel="index" (interop items 4, 40); every error is a
@@ -46,7 +48,8 @@ type Env = {
   Variables: { links: string[]; requestId: string };
 };
 
-type Ctx = Context<Env>;
+/** Any route's context: the app's Env, plus the verified request once a signing middleware ran. */
+type Ctx<E extends Env = Env> = Context<E>;
 
 const JSON_TYPE = 'application/json';
 const PROBLEM_TYPE = 'application/problem+json';
@@ -57,6 +60,8 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   const dir = DEFAULT_DIRECTORY;
   const app = new Hono<Env>();
   const newNoncePattern = linker.pattern('newNonce', dir);
+  // Each route names the signing mode it takes (auth/requests.ts); its handler reads c.var.verified.
+  const signed = verifiedRequests({ verifier: deps.verifier, linker, directory: dir, maxBodyBytes: config.server.maxBodyBytes });
 
   // ---- headers every ACME response carries ----
   app.use('*', async (c, next) => {
@@ -94,72 +99,60 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   );
 
   // ---- directory and nonces (RFC 8555 §7.1.1, §7.2) ----
-  app.get(linker.pattern('directory', dir), (c) => {
-    const meta: Record<string, unknown> = { externalAccountRequired: config.acme.externalAccountRequired };
-    if (config.acme.termsOfService) meta.termsOfService = config.acme.termsOfService;
-    if (config.acme.website) meta.website = config.acme.website;
-    const profiles = Object.entries(config.acme.profiles);
-    if (profiles.length) meta.profiles = Object.fromEntries(profiles.map(([name, p]) => [name, p.description]));
-    return json(c, 200, {
-      newNonce: linker.url('newNonce', dir),
-      newAccount: linker.url('newAccount', dir),
-      newOrder: linker.url('newOrder', dir),
-      revokeCert: linker.url('revokeCert', dir),
-      keyChange: linker.url('keyChange', dir),
-      renewalInfo: linker.url('renewalInfo', dir),
-      meta,
-    });
-  });
+  const directoryMeta: DirectoryMeta = {
+    externalAccountRequired: config.acme.externalAccountRequired,
+    termsOfService: config.acme.termsOfService ?? null,
+    website: config.acme.website ?? null,
+    profiles: Object.fromEntries(Object.entries(config.acme.profiles).map(([name, p]) => [name, p.description])),
+  };
+  app.get(linker.pattern('directory', dir), (c) => json(c, 200, renderDirectory(linker, dir, directoryMeta)));
   // HEAD → 200, GET → 204 (interop item 3: uacme wants exactly 204 on GET).
   app.on(['GET', 'HEAD'], linker.pattern('newNonce', dir), (c) => c.body(null, c.req.method === 'HEAD' ? 200 : 204));
 
   // ---- accounts (RFC 8555 §7.3) ----
-  app.post(linker.pattern('newAccount', dir), async (c) => {
-    const url = linker.url('newAccount', dir);
-    const req = await verify(c, 'jwk');
-    const { account, created } = await deps.accounts.newAccount(req, dir, url);
+  app.post(linker.pattern('newAccount', dir), signed.newAccount, async (c) => {
+    const { account, created } = await deps.accounts.newAccount(c.var.verified, dir);
     c.header('Location', linker.url('account', dir, account.id));
     return json(c, created ? 201 : 200, renderAccount(linker, account));
   });
-  app.post(linker.pattern('account', dir), async (c) => {
-    const req = await verify(c, 'kid');
-    if (req.account!.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'the account URL does not match the signing account');
-    const account = await deps.accounts.update(req.account!, req.payload);
+  app.post(linker.pattern('account', dir), signed.account, async (c) => {
+    const req = c.var.verified;
+    if (req.account.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'the account URL does not match the signing account');
+    const account = await deps.accounts.update(req.account, req.payload);
     c.header('Location', linker.url('account', dir, account.id));
     return json(c, 200, renderAccount(linker, account));
   });
-  app.post(linker.pattern('orders', dir), async (c) => {
-    // RFC 8555 §7.1.2.1: the orders list is read with POST-as-GET.
-    const req = await postAsGet(c);
-    if (req.account!.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'an account can list only its own orders');
-    const page = await deps.orders.list(req.account!, c.req.query('cursor') ?? null);
-    if (page.next) addLink(c, `<${linker.url('orders', dir, req.account!.id)}?cursor=${page.next}>;rel="next"`);
-    return json(c, 200, { orders: page.orderIds.map((id) => linker.url('order', dir, id)) });
+  // RFC 8555 §7.1.2.1: the orders list is read with POST-as-GET.
+  app.post(linker.pattern('orders', dir), signed.postAsGet, async (c) => {
+    const { account } = c.var.verified;
+    if (account.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'an account can list only its own orders');
+    const page = await deps.orders.list(account, c.req.query('cursor') ?? null);
+    if (page.next) addLink(c, `<${linker.url('orders', dir, account.id)}?cursor=${page.next}>;rel="next"`);
+    return json(c, 200, renderOrdersList(linker, dir, page.orderIds));
   });
-  app.post(linker.pattern('keyChange', dir), async (c) => {
-    const req = await verify(c, 'kid');
-    const account = await deps.keyChange.change(req, linker.url('keyChange', dir));
+  app.post(linker.pattern('keyChange', dir), signed.keyChange, async (c) => {
+    const req = c.var.verified;
+    const account = await deps.keyChange.change(req.account, req.newKey);
     c.header('Location', linker.url('account', dir, account.id));
     return json(c, 200, renderAccount(linker, account));
   });
 
   // ---- orders (RFC 8555 §7.4) ----
-  app.post(linker.pattern('newOrder', dir), async (c) => {
-    const req = await verify(c, 'kid');
-    const view = await deps.orders.newOrder(req.account!, req.payload);
+  app.post(linker.pattern('newOrder', dir), signed.account, async (c) => {
+    const req = c.var.verified;
+    const view = await deps.orders.newOrder(req.account, req.payload);
     c.header('Location', linker.url('order', dir, view.order.id));
     retryAfterWhileBusy(c, view.status);
     return json(c, 201, renderOrder(linker, view.order, view.status));
   });
-  app.post(linker.pattern('order', dir), async (c) => {
-    const req = await postAsGet(c);
-    const view = await deps.orders.view(req.account!, c.req.param('id')!);
+  app.post(linker.pattern('order', dir), signed.postAsGet, async (c) => {
+    const view = await deps.orders.view(c.var.verified.account, resourceId(c));
     retryAfterWhileBusy(c, view.status);
     return json(c, 200, renderOrder(linker, view.order, view.status));
   });
-  app.post(linker.pattern('finalize', dir), async (c) => {
-    const req = await verify(c, 'kid');
-    const view = await deps.orders.finalize(req.account!, c.req.param('id')!, req.payload);
+  app.post(linker.pattern('finalize', dir), signed.account, async (c) => {
+    const req = c.var.verified;
+    const view = await deps.orders.finalize(req.account, resourceId(c), req.payload);
     // interop item 22: 200 + Location of the order, status processing or valid, never ready.
     c.header('Location', linker.url('order', dir, view.order.id));
     retryAfterWhileBusy(c, view.status);
@@ -167,19 +160,19 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   });
 
   // ---- authorizations and challenges (RFC 8555 §7.5) ----
-  app.post(linker.pattern('authz', dir), async (c) => {
-    const req = await verify(c, 'kid');
-    const id = c.req.param('id')!;
+  app.post(linker.pattern('authz', dir), signed.account, async (c) => {
+    const req = c.var.verified;
+    const id = resourceId(c);
     const view =
       req.payload === null
-        ? await deps.authorizations.view(req.account!, id)
-        : await deps.authorizations.deactivate(req.account!, id, req.payload);
+        ? await deps.authorizations.view(req.account, id)
+        : await deps.authorizations.deactivate(req.account, id, req.payload);
     retryAfterWhileBusy(c, view.status);
     return json(c, 200, renderAuthorization(linker, view.authz, view.status));
   });
-  app.post(linker.pattern('challenge', dir), async (c) => {
-    const req = await verify(c, 'kid');
-    const { challenge, authz } = await deps.challenges.respond(req.account!, c.req.param('id')!, req.payload);
+  app.post(linker.pattern('challenge', dir), signed.account, async (c) => {
+    const req = c.var.verified;
+    const { challenge, authz } = await deps.challenges.respond(req.account, resourceId(c), req.payload);
     // interop item 27: the authorization as Link rel="up".
     addLink(c, `<${linker.url('authz', dir, authz.id)}>;rel="up"`);
     retryAfterWhileBusy(c, challenge.status);
@@ -187,15 +180,13 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   });
 
   // ---- certificates (RFC 8555 §7.4.2, §7.6) ----
-  app.post(linker.pattern('certificate', dir), async (c) => {
-    const req = await postAsGet(c);
-    const pem = await deps.certificates.fullchain(req.account!, c.req.param('id')!);
+  app.post(linker.pattern('certificate', dir), signed.postAsGet, async (c) => {
+    const pem = await deps.certificates.fullchain(c.var.verified.account, resourceId(c));
     // interop item 33: no Link rel="up" when the chain is in the body.
     return c.body(pem, 200, { 'Content-Type': PEM_CHAIN_TYPE });
   });
-  app.post(linker.pattern('revokeCert', dir), async (c) => {
-    const req = await verify(c, 'either');
-    await deps.revocation.revoke(req, dir);
+  app.post(linker.pattern('revokeCert', dir), signed.revoke, async (c) => {
+    await deps.revocation.revoke(c.var.verified, dir);
     return c.body(null, 200);
   });
 
@@ -203,7 +194,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   app.get(`${linker.pattern('renewalInfo', dir)}/:certId`, async (c) => {
     const info = await deps.renewalInfo.lookup(c.req.param('certId'));
     c.header('Retry-After', String(info.retryAfterSeconds));
-    return json(c, 200, { suggestedWindow: info.suggestedWindow, ...(info.explanationURL ? { explanationURL: info.explanationURL } : {}) });
+    return json(c, 200, renderRenewalInfo(info.window));
   });
 
   // Resources are read with POST-as-GET (RFC 8555 §6.3); a plain GET gets a clear 405.
@@ -214,38 +205,26 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     });
   }
 
-  async function verify(c: Ctx, signer: SignerMode): Promise<VerifiedRequest> {
-    const contentType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (contentType !== 'application/jose+json') {
-      throw new AcmeProblem('malformed', `Content-Type must be application/jose+json (RFC 8555 §6.2), not "${contentType || 'none'}"`, {
-        status: 415,
-      });
-    }
-    const body = await readJsonBody(c.req.raw, config.server.maxBodyBytes);
-    // The JWS url is the whole request URL, query included (RFC 8555 §6.4; the orders list's "next" links carry one).
-    const search = new URL(c.req.url).search;
-    return deps.verifier.verify(body, { signer, requestUrl: linker.requestUrl(c.req.path) + search, directory: dir });
-  }
-
-  async function postAsGet(c: Ctx): Promise<VerifiedRequest> {
-    const req = await verify(c, 'kid');
-    if (req.payload !== null) throw new AcmeProblem('malformed', 'POST-as-GET requests must have an empty payload (RFC 8555 §6.3)');
-    return req;
-  }
-
   return app;
 }
 
-function json(c: Ctx, status: number, body: unknown): Response {
+function json<E extends Env>(c: Ctx<E>, status: number, body: unknown): Response {
   return c.body(JSON.stringify(body), status as 200, { 'Content-Type': JSON_TYPE });
 }
 
-function addLink(c: Ctx, link: string): void {
+/** The :id of a resource route; every resource pattern has one (acme/links.ts ROUTES). */
+function resourceId<E extends Env>(c: Ctx<E>): string {
+  const id = c.req.param('id');
+  if (id === undefined) throw new Error(`route ${c.req.routePath} has no :id`);
+  return id;
+}
+
+function addLink<E extends Env>(c: Ctx<E>, link: string): void {
   c.get('links').push(link);
 }
 
 /** interop item 30: whole seconds on everything still pending or processing. */
-function retryAfterWhileBusy(c: Ctx, status: string): void {
+function retryAfterWhileBusy<E extends Env>(c: Ctx<E>, status: string): void {
   if (status === 'pending' || status === 'processing') c.header('Retry-After', '1');
 }
 

@@ -1,5 +1,5 @@
 import type { Account, Authorization, Challenge, Order } from '../acme/types.js';
-import type { Linker } from './links.js';
+import type { Linker } from '../acme/links.js';
 
 // RFC 8555 §7.1 wire shapes. The only place JSON field names of the protocol are written.
 
@@ -51,4 +51,40 @@ export function renderOrder(linker: Linker, o: Order, status: Order['status']) {
     ...(status === 'valid' && o.certificateId ? { certificate: linker.url('certificate', o.directory, o.certificateId) } : {}),
     ...(status === 'invalid' && o.error ? { error: o.error } : {}),
   };
+}
+
+/** What the directory's `meta` says (RFC 8555 §7.1.1); absent members are left out on the wire. */
+export interface DirectoryMeta {
+  externalAccountRequired: boolean;
+  termsOfService: string | null;
+  website: string | null;
+  /** Profile name → description (draft-ietf-acme-profiles; clients decode map[string]string, interop item 2). */
+  profiles: Record<string, string>;
+}
+
+export function renderDirectory(linker: Linker, directory: string, meta: DirectoryMeta) {
+  return {
+    newNonce: linker.url('newNonce', directory),
+    newAccount: linker.url('newAccount', directory),
+    newOrder: linker.url('newOrder', directory),
+    revokeCert: linker.url('revokeCert', directory),
+    keyChange: linker.url('keyChange', directory),
+    renewalInfo: linker.url('renewalInfo', directory),
+    meta: {
+      externalAccountRequired: meta.externalAccountRequired,
+      ...(meta.termsOfService ? { termsOfService: meta.termsOfService } : {}),
+      ...(meta.website ? { website: meta.website } : {}),
+      ...(Object.keys(meta.profiles).length ? { profiles: meta.profiles } : {}),
+    },
+  };
+}
+
+/** RFC 8555 §7.1.2.1: the orders list; paging goes in Link rel="next", not the body. */
+export function renderOrdersList(linker: Linker, directory: string, orderIds: string[]) {
+  return { orders: orderIds.map((id) => linker.url('order', directory, id)) };
+}
+
+/** RFC 9773 §4.2 renewal information. */
+export function renderRenewalInfo(window: { start: Date; end: Date }) {
+  return { suggestedWindow: { start: iso(window.start), end: iso(window.end) } };
 }

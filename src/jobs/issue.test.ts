@@ -3,8 +3,11 @@ import { X509Certificate, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { configSchema } from '../config/schema.js';
 import type { Order } from '../acme/types.js';
+import { ValidityPolicy } from '../acme/validity.js';
+import { normalizeSerialHex } from '../acme/issued-check.js';
+import { toPem } from '../acme/pem.js';
+import { PcaError } from '../pca/errors.js';
 import { NcpPcaClient } from '../pca/ncp-client.js';
 import { startPcaSimulator, type RunningSimulator } from '../pca/simulator/index.js';
 import { makeCsr } from '../pca/make-csr.js';
@@ -12,7 +15,6 @@ import type { PcaCertPage, PcaClient } from '../pca/types.js';
 import { ManualClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
 import { cryptoRandom } from '../platform/random.js';
-import { ValidityPolicy } from '../services/validity.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Job, Store } from '../store/types.js';
 import { IssuanceJob } from './issue.js';
@@ -23,15 +25,21 @@ import { IssuanceJob } from './issue.js';
 
 const id = () => randomBytes(9).toString('base64url');
 
-/** Delegates to the real client; counts sign calls; can reverse the list order or fail list calls. */
+/** Delegates to the real client; counts sign calls; can reverse the list order, fail list calls or signs, or replace getCert's caChain. */
 class ProbePca implements PcaClient {
   signs = 0;
   newestFirst = false;
   listDown = false;
+  /** The next sign fails with this before the PCA sees it (nothing is issued). */
+  failNextSign: PcaError | null = null;
+  /** Replaces the caChain getCert reports. */
+  getCertChain: string[] | null = null;
   constructor(private readonly inner: PcaClient) {}
   sign(...a: Parameters<PcaClient['sign']>) {
     this.signs++;
-    return this.inner.sign(...a);
+    const fail = this.failNextSign;
+    this.failNextSign = null;
+    return fail ? Promise.reject(fail) : this.inner.sign(...a);
   }
   chain() {
     return this.inner.chain();
@@ -39,8 +47,9 @@ class ProbePca implements PcaClient {
   revoke(s: string) {
     return this.inner.revoke(s);
   }
-  getCert(s: string) {
-    return this.inner.getCert(s);
+  async getCert(s: string) {
+    const info = await this.inner.getCert(s);
+    return this.getCertChain ? { ...info, caChainPems: this.getCertChain } : info;
   }
   async listCerts(pageNo = 1): Promise<PcaCertPage> {
     if (this.listDown) throw new Error('list endpoint down');
@@ -81,7 +90,7 @@ describe('IssuanceJob reconciliation', () => {
     job = new IssuanceJob({
       store,
       pca,
-      validity: new ValidityPolicy(configSchema.parse({})),
+      validity: new ValidityPolicy({ defaultPeriodDays: 90, profiles: {} }),
       trustAnchors: () => anchors,
       clock,
       random: cryptoRandom,
@@ -136,10 +145,24 @@ describe('IssuanceJob reconciliation', () => {
     return { order: (await store.orders.get(order.id))!, spki: csr.spkiSha256, job: claimed! };
   }
 
-  const issuedFor = async (spki: string) => {
+  const allIssued = async () => {
     const res = await fetch(`${sim.url}/_simulator/issued`);
-    return ((await res.json()) as { serialNo: string; spkiSha256: string }[]).filter((c) => c.spkiSha256 === spki);
+    return (await res.json()) as { serialNo: string; spkiSha256: string }[];
   };
+  const issuedFor = async (spki: string) => (await allIssued()).filter((c) => c.spkiSha256 === spki);
+  /** The gateway's record of a PCA certificate (attached or orphan), by the PCA's serial. */
+  const recorded = (pcaSerial: string) => store.certificates.getBySerial(normalizeSerialHex(pcaSerial));
+
+  /** Certificates for the same name as the orders (127.0.0.1) but another key, one clock second apart. */
+  async function signForeign(n: number): Promise<string[]> {
+    const other = await makeCsr(['127.0.0.1'], { commonName: null });
+    const serials: string[] = [];
+    for (let i = 0; i < n; i++) {
+      clock.advance(1000);
+      serials.push((await client.sign(other.csrPem)).serialNo);
+    }
+    return serials;
+  }
 
   it('no trust anchor yet (PCA chain not fetched): the job waits without signing, then issues once it is there', async () => {
     const { order, job: j } = await processingOrder();
@@ -233,5 +256,114 @@ describe('IssuanceJob reconciliation', () => {
     await job.giveUp(j, new Error('deadline passed'));
     expect((await store.orders.get(order.id))!.status).toBe('valid');
     expect(pca.signs).toBe(1);
+  });
+  it.each([false, true])(
+    'certificates for another key issued in the same window are never adopted (newest first: %s): only the key excludes them',
+    async (newestFirst) => {
+      pca.newestFirst = newestFirst;
+      const { order, spki, job: j } = await processingOrder();
+      const before = await signForeign(3);
+      sim.faults.set({ dropAfterSignRate: 1 });
+      await expect(job.run(j)).rejects.toThrow(/PCA sign failed/);
+      sim.faults.set({});
+      const after = await signForeign(3);
+
+      await job.run(j);
+      expect(pca.signs).toBe(1);
+      const done = (await store.orders.get(order.id))!;
+      expect(done.status).toBe('valid');
+      const [ours] = await issuedFor(spki);
+      expect((await store.certificates.get(done.certificateId!))?.pcaSerial).toBe(ours!.serialNo);
+      for (const serial of [...before, ...after]) expect(await recorded(serial)).toBeNull();
+      expect((await store.issuance.attemptsForOrder(order.id)).map((a) => [a.outcome, a.pcaSerial])).toEqual([['issued', ours!.serialNo]]);
+    },
+  );
+
+  it('outcome unknown but nothing issued for our key, only for other keys since: reconciliation adopts nothing and signs again', async () => {
+    const { order, spki, job: j } = await processingOrder();
+    pca.failNextSign = new PcaError('timeout', 'PCA POST timed out (test)');
+    await expect(job.run(j)).rejects.toThrow(/PCA sign failed/);
+    expect((await store.issuance.attemptsForOrder(order.id)).map((a) => a.outcome)).toEqual(['unknown']);
+    const foreign = await signForeign(3);
+
+    await job.run(j);
+    expect(pca.signs).toBe(2);
+    expect((await store.orders.get(order.id))!.status).toBe('valid');
+    const ours = await issuedFor(spki);
+    expect(ours).toHaveLength(1);
+    for (const serial of foreign) expect(await recorded(serial)).toBeNull();
+    expect((await store.issuance.attemptsForOrder(order.id)).map((a) => [a.outcome, a.pcaSerial])).toEqual([
+      ['failed', null],
+      ['issued', ours[0]!.serialNo],
+    ]);
+  });
+
+  it('the PCA certifies another key than the CSR\'s: the order ends invalid, the certificate is kept on record, never attached', async () => {
+    const { order, spki, job: j } = await processingOrder();
+    const known = new Set((await allIssued()).map((c) => c.serialNo));
+    sim.faults.set({ wrongKeyRate: 1 });
+    await job.run(j);
+    const ended = (await store.orders.get(order.id))!;
+    expect(ended.status).toBe('invalid');
+    expect(ended.certificateId).toBeNull();
+    expect(ended.error).toMatchObject({ type: 'urn:ietf:params:acme:error:serverInternal', detail: "the Private CA returned an unusable certificate: the issued certificate's public key is not the CSR's" });
+    const fresh = (await allIssued()).filter((c) => !known.has(c.serialNo));
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]!.spkiSha256).not.toBe(spki);
+    expect(await recorded(fresh[0]!.serialNo)).not.toBeNull();
+    expect((await store.issuance.attemptsForOrder(order.id)).map((a) => [a.outcome, a.pcaSerial, a.error])).toEqual([
+      ['issued', fresh[0]!.serialNo, "rejected: the issued certificate's public key is not the CSR's"],
+    ]);
+  });
+
+  it('adopting when getCert reports no caChain: the chain comes from the CA chain endpoint, issuer first, root left out', async () => {
+    const { order, job: j } = await processingOrder();
+    sim.faults.set({ dropAfterSignRate: 1 });
+    await expect(job.run(j)).rejects.toThrow(/PCA sign failed/);
+    sim.faults.set({});
+    pca.getCertChain = [];
+    await job.run(j);
+    const done = (await store.orders.get(order.id))!;
+    expect(done.status).toBe('valid');
+    const cert = (await store.certificates.get(done.certificateId!))!;
+    const [, ...issuers] = cert.fullchainPem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n/g)!;
+    const chain = await client.chain();
+    expect(issuers).toEqual([chain[0]]);
+    expect(new X509Certificate(issuers[0]!).fingerprint256).not.toBe(anchors[0]!.fingerprint256);
+  });
+
+  it('adopting when nothing the PCA lists issued the leaf: refused like a sign answer without issuers, kept on record', async () => {
+    const { order, spki, job: j } = await processingOrder();
+    sim.faults.set({ dropAfterSignRate: 1 });
+    await expect(job.run(j)).rejects.toThrow(/PCA sign failed/);
+    sim.faults.set({});
+    const [stranger] = await signForeign(1);
+    pca.getCertChain = [(await client.getCert(stranger!)).certPem];
+    await job.run(j);
+    const ended = (await store.orders.get(order.id))!;
+    expect(ended.status).toBe('invalid');
+    expect(ended.error?.detail).toBe('the Private CA returned an unusable certificate: the PCA returned no issuing CA certificate');
+    const [ours] = await issuedFor(spki);
+    expect(await recorded(ours!.serialNo)).not.toBeNull();
+    expect(pca.signs).toBe(1);
+  });
+  it("a certificate for the same key issued before the attempt (a key reused from an earlier order) is not this attempt's", async () => {
+    const { order, spki, job: j } = await processingOrder();
+    const csrPem = toPem('CERTIFICATE REQUEST', (await store.orders.getCsr(order.id))!);
+    const now = clock.nowMs();
+    clock.set(now - 3_600_000);
+    const earlier = await client.sign(csrPem);
+    clock.set(now);
+    pca.failNextSign = new PcaError('timeout', 'PCA POST timed out (test)');
+    await expect(job.run(j)).rejects.toThrow(/PCA sign failed/);
+
+    await job.run(j);
+    expect(pca.signs).toBe(2);
+    const done = (await store.orders.get(order.id))!;
+    expect(done.status).toBe('valid');
+    const attached = (await store.certificates.get(done.certificateId!))!;
+    expect(attached.pcaSerial).not.toBe(earlier.serialNo);
+    expect((await issuedFor(spki)).map((c) => c.serialNo).sort()).toEqual([earlier.serialNo, attached.pcaSerial].sort());
+    expect(await recorded(earlier.serialNo)).toBeNull();
   });
 });

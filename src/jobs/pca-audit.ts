@@ -3,15 +3,16 @@ import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Random } from '../platform/random.js';
 import type { Store } from '../store/types.js';
-import { issuedCertificate } from './issue.js';
 import type { PcaCertificateSearch } from './pca-search.js';
+import { recordOrphan, walkIssuedSince } from './reconcile.js';
 
 // The PCA audit: "record every issuance the PCA reports, so none is ever lost" (issue 4). The PCA
 // can act on a sign call whose answer we never saw, after reconciliation already looked and found
 // nothing (a sign processed later than our timeout). Such a certificate is for a key some issuance
 // attempt of ours asked for; the audit walks the PCA's list back to its watermark and records every
 // such certificate the database does not hold, as an orphan of that attempt's order. Certificates
-// for keys we never asked about (issued by other means on a shared CA) are left alone.
+// for keys we never asked about (issued by other means on a shared CA) are left alone. The walk and
+// the orphan record are reconciliation's (reconcile.ts).
 
 /** How far behind the start of the previous run the next run looks again (late signs, clock skew). */
 const OVERLAP_MS = 15 * 60_000;
@@ -40,28 +41,22 @@ export class PcaAudit {
     const watermark = saved !== null ? Number(saved) : ((await store.issuance.earliestStartedAt()) ?? startedAt) - OVERLAP_MS;
     const result: AuditResult = { looked: 0, recorded: 0, complete: false };
     try {
-      await this.d.search.walkNewestFirst(
-        async (facts) => {
-          if (facts.notBeforeMs < watermark) return false;
-          result.looked++;
-          if (!facts.spkiSha256 || (await store.certificates.getBySerial(normalizeSerialHex(facts.serialNo)))) return true;
-          const attempt = await store.issuance.latestForKey(facts.spkiSha256);
-          if (!attempt) return true; // not a key we asked for
-          const order = await store.orders.get(attempt.orderId);
-          const cert = issuedCertificate(facts.certPem, facts.caChainPems, facts.serialNo, this.d.random.bytes(12).toString('base64url'));
-          if (!order || !cert) return true;
-          await store.certificates.recordOrphan(cert, order.directory, order.id, clock.now());
-          result.recorded++;
-          logger.warn({ serial: facts.serialNo, orderId: order.id }, 'PCA audit: recorded a certificate the PCA issued that the gateway had no record of');
-          return true;
+      const guard = {
+        maxLookups: MAX_LOOKUPS,
+        beforeLookup: () => {
+          if (clock.nowMs() - startedAt > RUN_BUDGET_MS) throw new Error('PCA audit: out of time for this run');
         },
-        {
-          maxLookups: MAX_LOOKUPS,
-          beforeLookup: () => {
-            if (clock.nowMs() - startedAt > RUN_BUDGET_MS) throw new Error('PCA audit: out of time for this run');
-          },
-        },
-      );
+      };
+      await walkIssuedSince(this.d.search, watermark, guard, async (facts) => {
+        result.looked++;
+        if (!facts.spkiSha256 || (await store.certificates.getBySerial(normalizeSerialHex(facts.serialNo)))) return;
+        const attempt = await store.issuance.latestForKey(facts.spkiSha256);
+        if (!attempt) return; // not a key we asked for
+        const order = await store.orders.get(attempt.orderId);
+        if (!order || !(await recordOrphan(this.d, facts, order))) return;
+        result.recorded++;
+        logger.warn({ serial: facts.serialNo, orderId: order.id }, 'PCA audit: recorded a certificate the PCA issued that the gateway had no record of');
+      });
       result.complete = true;
       await store.settings.set(WATERMARK_KEY, String(startedAt - OVERLAP_MS));
     } catch (err) {

@@ -1,9 +1,9 @@
 import { randomId, type Random } from '../platform/random.js';
-import type { JobQueue as JobQueuePort } from '../services/ports.js';
 import type { JobKind, NewJob } from '../store/types.js';
 import { JobEvents } from './events.js';
 
-// The job queue the use cases talk to (services/ports.ts): it makes job records with their deadlines
+// The job queue the use cases talk to (it satisfies the JobQueue port of services/ports.ts, checked
+// where deps.ts hands it over): it makes job records with their deadlines
 // (the one place every job deadline is set, for new work and for start-up recovery alike), wakes the
 // runner, and tells waiters when a job has run in this process.
 
@@ -16,7 +16,7 @@ export interface JobDeadlines {
 
 export const DEFAULT_VALIDATION_DEADLINE_MS = 5 * 60_000;
 
-export class JobQueue implements JobQueuePort {
+export class JobQueue {
   private readonly events = new JobEvents();
   private readonly kickListeners = new Set<() => void>();
 

@@ -1,104 +1,293 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../platform/clock.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
-import { cryptoRandom } from '../platform/random.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Job, Store } from '../store/types.js';
 import { JobQueue } from './queue.js';
-import { JobRunner, type JobHandler } from './runner.js';
+import { JobRunner, RetryLater, type JobHandler } from './runner.js';
 
-// The runner keeps the lease of a job while its handler runs, so a run longer than the lease is
-// not taken over by another owner (a second replica), and lets it go when the run ends.
+// The job runner's leases and deadlines, on the real SQLite store with a clock that moves only when
+// told. Nothing here waits for time to pass: every wait is for an event (a claim made, a handler
+// called, a job run ended), and speed is never asserted (that is the benchmark's business).
 
-let dir: string;
-let store: Store;
-afterEach(async () => {
-  await store?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const T0 = Date.UTC(2030, 0, 1);
+const newQueue = () => new JobQueue({ random: { bytes: (n: number) => Buffer.alloc(n, 1) } as never, deadlines: { validateMs: 1, issueMs: 1 } });
+const LEASE_MS = 60_000;
 
-describe('JobRunner lease renewal', () => {
-  it('a run three leases long keeps its job until it ends', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'runner-'));
-    store = openSqliteStore({ path: join(dir, 'db.sqlite') });
-    const now = systemClock.nowMs();
-    await store.jobs.ensure('issue', 'order-1', { id: 'job-1', runAt: now, deadlineAt: now + 60_000 }, now);
+interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+function deferred<T = void>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
 
-    const leaseMs = 150;
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let started!: () => void;
-    const running = new Promise<void>((r) => (started = r));
-    const handler: JobHandler = {
-      run: async (job: Job) => {
-        started();
-        await gate;
-        await store.jobs.finish(job.id, 'done', null, systemClock.nowMs());
+/** One runner's view of the store: every claim and reschedule it makes is recorded, and can be waited for. */
+class ObservedStore {
+  readonly claims: { nowMs: number; got: Job[] }[] = [];
+  readonly reschedules: boolean[] = [];
+  private claimWaiters: { test: (c: { nowMs: number; got: Job[] }) => boolean; d: Deferred<Job[]> }[] = [];
+  readonly store: Store;
+
+  constructor(inner: Store) {
+    const jobs: Store['jobs'] = {
+      ...inner.jobs,
+      claimDue: async (owner, nowMs, leaseMs, limit, kind) => {
+        const got = await inner.jobs.claimDue(owner, nowMs, leaseMs, limit, kind);
+        // The tests queue issue jobs; the runner's claims for validation slots are not theirs to see.
+        if (kind === 'validate') return got;
+        const claim = { nowMs, got };
+        this.claims.push(claim);
+        this.claimWaiters = this.claimWaiters.filter((w) => (w.test(claim) ? (w.d.resolve(got), false) : true));
+        return got;
       },
-      giveUp: async () => undefined,
+      reschedule: async (...a) => {
+        const done = await inner.jobs.reschedule(...a);
+        this.reschedules.push(done);
+        return done;
+      },
     };
-    const queue = new JobQueue({ random: cryptoRandom, deadlines: { validateMs: 60_000, issueMs: 60_000 } });
-    const runner = new JobRunner({
-      store,
-      clock: systemClock,
-      logger: silentLogger(),
-      owner: 'runner-a',
-      concurrency: 1,
-      leaseMs,
-      pollMs: 10,
-      queue,
-      handlers: { issue: handler, validate: handler },
-    });
-    runner.start();
-    try {
-      await running;
-      // Well past the first lease: another owner still finds nothing to take over.
-      for (let i = 0; i < 3; i++) {
-        await new Promise((r) => setTimeout(r, leaseMs));
-        expect(await store.jobs.claimDue('runner-b', systemClock.nowMs(), leaseMs, 10)).toEqual([]);
-      }
-      expect((await store.jobs.get('job-1'))!.state).toBe('running');
-      release();
-      await queue.waitForRun('issue', 'order-1', 5_000);
-      expect((await store.jobs.get('job-1'))!.state).toBe('done');
-    } finally {
-      await runner.stop(1_000);
-    }
+    this.store = Object.assign(Object.create(inner) as Store, { jobs });
+  }
+
+  /** Resolves with what the first claim made at or after `sinceMs` (runner clock) returned. */
+  claimAtOrAfter(sinceMs: number): Promise<Job[]> {
+    const d = deferred<Job[]>();
+    this.claimWaiters.push({ test: (c) => c.nowMs >= sinceMs, d });
+    return d.promise;
+  }
+}
+
+/** A handler whose run and giveUp do what the test scripts, and say when they are called. */
+class ScriptedHandler implements JobHandler {
+  readonly runs: Job[] = [];
+  readonly giveUps: { job: Job; error: unknown }[] = [];
+  readonly ran = deferred<Job>();
+  readonly gaveUp = deferred<{ job: Job; error: unknown }>();
+  run: (job: Job) => Promise<void>;
+  giveUp: (job: Job, error: unknown) => Promise<void>;
+
+  constructor(
+    store: Store,
+    clock: ManualClock,
+    script: { run?: (job: Job) => Promise<void>; giveUp?: (job: Job, error: unknown) => Promise<void> } = {},
+  ) {
+    this.run = async (job) => {
+      this.runs.push(job);
+      this.ran.resolve(job);
+      if (script.run) await script.run(job);
+      // The handler's own domain write closes the job (runner.ts).
+      await store.jobs.finish(job.id, 'done', null, clock.nowMs());
+    };
+    this.giveUp = async (job, error) => {
+      this.giveUps.push({ job, error });
+      this.gaveUp.resolve({ job, error });
+      if (script.giveUp) await script.giveUp(job, error);
+      await store.jobs.finish(job.id, 'failed', String(error), clock.nowMs());
+    };
+  }
+}
+
+describe('JobRunner', () => {
+  let dir: string;
+  let store: Store;
+  let clock: ManualClock;
+  const runners: JobRunner[] = [];
+  const gates: Deferred[] = [];
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'job-runner-'));
+    store = openSqliteStore({ path: join(dir, 'gw.sqlite') });
+    clock = new ManualClock(T0);
   });
 
-  it('stop() hands a job still running back and stops renewing its lease', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'runner-'));
-    store = openSqliteStore({ path: join(dir, 'db.sqlite') });
-    const now = systemClock.nowMs();
-    await store.jobs.ensure('issue', 'order-2', { id: 'job-2', runAt: now, deadlineAt: now + 60_000 }, now);
-    let renewals = 0;
-    const counted: Store = { ...store, jobs: { ...store.jobs, renewLease: (...args) => (renewals++, store.jobs.renewLease(...args)) } };
-    let started!: () => void;
-    const running = new Promise<void>((r) => (started = r));
-    const stuck: JobHandler = { run: () => (started(), new Promise<void>(() => undefined)), giveUp: async () => undefined };
-    const leaseMs = 90;
-    const runner = new JobRunner({
-      store: counted,
-      clock: systemClock,
+  afterEach(async () => {
+    for (const g of gates.splice(0)) g.resolve();
+    for (const r of runners.splice(0)) await r.stop(0);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A gate a handler waits at: a job "in progress" (or a process that died mid-job) until opened. */
+  function gate(): Deferred {
+    const g = deferred();
+    gates.push(g);
+    return g;
+  }
+
+  function runner(owner: string, handler: JobHandler, opts: { random?: () => number; events?: JobQueue; concurrency?: number } = {}): { runner: JobRunner; seen: ObservedStore } {
+    const seen = new ObservedStore(store);
+    const r = new JobRunner({
+      store: seen.store,
+      clock,
       logger: silentLogger(),
-      owner: 'runner-a',
-      concurrency: 1,
-      leaseMs,
-      pollMs: 10,
-      queue: new JobQueue({ random: cryptoRandom, deadlines: { validateMs: 60_000, issueMs: 60_000 } }),
-      handlers: { issue: stuck, validate: stuck },
+      handlers: { issue: handler, validate: handler },
+      owner,
+      concurrency: { validate: opts.concurrency ?? 4, issue: opts.concurrency ?? 4 },
+      leaseMs: LEASE_MS,
+      pollMs: 1,
+      backoffBaseMs: 1000,
+      backoffMaxMs: 60_000,
+      random: opts.random ?? (() => 0),
+      queue: opts.events ?? newQueue(),
     });
-    runner.start();
-    await running;
-    await new Promise((r) => setTimeout(r, leaseMs));
-    expect(renewals).toBeGreaterThan(0);
-    await runner.stop(10);
-    expect((await store.jobs.get('job-2'))!.state).toBe('queued');
-    const after = renewals;
-    await new Promise((r) => setTimeout(r, 3 * leaseMs));
-    expect(renewals).toBe(after);
+    runners.push(r);
+    r.start();
+    return { runner: r, seen };
+  }
+
+  async function queue(subject: string, deadlineAt = T0 + 3_600_000): Promise<Job> {
+    expect(await store.jobs.ensure('issue', subject, { id: `job-${subject}`, runAt: T0, deadlineAt }, T0)).toBe(true);
+    return (await store.jobs.get(`job-${subject}`))!;
+  }
+
+  describe('leases', () => {
+    it('a job whose lease is held is not claimed by another runner, up to the last millisecond of the lease', async () => {
+      const job = await queue('held');
+      const inProgress = gate();
+      const a = new ScriptedHandler(store, clock, { run: () => inProgress.promise });
+      runner('A', a);
+      expect((await a.ran.promise).id).toBe(job.id);
+
+      const b = new ScriptedHandler(store, clock);
+      const { seen } = runner('B', b);
+      expect(await seen.claimAtOrAfter(T0)).toEqual([]);
+      clock.advance(LEASE_MS - 1);
+      expect(await seen.claimAtOrAfter(T0 + LEASE_MS - 1)).toEqual([]);
+      expect(b.runs).toHaveLength(0);
+      expect(a.runs).toHaveLength(1);
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'running', attempts: 1 });
+    });
+
+    it('an expired lease (its runner died) is claimable again, by another runner', async () => {
+      const job = await queue('orphaned');
+      // A runner that claimed the job and then died: its lease stays until it expires.
+      expect((await store.jobs.claimDue('dead', T0, LEASE_MS, 10)).map((j) => j.id)).toEqual([job.id]);
+
+      const b = new ScriptedHandler(store, clock);
+      const { seen } = runner('B', b);
+      clock.advance(LEASE_MS + 1);
+      const taken = await seen.claimAtOrAfter(T0 + LEASE_MS + 1);
+      expect(taken.map((j) => [j.id, j.attempts])).toEqual([[job.id, 2]]);
+      expect((await b.ran.promise).id).toBe(job.id);
+    });
+
+    it('a runner whose lease was taken over cannot reschedule the job: the new holder keeps it', async () => {
+      const job = await queue('taken-over');
+      const slow = deferred();
+      const aEvents = newQueue();
+      const aDone = aEvents.waitForRun('issue', 'taken-over', 10_000);
+      const a = new ScriptedHandler(store, clock, {
+        run: async () => {
+          await slow.promise;
+          throw new Error('first runner failed late');
+        },
+      });
+      // One slot, busy with this job: A cannot re-claim it itself once its lease has expired.
+      const { seen: aSeen } = runner('A', a, { events: aEvents, concurrency: 1 });
+      await a.ran.promise;
+
+      clock.advance(LEASE_MS + 1);
+      const holding = gate();
+      const b = new ScriptedHandler(store, clock, { run: () => holding.promise });
+      runner('B', b);
+      await b.ran.promise;
+
+      slow.resolve();
+      await aDone;
+      expect(aSeen.reschedules).toEqual([false]);
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'running', attempts: 2, lastError: null });
+      // Still B's lease: nobody else may take it.
+      expect(await store.jobs.claimDue('C', clock.nowMs(), LEASE_MS, 10)).toEqual([]);
+    });
+  });
+
+  describe('deadlines', () => {
+    it('a job claimed past its deadline is given up without running', async () => {
+      const job = await queue('late', T0 + 1000);
+      clock.advance(2000);
+      const h = new ScriptedHandler(store, clock);
+      const events = newQueue();
+      const ended = events.waitForRun('issue', 'late', 10_000);
+      runner('A', h, { events });
+      await ended;
+      expect(h.runs).toHaveLength(0);
+      expect(h.giveUps.map(({ job: j, error }) => [j.id, (error as Error).message])).toEqual([[job.id, 'deadline passed']]);
+    });
+
+    it('a failure whose retry would land past the deadline gives up with that failure', async () => {
+      // random 0 → half the backoff: 1000 ms * 2^0 * 0.5 = 500 ms after the failure, past T0 + 400.
+      await queue('no-time-left', T0 + 400);
+      const boom = new Error('PCA down');
+      const h = new ScriptedHandler(store, clock, { run: () => Promise.reject(boom) });
+      const events = newQueue();
+      const ended = events.waitForRun('issue', 'no-time-left', 10_000);
+      const { seen } = runner('A', h, { events });
+      await ended;
+      expect(h.runs).toHaveLength(1);
+      expect(h.giveUps.map((g) => g.error)).toEqual([boom]);
+      expect(seen.reschedules).toEqual([]);
+    });
+
+    it('a failure whose retry fits before the deadline is rescheduled with backoff, not given up', async () => {
+      const job = await queue('time-left', T0 + 600);
+      const events = newQueue();
+      const done = events.waitForRun('issue', 'time-left', 10_000);
+      const h = new ScriptedHandler(store, clock, { run: () => Promise.reject(new Error('PCA down')) });
+      const { seen } = runner('A', h, { events });
+      await done;
+      expect(seen.reschedules).toEqual([true]);
+      expect(h.giveUps).toHaveLength(0);
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued', runAt: T0 + 500, lastError: 'PCA down', attempts: 1 });
+    });
+
+    it("RetryLater's own delay counts against the deadline, without jitter", async () => {
+      const fits = await queue('retry-fits', T0 + 5000);
+      const tooLate = await queue('retry-too-late', T0 + 5000);
+      const events = newQueue();
+      const ended = Promise.all([events.waitForRun('issue', 'retry-fits', 10_000), events.waitForRun('issue', 'retry-too-late', 10_000)]);
+      const h = new ScriptedHandler(store, clock, {
+        run: (job) => Promise.reject(new RetryLater('waiting', job.id === fits.id ? 5000 : 5001)),
+      });
+      runner('A', h, { random: () => 0.99, events });
+      await ended;
+      expect(h.giveUps.map((g) => g.job.id)).toEqual([tooLate.id]);
+      expect(await store.jobs.get(fits.id)).toMatchObject({ state: 'queued', runAt: T0 + 5000, lastError: 'waiting' });
+    });
+
+    it('a giveUp that fails leaves the job leased, so it is given up again once the lease expires', async () => {
+      const job = await queue('give-up-fails', T0 + 1000);
+      clock.advance(2000);
+      let failing = true;
+      const h = new ScriptedHandler(store, clock, {
+        giveUp: async () => {
+          if (failing) throw new Error('store unavailable');
+        },
+      });
+      const events = newQueue();
+      const first = events.waitForRun('issue', 'give-up-fails', 10_000);
+      const { seen } = runner('A', h, { events });
+      await first;
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'running', attempts: 1 });
+      expect(seen.reschedules).toEqual([]);
+      expect(h.runs).toHaveLength(0);
+
+      failing = false;
+      const second = events.waitForRun('issue', 'give-up-fails', 10_000);
+      clock.advance(LEASE_MS + 1);
+      await second;
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'failed', attempts: 2 });
+      expect(h.runs).toHaveLength(0);
+    });
   });
 });

@@ -1,5 +1,6 @@
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import type { Job, JobKind, Store } from '../store/types.js';
 import type { JobQueue } from './queue.js';
 
@@ -33,7 +34,8 @@ export interface JobRunnerOptions {
   logger: Logger;
   handlers: Record<JobKind, JobHandler>;
   owner: string;
-  concurrency: number;
+  /** Jobs of each kind run at once, at most: validations and PCA calls are limited separately. */
+  concurrency: Record<JobKind, number>;
   leaseMs?: number;
   pollMs?: number;
   /** Backoff for retries: base * 2^(attempts-1), capped, with full jitter. */
@@ -42,11 +44,14 @@ export interface JobRunnerOptions {
   random?: () => number;
   /** Kicks the runner when work is queued; told after every job run (wakes finalize requests waiting on it). */
   queue: JobQueue;
+  /** acme_job_runs_total{kind,outcome} moves after every run. */
+  metrics?: Metrics;
 }
 
 export class JobRunner {
   private running = false;
   private readonly active = new Set<Promise<void>>();
+  private readonly activeByKind = new Map<JobKind, number>();
   /** Stops the lease renewal of each job in flight. */
   private readonly renewals = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
@@ -98,9 +103,10 @@ export class JobRunner {
     }
     this.claiming = true;
     try {
-      const free = this.o.concurrency - this.active.size;
-      if (free > 0) {
-        const jobs = await this.o.store.jobs.claimDue(this.o.owner, this.o.clock.nowMs(), this.o.leaseMs ?? DEFAULT_LEASE_MS, free);
+      for (const kind of Object.keys(this.o.concurrency) as JobKind[]) {
+        const free = this.o.concurrency[kind] - (this.activeByKind.get(kind) ?? 0);
+        if (free <= 0) continue;
+        const jobs = await this.o.store.jobs.claimDue(this.o.owner, this.o.clock.nowMs(), this.o.leaseMs ?? DEFAULT_LEASE_MS, free, kind);
         for (const job of jobs) this.launch(job);
       }
     } catch (err) {
@@ -118,12 +124,14 @@ export class JobRunner {
   }
 
   private launch(job: Job): void {
+    this.activeByKind.set(job.kind, (this.activeByKind.get(job.kind) ?? 0) + 1);
     const stopRenewing = this.renewWhileRunning(job);
     this.renewals.add(stopRenewing);
     const p = this.execute(job).finally(() => {
       stopRenewing();
       this.renewals.delete(stopRenewing);
       this.active.delete(p);
+      this.activeByKind.set(job.kind, this.activeByKind.get(job.kind)! - 1);
       this.o.queue.ran(job.kind, job.subjectId);
       this.kick();
     });
@@ -155,14 +163,20 @@ export class JobRunner {
   }
 
   private async execute(job: Job): Promise<void> {
+    const outcome = await this.runOnce(job);
+    this.o.metrics?.jobRuns.inc({ kind: job.kind, outcome });
+  }
+
+  private async runOnce(job: Job): Promise<'done' | 'retry' | 'gave_up'> {
     const handler = this.o.handlers[job.kind];
     const log = this.o.logger.child({ jobId: job.id, kind: job.kind, subject: job.subjectId, attempt: job.attempts });
+    if (this.o.clock.nowMs() > job.deadlineAt) {
+      await this.giveUp(job, handler, new Error('deadline passed'), log);
+      return 'gave_up';
+    }
     try {
-      if (this.o.clock.nowMs() > job.deadlineAt) {
-        await handler.giveUp(job, new Error('deadline passed'));
-        return;
-      }
       await handler.run(job);
+      return 'done';
     } catch (err) {
       const now = this.o.clock.nowMs();
       const base = this.o.backoffBaseMs ?? 1000;
@@ -172,16 +186,23 @@ export class JobRunner {
       const message = err instanceof Error ? err.message : String(err);
       if (now + delay > job.deadlineAt) {
         log.warn({ err: message }, 'job gives up: deadline reached');
-        try {
-          await handler.giveUp(job, err);
-        } catch (giveUpErr) {
-          log.error({ err: giveUpErr }, 'giving up failed; the job stays leased and will be retried');
-        }
-        return;
+        await this.giveUp(job, handler, err, log);
+        return 'gave_up';
       }
       if (err instanceof RetryLater) log.info({ reason: message, delayMs: delay }, 'job retry scheduled');
       else log.warn({ err: message, delayMs: delay }, 'job failed; retry scheduled');
       await this.o.store.jobs.reschedule(job.id, this.o.owner, now + delay, message, now);
+      return 'retry';
     }
   }
+
+  /** Ends the subject with a problem; if that write fails, the job stays leased and is taken up again when the lease runs out. */
+  private async giveUp(job: Job, handler: JobHandler, cause: unknown, log: Logger): Promise<void> {
+    try {
+      await handler.giveUp(job, cause);
+    } catch (giveUpErr) {
+      log.error({ err: giveUpErr }, 'giving up failed; the job stays leased and will be retried');
+    }
+  }
+
 }

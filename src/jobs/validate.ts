@@ -1,6 +1,7 @@
 import { AcmeProblem } from '../acme/problems.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import type { Job, Store } from '../store/types.js';
 import type { ChallengeType, ChallengeValidator } from '../validation/types.js';
 import type { JobHandler } from './runner.js';
@@ -14,6 +15,8 @@ export class ValidationJob implements JobHandler {
     private readonly validators: Map<ChallengeType, ChallengeValidator>,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** acme_validations_total{type,result} moves once per validation that ran. */
+    private readonly metrics?: Metrics,
   ) {}
 
   async run(job: Job): Promise<void> {
@@ -35,6 +38,7 @@ export class ValidationJob implements JobHandler {
       keyAuthorization,
     });
     const log = this.logger.child({ challengeId: job.subjectId, authzId: found.authz.id, type: found.challenge.type });
+    this.metrics?.validations.inc({ type: found.challenge.type, result: outcome.valid ? 'valid' : 'invalid' });
     if (outcome.valid) log.info({ record: outcome.record }, 'challenge valid');
     else log.info({ record: outcome.record, problem: outcome.problem.toDocument() }, 'challenge invalid');
     await this.record(job.subjectId, outcome.valid ? null : outcome.problem, outcome.record);

@@ -1,4 +1,34 @@
+/** How the call failed on the wire. */
 export type PcaErrorKind = 'http' | 'timeout' | 'network' | 'malformed' | 'circuitOpen';
+
+/**
+ * What the failure means for the gateway, whatever the wire said: the one vocabulary the rest of the
+ * code (the issuance job, revocation, the translator in pca/problems.ts) reasons with. The NCP client
+ * sets it from the PCA's codes and statuses (pca/ncp-errors.ts); nothing outside pca/ reads codes.
+ */
+export type PcaErrorReason =
+  /** Revoke of a certificate the PCA has already revoked: the wanted state, not a failure. */
+  | 'alreadyRevoked'
+  /** The PCA refused the CSR (syntax, signature, key type, names). */
+  | 'csrRejected'
+  /** The requested period does not fit what the CA may issue (ncp-pca-api §3.1 note b). */
+  | 'validityRejected'
+  /** Credentials, permissions or the request's timestamp (signature v2, ±5 min; ncp-pca-api §1.2). */
+  | 'authentication'
+  /** The configured caTag names no CA. */
+  | 'unknownCa'
+  /** No certificate with that serial (or no such CA: a 404 on a certificate path does not say which). */
+  | 'certificateNotFound'
+  /** The CA exists but cannot sign now (not ACTIVE, signing limit reached). */
+  | 'caUnusable'
+  /** Timeouts, network errors, 429, 5xx, an open circuit: the PCA may answer later. */
+  | 'unavailable'
+  /** An answer the gateway cannot use (not JSON, fields missing, a leaf nothing issued). */
+  | 'badResponse'
+  /** The gateway's own request is invalid (refused before sending, or by the PCA as malformed). */
+  | 'badRequest'
+  /** Any other refusal. */
+  | 'refused';
 
 export interface PcaErrorOptions {
   httpStatus?: number;
@@ -6,6 +36,8 @@ export interface PcaErrorOptions {
   code?: string;
   /** Message text the PCA / gateway sent (never our secrets). */
   pcaMessage?: string;
+  /** Set by the client that knows the PCA's codes; otherwise derived from the kind (see defaultReason). */
+  reason?: PcaErrorReason;
   /**
    * Overrides the default classification. Used for malformed *requests* detected before sending
    * (retrying cannot help), which share kind 'malformed' with malformed responses.
@@ -19,6 +51,7 @@ export interface PcaErrorOptions {
  */
 export class PcaError extends Error {
   readonly kind: PcaErrorKind;
+  readonly reason: PcaErrorReason;
   readonly httpStatus?: number;
   readonly code?: string;
   readonly pcaMessage?: string;
@@ -32,6 +65,7 @@ export class PcaError extends Error {
     if (options.code !== undefined) this.code = options.code;
     if (options.pcaMessage !== undefined) this.pcaMessage = options.pcaMessage;
     if (options.retryable !== undefined) this.retryableOverride = options.retryable;
+    this.reason = options.reason ?? defaultReason(kind, options.httpStatus, options.retryable);
   }
 
   /**
@@ -65,4 +99,18 @@ export class PcaError extends Error {
   }
 }
 
-export const isPcaError = (e: unknown): e is PcaError => e instanceof PcaError;
+/** The reason when no client that knows the PCA's codes gave one: only what the kind and status tell. */
+function defaultReason(kind: PcaErrorKind, httpStatus: number | undefined, retryable: boolean | undefined): PcaErrorReason {
+  switch (kind) {
+    case 'timeout':
+    case 'network':
+    case 'circuitOpen':
+      return 'unavailable';
+    case 'malformed':
+      return retryable === false ? 'badRequest' : 'badResponse';
+    case 'http': {
+      const s = httpStatus ?? 0;
+      return s === 429 || s >= 500 ? 'unavailable' : 'refused';
+    }
+  }
+}

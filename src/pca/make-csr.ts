@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
+import { spkiSha256Hex } from '../acme/csr.js';
 import { ensureX509Crypto, x509 } from './x509-setup.js';
 
 export type CsrKeyType = 'RSA2048' | 'P256' | 'P384' | 'Ed25519' | 'RSA1024';
@@ -39,6 +40,5 @@ export async function makeCsr(
     extensions: san.length ? [new x509.SubjectAlternativeNameExtension(san)] : [],
   });
   const spki = await webcrypto.subtle.exportKey('spki', keys.publicKey);
-  const digest = await webcrypto.subtle.digest('SHA-256', spki);
-  return { csrPem: csr.toString('pem'), spkiSha256: Buffer.from(digest).toString('hex'), keys };
+  return { csrPem: csr.toString('pem'), spkiSha256: spkiSha256Hex(new Uint8Array(spki)), keys };
 }

@@ -9,6 +9,7 @@ import * as x509 from '@peculiar/x509';
 import { ManualClock, systemClock } from '../platform/clock.js';
 import { PcaError } from './errors.js';
 import { NcpPcaClient } from './ncp-client.js';
+import { problemFromPcaError } from './problems.js';
 import { startPcaSimulator, type RunningSimulator } from './simulator/index.js';
 import { makeCsr } from './make-csr.js';
 
@@ -96,7 +97,7 @@ describe.each([1, 2] as const)('NcpPcaClient against the simulator (tiers %i)', 
     const page = await client.listCerts();
     expect(page.serials).toContain(res.serialNo);
     expect(page).toMatchObject({ currentPageNo: 1, totalPageNo: 1, totalCnt: page.serials.length });
-    await expect(client.getCert('AB:CD')).rejects.toMatchObject({ kind: 'http', httpStatus: 404, code: 'NOT_FOUND', retryable: false });
+    await expect(client.getCert('AB:CD')).rejects.toMatchObject({ kind: 'http', httpStatus: 404, code: 'NOT_FOUND', reason: 'certificateNotFound', retryable: false });
   });
 
   it('revoke puts the serial on a CRL signed by the issuing CA', async () => {
@@ -107,8 +108,8 @@ describe.each([1, 2] as const)('NcpPcaClient against the simulator (tiers %i)', 
     expect(crl.findRevoked(res.serialNo.replace(/:/g, '').toLowerCase())).not.toBeNull();
     const issuer = new x509.X509Certificate(res.chainPems[0]!);
     expect(await crl.verify({ publicKey: issuer })).toBe(true);
-    await expect(client.revoke(res.serialNo)).rejects.toMatchObject({ httpStatus: 400, code: 'INVALID_STATUS' });
-    await expect(client.revoke('01:02:03')).rejects.toMatchObject({ httpStatus: 404, code: 'NOT_FOUND' });
+    await expect(client.revoke(res.serialNo)).rejects.toMatchObject({ httpStatus: 400, code: 'INVALID_STATUS', reason: 'alreadyRevoked' });
+    await expect(client.revoke('01:02:03')).rejects.toMatchObject({ httpStatus: 404, code: 'NOT_FOUND', reason: 'certificateNotFound' });
   });
 });
 
@@ -135,37 +136,37 @@ describe('NcpPcaClient errors', () => {
   it('wrong secret → 401 gateway error 200, not retryable, no secret in the message', async () => {
     const err = await make({ secretKey: 'wrong-secret' }).chain().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PcaError);
-    expect(err).toMatchObject({ kind: 'http', httpStatus: 401, code: '200', pcaMessage: 'Authentication Failed', retryable: false });
+    expect(err).toMatchObject({ kind: 'http', httpStatus: 401, code: '200', pcaMessage: 'Authentication Failed', reason: 'authentication', retryable: false });
     expect(String((err as Error).message)).not.toContain('wrong-secret');
   });
 
   it('stale timestamp (clock skew > 5 min) → 401', async () => {
     const clock = new ManualClock(Date.now() - 6 * 60_000);
-    await expect(make({ clock }).chain()).rejects.toMatchObject({ httpStatus: 401, code: '200' });
+    await expect(make({ clock }).chain()).rejects.toMatchObject({ httpStatus: 401, code: '200', reason: 'authentication' });
     clock.set(Date.now() - 4 * 60_000);
     await expect(make({ clock }).chain()).resolves.toHaveLength(2);
   });
 
   it('missing csrPem → 400 EMPTY_CSR', async () => {
-    await expect(make().sign('')).rejects.toMatchObject({ kind: 'http', httpStatus: 400, code: 'EMPTY_CSR', pcaMessage: 'csr is missing.' });
+    await expect(make().sign('')).rejects.toMatchObject({ kind: 'http', httpStatus: 400, code: 'EMPTY_CSR', pcaMessage: 'csr is missing.', reason: 'csrRejected' });
   });
 
   it('rejects bad CSRs and periods with the PCA codes', async () => {
     const c = make();
     const good = await makeCsr(['x.example.test']);
-    await expect(c.sign('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(c.sign('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')).rejects.toMatchObject({ code: 'INVALID_INPUT', reason: 'csrRejected' });
     const tampered = good.csrPem.replace(/^(-----BEGIN CERTIFICATE REQUEST-----\n.{20})(.)/, (_m, a: string, ch: string) => a + (ch === 'A' ? 'B' : 'A'));
-    await expect(c.sign(tampered)).rejects.toMatchObject({ httpStatus: 400 });
-    await expect(c.sign((await makeCsr(['e.example.test'], { keyType: 'Ed25519' })).csrPem)).rejects.toMatchObject({ code: 'INVALID_X509_KEY_TYPE' });
+    await expect(c.sign(tampered)).rejects.toMatchObject({ httpStatus: 400, reason: 'csrRejected' });
+    await expect(c.sign((await makeCsr(['e.example.test'], { keyType: 'Ed25519' })).csrPem)).rejects.toMatchObject({ code: 'INVALID_X509_KEY_TYPE', reason: 'csrRejected' });
     await expect(c.sign((await makeCsr(['r.example.test'], { keyType: 'RSA1024' })).csrPem)).rejects.toMatchObject({ code: 'INVALID_X509_KEY_TYPE' });
     await expect(c.sign((await makeCsr(['p.example.test'], { keyType: 'P384' })).csrPem)).resolves.toBeTruthy();
     // 3650 days outlives the ~5-year intermediate
-    await expect(c.sign(good.csrPem, { period: 3650 })).rejects.toMatchObject({ httpStatus: 400, code: 'EXCEED_EXPIRY_DATE' });
-    await expect(c.sign(good.csrPem, { period: 0 })).rejects.toMatchObject({ kind: 'malformed', retryable: false });
+    await expect(c.sign(good.csrPem, { period: 3650 })).rejects.toMatchObject({ httpStatus: 400, code: 'EXCEED_EXPIRY_DATE', reason: 'validityRejected' });
+    await expect(c.sign(good.csrPem, { period: 0 })).rejects.toMatchObject({ kind: 'malformed', reason: 'badRequest', retryable: false });
   });
 
   it('unknown caTag → 404 NOT_FOUND', async () => {
-    await expect(make({ caTag: '00000000-00000000' }).chain()).rejects.toMatchObject({ httpStatus: 404, code: 'NOT_FOUND' });
+    await expect(make({ caTag: '00000000-00000000' }).chain()).rejects.toMatchObject({ httpStatus: 404, code: 'NOT_FOUND', reason: 'unknownCa' });
   });
 
   it('accepts an endpoint that already ends in /api/v1', async () => {
@@ -174,7 +175,7 @@ describe('NcpPcaClient errors', () => {
 
   it('connection refused → network, retryable', async () => {
     const c = make({ endpoint: 'http://127.0.0.1:1' });
-    await expect(c.chain()).rejects.toMatchObject({ kind: 'network', retryable: true });
+    await expect(c.chain()).rejects.toMatchObject({ kind: 'network', reason: 'unavailable', retryable: true });
   });
 });
 
@@ -242,7 +243,7 @@ describe('NcpPcaClient response parsing', () => {
 
   it('nothing links → malformed (retryable-unknown)', async () => {
     reply = ok({ certificate: leafPem, caChain: [rootPem], issuer: rootPem, serialNo: '0A:0B' });
-    await expect(client.sign('csr')).rejects.toMatchObject({ kind: 'malformed', retryable: true, outcomeUnknown: true });
+    await expect(client.sign('csr')).rejects.toMatchObject({ kind: 'malformed', reason: 'badResponse', retryable: true, outcomeUnknown: true });
   });
 
   it('sends the signed headers, raw colons, Content-Type on GET, and period as a string', async () => {
@@ -269,23 +270,23 @@ describe('NcpPcaClient response parsing', () => {
 
   it('invalid JSON on 200 → malformed; envelope error on 200 → http', async () => {
     reply = () => ({ status: 200, body: '{"code":"SUCC' });
-    await expect(client.chain()).rejects.toMatchObject({ kind: 'malformed', retryable: true });
+    await expect(client.chain()).rejects.toMatchObject({ kind: 'malformed', reason: 'badResponse', retryable: true });
     reply = () => ({ status: 200, body: JSON.stringify({ code: 'INVALID_CA_STATUS', msg: 'ca is not active.', data: null }) });
-    await expect(client.chain()).rejects.toMatchObject({ kind: 'http', code: 'INVALID_CA_STATUS', pcaMessage: 'ca is not active.' });
+    await expect(client.chain()).rejects.toMatchObject({ kind: 'http', code: 'INVALID_CA_STATUS', pcaMessage: 'ca is not active.', reason: 'caUnusable' });
   });
 
   it('gateway 429 and PCA 500 are retryable http errors', async () => {
     reply = () => ({ status: 429, body: JSON.stringify({ error: { errorCode: '420', message: 'Rate Limited', details: '' } }) });
-    await expect(client.crl()).rejects.toMatchObject({ kind: 'http', httpStatus: 429, code: '420', retryable: true });
+    await expect(client.crl()).rejects.toMatchObject({ kind: 'http', httpStatus: 429, code: '420', reason: 'unavailable', retryable: true });
     reply = () => ({ status: 500, body: JSON.stringify({ code: 'INTERNAL_SERVER_ERROR', msg: 'boom', data: null }) });
-    await expect(client.crl()).rejects.toMatchObject({ httpStatus: 500, code: 'INTERNAL_SERVER_ERROR', retryable: true });
+    await expect(client.crl()).rejects.toMatchObject({ httpStatus: 500, code: 'INTERNAL_SERVER_ERROR', reason: 'unavailable', retryable: true });
     reply = () => ({ status: 502, body: '<html>bad gateway</html>' });
-    await expect(client.crl()).rejects.toMatchObject({ httpStatus: 502, retryable: true });
+    await expect(client.crl()).rejects.toMatchObject({ httpStatus: 502, reason: 'unavailable', retryable: true });
   });
 
   it('no answer → timeout; caller abort → timeout', async () => {
     reply = () => 'hang';
-    await expect(client.chain()).rejects.toMatchObject({ kind: 'timeout', retryable: true });
+    await expect(client.chain()).rejects.toMatchObject({ kind: 'timeout', reason: 'unavailable', retryable: true });
     const ac = new AbortController();
     const p = client.sign('csr', { signal: ac.signal });
     ac.abort();
@@ -301,8 +302,20 @@ describe('NcpPcaClient response parsing', () => {
     expect(info.caChainPems).toEqual([interPem, rootPem]);
   });
 
+  it('a PCA message that echoes our keys reaches neither the error nor the problem detail', async () => {
+    reply = () => ({ status: 401, body: JSON.stringify({ error: { errorCode: '200', message: `Authentication Failed: key ${AK} signature for ${SK}` } }) });
+    const err = (await client.sign('csr').catch((e: unknown) => e)) as PcaError;
+    expect(err).toMatchObject({ httpStatus: 401, code: '200', reason: 'authentication', pcaMessage: 'Authentication Failed: key [redacted] signature for [redacted]' });
+    const detail = problemFromPcaError(err).detail;
+    for (const text of [err.message, err.pcaMessage!, detail]) {
+      expect(text).not.toContain(AK);
+      expect(text).not.toContain(SK);
+    }
+    expect(detail).toMatch(/pca\.accessKey\/secretKey/);
+  });
+
   it('refuses a non-hex serial before sending', async () => {
-    await expect(client.revoke('../../ca')).rejects.toMatchObject({ kind: 'malformed', retryable: false });
+    await expect(client.revoke('../../ca')).rejects.toMatchObject({ kind: 'malformed', reason: 'badRequest', retryable: false });
     expect(seen).toHaveLength(0);
   });
 });

@@ -4,7 +4,8 @@ import tls from 'node:tls';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { buildIssuerChain } from './chain.js';
-import { PcaError } from './errors.js';
+import { PcaError, type PcaErrorOptions } from './errors.js';
+import { classifyNcpError, type NcpOperation } from './ncp-errors.js';
 import { parsePemBlocks, splitCertificatePems, toPem } from '../acme/pem.js';
 import { signatureV2 } from './signature.js';
 import type { PcaCertInfo, PcaCertPage, PcaClient, PcaPeriod, PcaSignResult } from './types.js';
@@ -72,7 +73,7 @@ export class NcpPcaClient implements PcaClient {
   async sign(csrPem: string, opts: { period?: PcaPeriod; signal?: AbortSignal } = {}): Promise<PcaSignResult> {
     const body: Record<string, string> = { csrPem };
     if (opts.period !== undefined) body.period = formatPeriod(opts.period);
-    const data = asObject(await this.call('POST', `/ca/${this.caTag()}/cert/sign`, body, opts.signal), 'sign');
+    const data = asObject(await this.call('sign', 'POST', `/ca/${this.caTag()}/cert/sign`, body, opts.signal), 'sign');
     const leafBlock = parsePemBlocks(str(data.certificate), 'CERTIFICATE')[0];
     if (!leafBlock) throw malformed('sign: data.certificate is not a PEM certificate');
     const leafPem = toPem('CERTIFICATE', leafBlock.der);
@@ -85,7 +86,7 @@ export class NcpPcaClient implements PcaClient {
 
   // ncp-pca-api §3.6: data is a PEM string (accept an array too).
   async chain(): Promise<string[]> {
-    const data = await this.call('GET', `/ca/${this.caTag()}/chain`);
+    const data = await this.call('chain', 'GET', `/ca/${this.caTag()}/chain`);
     const pems = pemList(data);
     if (pems.length === 0) throw malformed('chain: no certificate in data');
     return pems;
@@ -93,12 +94,12 @@ export class NcpPcaClient implements PcaClient {
 
   // ncp-pca-api §3.3: serial raw in the path (colons unescaped), no body, data null.
   async revoke(serialNo: string): Promise<void> {
-    await this.call('POST', `/ca/${this.caTag()}/cert/${checkSerial(serialNo)}/revoke`);
+    await this.call('revoke', 'POST', `/ca/${this.caTag()}/cert/${checkSerial(serialNo)}/revoke`);
   }
 
   // ncp-pca-api §3.5
   async getCert(serialNo: string): Promise<PcaCertInfo> {
-    const data = asObject(await this.call('GET', `/ca/${this.caTag()}/cert/${checkSerial(serialNo)}`), 'getCert');
+    const data = asObject(await this.call('getCert', 'GET', `/ca/${this.caTag()}/cert/${checkSerial(serialNo)}`), 'getCert');
     const certBlock = parsePemBlocks(str(data.certPem), 'CERTIFICATE')[0];
     if (!certBlock) throw malformed('getCert: data.certPem is not a PEM certificate');
     return {
@@ -117,7 +118,7 @@ export class NcpPcaClient implements PcaClient {
       throw new PcaError('malformed', 'listCerts: pageNo must be a positive integer', { retryable: false });
     }
     const query = pageNo === undefined ? '' : `?pageNo=${pageNo}`;
-    const data = asObject(await this.call('GET', `/ca/${this.caTag()}/cert${query}`), 'listCerts');
+    const data = asObject(await this.call('listCerts', 'GET', `/ca/${this.caTag()}/cert${query}`), 'listCerts');
     const list = data.listCerts ?? [];
     if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw malformed('listCerts: listCerts is not a string array');
     return {
@@ -130,7 +131,7 @@ export class NcpPcaClient implements PcaClient {
 
   // ncp-pca-api §3.7
   async crl(): Promise<string> {
-    const data = await this.call('GET', `/ca/${this.caTag()}/crl`);
+    const data = await this.call('crl', 'GET', `/ca/${this.caTag()}/crl`);
     const block = typeof data === 'string' ? parsePemBlocks(data, 'X509 CRL')[0] : undefined;
     if (!block) throw malformed('crl: data is not a PEM CRL');
     return toPem('X509 CRL', block.der);
@@ -141,7 +142,7 @@ export class NcpPcaClient implements PcaClient {
   }
 
   /** Sends one signed request and returns the envelope's `data` (ncp-pca-api §2). */
-  private async call(method: 'GET' | 'POST', resource: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
+  private async call(op: NcpOperation, method: 'GET' | 'POST', resource: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
     const target = `${this.basePath}${resource}`;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const timestamp = String(this.opts.clock.nowMs());
@@ -157,7 +158,7 @@ export class NcpPcaClient implements PcaClient {
     const started = this.opts.clock.nowMs();
     const res = await this.send(method, target, headers, payload, signal);
     this.opts.logger?.debug({ pca: { method, path: resource.split('?')[0], status: res.status, ms: this.opts.clock.nowMs() - started } }, 'pca call');
-    return parseEnvelope(res);
+    return this.parseEnvelope(op, res);
   }
 
   private send(method: string, path: string, headers: Record<string, string>, payload: Buffer | undefined, callerSignal?: AbortSignal): Promise<RawResponse> {
@@ -207,34 +208,46 @@ export class NcpPcaClient implements PcaClient {
       req.end(payload);
     });
   }
-}
 
-function parseEnvelope({ status, body }: RawResponse): unknown {
-  let json: unknown;
-  try {
-    json = body === '' ? undefined : JSON.parse(body);
-  } catch {
-    json = undefined;
+  private parseEnvelope(op: NcpOperation, { status, body }: RawResponse): unknown {
+    let json: unknown;
+    try {
+      json = body === '' ? undefined : JSON.parse(body);
+    } catch {
+      json = undefined;
+    }
+    const obj = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+
+    if (status < 200 || status > 299) {
+      // Gateway errors (ncp-pca-api §1.3 table) use {"error":{errorCode,message,details}}; PCA errors use the envelope.
+      const gw = obj?.error !== null && typeof obj?.error === 'object' ? (obj.error as Record<string, unknown>) : undefined;
+      const code = gw ? str(gw.errorCode) : str(obj?.code);
+      const msg = gw ? str(gw.message) : str(obj?.msg);
+      throw this.answerError(op, status, code, msg);
+    }
+    if (!obj || typeof obj.code !== 'string') throw malformed(`HTTP ${status} without a {code,msg,data} envelope`);
+    if (obj.code !== 'SUCCESS') throw this.answerError(op, status, obj.code, str(obj.msg));
+    return obj.data;
   }
-  const obj = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
 
-  if (status < 200 || status > 299) {
-    // Gateway errors (ncp-pca-api §1.3 table) use {"error":{errorCode,message,details}}; PCA errors use the envelope.
-    const gw = obj?.error !== null && typeof obj?.error === 'object' ? (obj.error as Record<string, unknown>) : undefined;
-    const code = gw ? str(gw.errorCode) : str(obj?.code);
-    const msg = gw ? str(gw.message) : str(obj?.msg);
-    return throwHttp(status, code, msg);
+  /** The PcaError for an error answer, classified here (ncp-errors.ts) and with our credentials blanked out of the text. */
+  private answerError(op: NcpOperation, status: number, code: string, rawMsg: string): PcaError {
+    const msg = this.redact(rawMsg);
+    const opts: PcaErrorOptions = { httpStatus: status, reason: classifyNcpError(op, status, code) };
+    if (code) opts.code = code;
+    if (msg) opts.pcaMessage = msg.slice(0, 500);
+    return new PcaError('http', `PCA answered HTTP ${status}${code ? ` ${code}` : ''}${msg ? `: ${msg.slice(0, 200)}` : ''}`, opts);
   }
-  if (!obj || typeof obj.code !== 'string') throw malformed(`HTTP ${status} without a {code,msg,data} envelope`);
-  if (obj.code !== 'SUCCESS') return throwHttp(status, obj.code, str(obj.msg));
-  return obj.data;
-}
 
-function throwHttp(status: number, code: string, msg: string): never {
-  const opts: { httpStatus: number; code?: string; pcaMessage?: string } = { httpStatus: status };
-  if (code) opts.code = code;
-  if (msg) opts.pcaMessage = msg.slice(0, 500);
-  throw new PcaError('http', `PCA answered HTTP ${status}${code ? ` ${code}` : ''}${msg ? `: ${msg.slice(0, 200)}` : ''}`, opts);
+  /**
+   * A gateway that echoes the request (e.g. "invalid access key ncp_iam_...") must not put our keys into
+   * problems or logs. Real NCP keys are 20+ characters; a shorter one could not be told from ordinary words.
+   */
+  private redact(text: string): string {
+    let out = text;
+    for (const key of [this.opts.secretKey, this.opts.accessKey]) if (key.length >= 8) out = out.split(key).join('[redacted]');
+    return out;
+  }
 }
 
 function formatPeriod(period: PcaPeriod): string {

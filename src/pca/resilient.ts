@@ -85,7 +85,7 @@ export class ResilientPcaClient implements PcaClient {
   chain(): Promise<string[]> {
     return this.run('chain', () => this.inner.chain(), true);
   }
-  /** Revoking twice is harmless (the second answers INVALID_STATUS), so revoke is retried. */
+  /** Revoking twice is harmless (the second answers reason 'alreadyRevoked'), so revoke is retried. */
   revoke(serialNo: string): Promise<void> {
     return this.run('revoke', () => this.inner.revoke(serialNo), true);
   }

@@ -1,14 +1,30 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
+import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NcpPcaClient } from './ncp-client.js';
 import { startPcaSimulator, type RunningSimulator } from './simulator/index.js';
 import type { PcaClient } from './types.js';
 import { ManualClock, systemClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
-import { ServingCertificateManager } from './serving-certificate.js';
+import { listen } from '../http/listener.js';
+import { ServingCertificateManager, type ServingCredentials } from './serving-certificate.js';
+
+/** The leaf certificate a TLS client is shown on 127.0.0.1:port (no verification: only its identity matters). */
+function servedLeaf(port: number): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'acme.internal', rejectUnauthorized: false }, () => {
+      const peer = socket.getPeerX509Certificate();
+      socket.destroy();
+      if (peer) resolve(peer);
+      else reject(new Error('no peer certificate'));
+    });
+    socket.once('error', reject);
+  });
+}
 
 // tls.mode "pca": the listener's certificate comes from the PCA, is kept beside the database, reused
 // while fresh, renewed when due, and a PCA outage at start falls back to a cached one still valid.
@@ -50,7 +66,7 @@ describe('ServingCertificateManager', () => {
     const leaf = new X509Certificate(first.certPem);
     expect(leaf.subjectAltName).toBe('DNS:acme.internal');
     expect(first.certPem.match(/BEGIN CERTIFICATE/g)!.length).toBeGreaterThanOrEqual(2);
-    expect(leaf.checkPrivateKey((await import('node:crypto')).createPrivateKey(first.keyPem))).toBe(true);
+    expect(leaf.checkPrivateKey(createPrivateKey(first.keyPem))).toBe(true);
     const calls = signCalls;
     const again = await manager().init();
     expect(again.certPem).toBe(first.certPem);
@@ -58,11 +74,21 @@ describe('ServingCertificateManager', () => {
   });
 
   it('renews at the configured fraction of the lifetime, and keeps a valid cached one when the PCA is down', async () => {
+    const cached = await manager().init(); // the certificate the first test obtained
     const late = new ManualClock(Date.now() + 25 * 86_400_000); // past 2/3 of 30 days
     const before = signCalls;
     const renewed = await manager(late).init();
     expect(signCalls).toBe(before + 1);
     expect(new Date(new X509Certificate(renewed.certPem).validTo).getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    // A new certificate and key, not the cached pair handed out again.
+    expect(new X509Certificate(renewed.certPem).serialNumber).not.toBe(new X509Certificate(cached.certPem).serialNumber);
+    expect(renewed.keyPem).not.toBe(cached.keyPem);
+    expect(new X509Certificate(renewed.certPem).checkPrivateKey(createPrivateKey(renewed.keyPem))).toBe(true);
+    // It replaced the cached one: the next start serves it, without asking the PCA.
+    const restarted = await manager().init();
+    expect(restarted.certPem).toBe(renewed.certPem);
+    expect(restarted.keyPem).toBe(renewed.keyPem);
+    expect(signCalls).toBe(before + 1);
 
     failing = true;
     try {
@@ -74,11 +100,27 @@ describe('ServingCertificateManager', () => {
     }
   });
 
-  it('scheduleRenewal swaps in a new certificate when due', async () => {
+  it('scheduleRenewal swaps in a new certificate when due, and the listener serves it', async () => {
     const m = manager(new ManualClock(Date.now()), 0.000001); // due at once
-    await m.init();
-    const swapped = await new Promise<string>((resolve) => m.scheduleRenewal((c) => resolve(c.certPem)));
-    m.stop();
-    expect(new X509Certificate(swapped).subjectAltName).toBe('DNS:acme.internal');
+    const initial = await m.init();
+    const listener = await listen(new Hono() as never, { host: '127.0.0.1', port: 0, tls: initial });
+    try {
+      expect((await servedLeaf(listener.port)).fingerprint256).toBe(new X509Certificate(initial.certPem).fingerprint256);
+      const swapped = await new Promise<ServingCredentials>((resolve) =>
+        m.scheduleRenewal((c) => {
+          listener.setCredentials(c);
+          resolve(c);
+        }),
+      );
+      m.stop();
+      const renewedLeaf = new X509Certificate(swapped.certPem);
+      expect(renewedLeaf.subjectAltName).toBe('DNS:acme.internal');
+      expect(renewedLeaf.fingerprint256).not.toBe(new X509Certificate(initial.certPem).fingerprint256);
+      // What a client connecting now sees is the renewed certificate.
+      expect((await servedLeaf(listener.port)).fingerprint256).toBe(renewedLeaf.fingerprint256);
+    } finally {
+      m.stop();
+      await listener.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ export class Metrics {
   readonly validations: Counter<'type' | 'result'>;
   readonly pcaCalls: Histogram<'operation' | 'outcome'>;
   readonly jobsInFlight: Gauge;
+  readonly jobRuns: Counter<'kind' | 'outcome'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -29,7 +30,7 @@ export class Metrics {
     });
     this.orders = new Counter({
       name: 'acme_orders_total',
-      help: 'Order events: created, finalized, valid, invalid',
+      help: 'Order events: created, finalized, and the end of issuance: valid (certificate attached) or invalid',
       labelNames: ['event'],
       registers: [this.registry],
     });
@@ -44,6 +45,12 @@ export class Metrics {
       help: 'Calls to the Private CA by operation and outcome',
       labelNames: ['operation', 'outcome'],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.jobRuns = new Counter({
+      name: 'acme_job_runs_total',
+      help: 'Background job runs by kind and outcome: done, retry, gave_up',
+      labelNames: ['kind', 'outcome'],
       registers: [this.registry],
     });
     const metrics = this;

@@ -2,15 +2,23 @@ import type { JWK } from 'jose';
 import { accountUpdatePayload, newAccountPayload, parsePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
 import type { Account } from '../acme/types.js';
-import type { VerifiedRequest } from '../auth/jws.js';
 import { EabKeyUnavailable } from '../store/types.js';
 import { newId, type ServiceContext } from './context.js';
 
-// Accounts (RFC 8555 §7.3).
+// Accounts (RFC 8555 §7.3). The JWS and the externalAccountBinding were checked by auth/ (the
+// new-account entry point); this is the policy around them.
 
-export interface ExternalAccountBinder {
-  /** Verifies an externalAccountBinding against the outer jwk and returns the EAB key id. */
-  bind(eab: unknown, outerJwk: JWK, newAccountUrl: string): Promise<string>;
+/** What the new-account use case takes from the verified request. */
+export interface NewAccountRequest {
+  payload: Record<string, unknown> | null;
+  /** The account key (the JWS "jwk") and its thumbprint. */
+  jwk: JWK;
+  thumbprint: string;
+  /**
+   * The outcome of the externalAccountBinding check (RFC 8555 §7.3.4), null when none was sent. A
+   * refusal is thrown here, in its place in the sequence, not by auth.
+   */
+  externalAccountBinding: { ok: true; keyId: string } | { ok: false; problem: AcmeProblem } | null;
 }
 
 export type NewAccountOutcome = { account: Account; created: boolean };
@@ -30,15 +38,11 @@ export function checkContacts(contact: string[]): string[] {
 }
 
 export class AccountService {
-  constructor(
-    private readonly ctx: ServiceContext,
-    private readonly eab: ExternalAccountBinder | null,
-  ) {}
+  constructor(private readonly ctx: ServiceContext) {}
 
-  async newAccount(req: VerifiedRequest, directory: string, newAccountUrl: string): Promise<NewAccountOutcome> {
+  async newAccount(req: NewAccountRequest, directory: string): Promise<NewAccountOutcome> {
     const payload = parsePayload(newAccountPayload, req.payload, 'newAccount');
-    const jwk = req.jwk!;
-    const thumbprint = req.jwkThumbprint!;
+    const { jwk, thumbprint } = req;
     const existing = await this.ctx.store.accounts.findByThumbprint(directory, thumbprint);
     if (existing) {
       // RFC 8555 §7.3.6: a deactivated account's key is refused like every other request it signs
@@ -51,14 +55,14 @@ export class AccountService {
       throw new AcmeProblem('accountDoesNotExist', 'no account exists with this key');
     }
     const contact = checkContacts(payload.contact ?? []);
-    if (this.ctx.config.acme.termsOfService && payload.termsOfServiceAgreed !== true) {
+    if (this.ctx.settings.termsOfServiceRequired && payload.termsOfServiceAgreed !== true) {
       throw new AcmeProblem('userActionRequired', 'the terms of service must be agreed to (termsOfServiceAgreed: true)');
     }
     let eabKeyId: string | null = null;
-    if (payload.externalAccountBinding !== undefined) {
-      if (!this.eab) throw new AcmeProblem('malformed', 'this server does not use external account binding');
-      eabKeyId = await this.eab.bind(payload.externalAccountBinding, jwk, newAccountUrl);
-    } else if (this.ctx.config.acme.externalAccountRequired) {
+    if (req.externalAccountBinding) {
+      if (!req.externalAccountBinding.ok) throw req.externalAccountBinding.problem;
+      eabKeyId = req.externalAccountBinding.keyId;
+    } else if (this.ctx.settings.externalAccountRequired) {
       throw new AcmeProblem('externalAccountRequired', 'this server requires an externalAccountBinding (RFC 8555 §7.3.4)');
     }
     try {
@@ -73,6 +77,7 @@ export class AccountService {
         now: this.ctx.clock.now(),
       });
     } catch (err) {
+      // One EAB key, one account: another newAccount bound it since it was checked.
       if (err instanceof EabKeyUnavailable) throw new AcmeProblem('unauthorized', 'the external account key is already bound to an account');
       throw err;
     }

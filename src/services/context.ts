@@ -1,9 +1,24 @@
-import type { GatewayConfig } from '../config/schema.js';
+import type { KeyType } from '../acme/csr.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import { randomId, type Random } from '../platform/random.js';
 import type { Store } from '../store/types.js';
 import type { JobQueue } from './ports.js';
+
+/** What the use cases need of the configuration (deps.ts maps it; services never read config/). */
+export interface ServiceSettings {
+  /** acme.termsOfService is set: newAccount needs termsOfServiceAgreed (RFC 8555 §7.3). */
+  termsOfServiceRequired: boolean;
+  /** acme.externalAccountRequired (RFC 8555 §7.3.4). */
+  externalAccountRequired: boolean;
+  orderLifetimeMs: number;
+  authorizationLifetimeMs: number;
+  /** How long finalize waits for the issuance job before answering "processing". */
+  finalizeWaitMs: number;
+  /** The key types a profile allows (undefined: any the gateway takes). */
+  profileKeyTypes(profile: string | null): KeyType[] | undefined;
+}
 
 /** What every use case needs; built once in deps.ts and passed in. */
 export interface ServiceContext {
@@ -11,7 +26,9 @@ export interface ServiceContext {
   clock: Clock;
   random: Random;
   logger: Logger;
-  config: GatewayConfig;
+  /** acme_orders_total{event="created"|"finalized"} move in the order use cases. */
+  metrics: Metrics;
+  settings: ServiceSettings;
   /** The background work: job records with their deadlines, wake-ups, and "a job has run". */
   jobs: JobQueue;
 }

@@ -1,10 +1,14 @@
-import { EabKeySealer } from '../auth/eab-crypto.js';
 import type { Clock } from '../platform/clock.js';
-import type { Random } from '../platform/random.js';
+import { randomId, type Random } from '../platform/random.js';
 import type { EabKeyRecord, Store } from '../store/types.js';
 
 // Minting and managing External Account Binding keys (the admin side of RFC 8555 §7.3.4). A key is
 // shown once, as unpadded base64url (cert-manager decodes with RawURLEncoding; interop item 16).
+
+/** Seals an HMAC key for storage, bound to its key id (platform/key-sealer.ts EabKeySealer implements it). */
+export interface EabKeySealing {
+  seal(plain: Buffer, keyId: string): string;
+}
 
 export interface MintedEabKey {
   keyId: string;
@@ -16,13 +20,13 @@ export interface MintedEabKey {
 export class EabKeyService {
   constructor(
     private readonly store: Store,
-    private readonly sealer: EabKeySealer,
+    private readonly sealer: EabKeySealing,
     private readonly clock: Clock,
     private readonly random: Random,
   ) {}
 
   async create(directory: string, label: string, expiresAt: Date | null): Promise<MintedEabKey> {
-    const keyId = `kid-${this.random.bytes(12).toString('base64url')}`;
+    const keyId = `kid-${randomId(this.random)}`;
     const key = this.random.bytes(32);
     await this.store.eabKeys.create({ id: keyId, directory, label, hmacKeyEnc: this.sealer.seal(key, keyId), expiresAt, now: this.clock.now() });
     return { keyId, hmacKey: key.toString('base64url'), label, expiresAt };

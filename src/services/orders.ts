@@ -1,30 +1,22 @@
 import { X509Certificate } from 'node:crypto';
 import { certificateNameKeys, checkCsr, spkiSha256OfJwk } from '../acme/csr.js';
-import { checkIdentifier, identifierKey, normalizeIdentifier } from '../acme/identifiers.js';
-import { authzUpdatePayload, finalizePayload, newOrderPayload, parsePayload } from '../acme/payloads.js';
+import { challengeTypesFor, checkIdentifier, identifierKey, normalizeIdentifier } from '../acme/identifiers.js';
+import { parseCertId } from '../acme/cert-id.js';
+import { finalizePayload, newOrderPayload, parsePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
 import { effectiveAuthzStatus, effectiveOrderStatus } from '../acme/status.js';
-import type { Account, Authorization, ChallengeType, Identifier, Order } from '../acme/types.js';
+import type { Account, Identifier, Order } from '../acme/types.js';
+import type { ValidityPolicy } from '../acme/validity.js';
 import { randomToken } from '../platform/random.js';
 import type { NewAuthorization } from '../store/types.js';
 import { newId, type ServiceContext } from './context.js';
-import type { ValidityPolicy } from './validity.js';
 
 // Orders (RFC 8555 §7.4): creation with their authorizations, reading, listing and finalization.
-
-const DAY_MS = 86_400_000;
 
 /** An order with the status a client sees now (time and authorizations applied). */
 export interface OrderView {
   order: Order;
   status: Order['status'];
-}
-
-/** RFC 8555 §7.1.4 / RFC 8737 / RFC 8738: which challenges an identifier gets. */
-export function challengeTypesFor(type: Identifier['type'], wildcard: boolean): ChallengeType[] {
-  if (type === 'ip') return ['http-01', 'tls-alpn-01'];
-  if (wildcard) return ['dns-01'];
-  return ['http-01', 'dns-01', 'tls-alpn-01'];
 }
 
 export class OrderService {
@@ -62,8 +54,8 @@ export class OrderService {
 
     const now = this.ctx.clock.now();
     const window = this.validity.resolve({ notBefore: body.notBefore, notAfter: body.notAfter, profile: body.profile }, now);
-    const expires = new Date(now.getTime() + this.ctx.config.acme.orderLifetimeSeconds * 1000);
-    const authzExpires = new Date(now.getTime() + this.ctx.config.acme.authorizationLifetimeSeconds * 1000);
+    const expires = new Date(now.getTime() + this.ctx.settings.orderLifetimeMs);
+    const authzExpires = new Date(now.getTime() + this.ctx.settings.authorizationLifetimeMs);
 
     const authorizations: NewAuthorization[] = identifiers.map((id) => {
       const n = normalizeIdentifier(id);
@@ -93,6 +85,7 @@ export class OrderService {
       authorizations,
       now,
     });
+    this.ctx.metrics.orders.inc({ event: 'created' });
     this.ctx.logger.info({ orderId: order.id, accountId: account.id, identifiers: identifiers.map((i) => i.value) }, 'order created');
     return { order, status: 'pending' };
   }
@@ -150,8 +143,7 @@ export class OrderService {
     }
     const body = parsePayload(finalizePayload, payload, 'finalize');
     const der = Buffer.from(body.csr, 'base64url');
-    const profile = current.order.profile ? this.ctx.config.acme.profiles[current.order.profile] : undefined;
-    const checked = await checkCsr(der, current.order.identifiers, profile?.keyTypes);
+    const checked = await checkCsr(der, current.order.identifiers, this.ctx.settings.profileKeyTypes(current.order.profile));
     // RFC 8555 §11.1: the certificate's key must not be the account key.
     if (checked.spkiSha256 === spkiSha256OfJwk(account.jwk)) {
       throw new AcmeProblem('badCSR', "the CSR's public key is the account key; use a separate key for the certificate (RFC 8555 §11.1)");
@@ -164,8 +156,9 @@ export class OrderService {
       now,
     );
     if (!moved) throw new AcmeProblem('orderNotReady', 'the order is no longer ready (finalized concurrently?)');
+    this.ctx.metrics.orders.inc({ event: 'finalized' });
     this.ctx.jobs.kick();
-    return this.waitWhileProcessing(account, orderId, this.ctx.config.server.finalizeWaitMs);
+    return this.waitWhileProcessing(account, orderId, this.ctx.settings.finalizeWaitMs);
   }
 
   /**
@@ -183,89 +176,3 @@ export class OrderService {
   }
 }
 
-/** Authorizations (RFC 8555 §7.5). */
-export class AuthorizationService {
-  constructor(private readonly ctx: ServiceContext) {}
-
-  async view(account: Account, authzId: string): Promise<{ authz: Authorization; status: Authorization['status'] }> {
-    const authz = await this.ctx.store.authorizations.get(authzId);
-    if (!authz || authz.accountId !== account.id) throw new AcmeProblem('malformed', 'no such authorization', { status: 404 });
-    const status = effectiveAuthzStatus(authz, this.ctx.clock.now());
-    if (status === 'expired') {
-      // certbot cannot parse "expired" (interop item 25): answer like Boulder.
-      throw new AcmeProblem('malformed', 'Expired authorization', { status: 404 });
-    }
-    return { authz, status };
-  }
-
-  /** RFC 8555 §7.5.2: the only change a client may make is {"status": "deactivated"}. */
-  async deactivate(account: Account, authzId: string, payload: Record<string, unknown>): Promise<{ authz: Authorization; status: Authorization['status'] }> {
-    const { authz } = await this.view(account, authzId);
-    if (Object.keys(payload).length === 0) return { authz, status: effectiveAuthzStatus(authz, this.ctx.clock.now()) };
-    parsePayload(authzUpdatePayload, payload, 'authorization update');
-    const done = await this.ctx.store.authorizations.deactivate(authz.id, this.ctx.clock.now());
-    if (!done) throw new AcmeProblem('malformed', `the authorization is ${authz.status} and cannot be deactivated`);
-    return { authz: done, status: done.status };
-  }
-}
-
-/** Challenges (RFC 8555 §7.5.1). */
-export class ChallengeService {
-  constructor(private readonly ctx: ServiceContext) {}
-
-  async view(account: Account, challengeId: string) {
-    const found = await this.ctx.store.challenges.get(challengeId);
-    if (!found || found.authz.accountId !== account.id) throw new AcmeProblem('malformed', 'no such challenge', { status: 404 });
-    return found;
-  }
-
-  /**
-   * A POST with a JSON object (normally `{}`) asks for validation; POST-as-GET only reads (interop
-   * item 28). Validation runs as a background job, so this answers at once.
-   */
-  async respond(account: Account, challengeId: string, payload: Record<string, unknown> | null) {
-    const found = await this.view(account, challengeId);
-    if (payload === null) return found;
-    const now = this.ctx.clock.now();
-    if (effectiveAuthzStatus(found.authz, now) === 'expired') {
-      throw new AcmeProblem('malformed', 'Expired authorization', { status: 404 });
-    }
-    if (found.challenge.status === 'pending') {
-      const started = await this.ctx.store.challenges.start(
-        challengeId,
-        this.ctx.jobs.newJob('validate', now),
-        now,
-      );
-      if (started) this.ctx.jobs.kick();
-      else if (found.authz.status !== 'pending') {
-        throw new AcmeProblem('malformed', `the authorization is already ${found.authz.status}`);
-      }
-    }
-    return (await this.ctx.store.challenges.get(challengeId))!;
-  }
-}
-
-/** Certificate download (RFC 8555 §7.4.2). */
-export class CertificateService {
-  constructor(private readonly ctx: ServiceContext) {}
-
-  async fullchain(account: Account, certId: string): Promise<string> {
-    const cert = await this.ctx.store.certificates.get(certId);
-    if (!cert || cert.accountId !== account.id) throw new AcmeProblem('malformed', 'no such certificate', { status: 404 });
-    return cert.fullchainPem;
-  }
-}
-
-/** RFC 9773 §4.1 certID: base64url(AKI keyIdentifier) "." base64url(serial DER INTEGER bytes). */
-export function parseCertId(certId: string): { akiB64: string; serialHex: string } | null {
-  const m = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(certId);
-  if (!m) return null;
-  const serial = Buffer.from(m[2]!, 'base64url');
-  if (serial.length === 0 || serial.length > 21) return null;
-  // Accept the serial with or without its DER sign byte (interop item 37).
-  let hex = serial.toString('hex').replace(/^(00)+/, '');
-  if (hex === '') hex = '0';
-  return { akiB64: m[1]!, serialHex: hex };
-}
-
-export { DAY_MS };

@@ -1,6 +1,6 @@
 import { AcmeProblem } from '../acme/problems.js';
 import type { ServiceContext } from './context.js';
-import { parseCertId } from './orders.js';
+import { parseCertId } from '../acme/cert-id.js';
 
 // ACME Renewal Information (RFC 9773): a suggested renewal window per certificate. The window opens
 // at two thirds of the lifetime (the same point as Let's Encrypt and certbot's default) and lasts a
@@ -8,9 +8,9 @@ import { parseCertId } from './orders.js';
 
 const RETRY_AFTER_SECONDS = 6 * 3600;
 
+/** The suggested renewal window (the wire shape is written in http/render.ts). */
 export interface RenewalInfo {
-  suggestedWindow: { start: string; end: string };
-  explanationURL?: string;
+  window: { start: Date; end: Date };
   retryAfterSeconds: number;
 }
 
@@ -24,15 +24,14 @@ export class RenewalInfoService {
     if (!cert || (cert.akiB64 !== null && cert.akiB64 !== parsed.akiB64.replace(/=+$/, ''))) {
       throw new AcmeProblem('malformed', 'no certificate with that certID was issued here', { status: 404 });
     }
-    const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
     if (cert.status === 'revoked') {
       const now = this.ctx.clock.nowMs();
-      return { suggestedWindow: { start: iso(now - 2 * 3600_000), end: iso(now - 3600_000) }, retryAfterSeconds: RETRY_AFTER_SECONDS };
+      return { window: { start: new Date(now - 2 * 3600_000), end: new Date(now - 3600_000) }, retryAfterSeconds: RETRY_AFTER_SECONDS };
     }
     const from = cert.notBefore.getTime();
     const life = cert.notAfter.getTime() - from;
     const start = from + Math.floor((life * 2) / 3);
     const end = Math.max(start + 60_000, start + Math.floor(life / 12));
-    return { suggestedWindow: { start: iso(start), end: iso(end) }, retryAfterSeconds: RETRY_AFTER_SECONDS };
+    return { window: { start: new Date(start), end: new Date(end) }, retryAfterSeconds: RETRY_AFTER_SECONDS };
   }
 }

@@ -1,12 +1,13 @@
 import { X509Certificate } from 'node:crypto';
+import type { JWK } from 'jose';
 import { normalizeSerialHex, spkiSha256OfCert } from '../acme/issued-check.js';
 import { parsePayload, revokePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
 import { spkiSha256OfJwk } from '../acme/csr.js';
-import type { VerifiedRequest } from '../auth/jws.js';
+import type { Account } from '../acme/types.js';
 import { PcaError } from '../pca/errors.js';
+import { describePcaError, problemFromPcaError } from '../pca/problems.js';
 import type { PcaClient } from '../pca/types.js';
-import { describePcaError } from '../jobs/pca-problem.js';
 import type { ServiceContext } from './context.js';
 
 // Certificate revocation (RFC 8555 §7.6), signed by the account that owns the certificate (kid) or by
@@ -16,13 +17,16 @@ import type { ServiceContext } from './context.js';
 /** RFC 5280 §5.3.1 reason codes a subscriber may ask for; 7 is unused. */
 const ALLOWED_REASONS = new Set([0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
 
+/** A verified revokeCert request: signed by the account (kid) or by the certificate's key (jwk). */
+export type RevocationRequest = { payload: Record<string, unknown> | null } & ({ signer: 'account'; account: Account } | { signer: 'key'; jwk: JWK });
+
 export class RevocationService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly pca: PcaClient,
   ) {}
 
-  async revoke(req: VerifiedRequest, directory: string): Promise<void> {
+  async revoke(req: RevocationRequest, directory: string): Promise<void> {
     const body = parsePayload(revokePayload, req.payload, 'revokeCert');
     let leaf: X509Certificate;
     try {
@@ -38,10 +42,10 @@ export class RevocationService {
     if (!cert || cert.directory !== directory || !leaf.raw.equals(new X509Certificate(cert.leafPem).raw)) {
       throw new AcmeProblem('malformed', 'this server did not issue that certificate', { status: 404 });
     }
-    if (req.account) {
+    if (req.signer === 'account') {
       if (cert.accountId !== req.account.id) throw new AcmeProblem('unauthorized', 'the account does not own this certificate');
     } else {
-      const jwkSpki = spkiSha256OfJwk(req.jwk!);
+      const jwkSpki = spkiSha256OfJwk(req.jwk);
       if (jwkSpki !== spkiSha256OfCert(leaf)) throw new AcmeProblem('unauthorized', "the request is not signed by the certificate's key");
     }
     if (cert.status === 'revoked') throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
@@ -49,10 +53,10 @@ export class RevocationService {
       await this.pca.revoke(cert.pcaSerial);
     } catch (err) {
       // A PCA that already has it revoked (e.g. our earlier call timed out after it acted) is fine.
-      const alreadyOnPca = err instanceof PcaError && err.httpStatus === 400 && err.code === 'INVALID_STATUS';
-      if (!alreadyOnPca) {
-        this.ctx.logger.warn({ serial: cert.pcaSerial, pca: err instanceof PcaError ? describePcaError(err) : String(err) }, 'PCA revoke failed');
-        throw new AcmeProblem('serverInternal', `the Private CA did not revoke the certificate (${err instanceof PcaError ? describePcaError(err) : 'error'}); try again`);
+      if (!(err instanceof PcaError && err.reason === 'alreadyRevoked')) {
+        const pca = err instanceof PcaError ? { reason: err.reason, answer: describePcaError(err) } : String(err);
+        this.ctx.logger.warn({ serial: cert.pcaSerial, pca }, 'PCA revoke failed');
+        throw problemFromPcaError(err, 'revoke');
       }
     }
     const done = await this.ctx.store.certificates.revoke(cert.id, reason, this.ctx.clock.now());

@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import type { CheckedCsr } from '../acme/csr.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type {
+  IssuedCertificate,
   Account,
   Authorization,
   Certificate,
@@ -87,17 +88,8 @@ export interface ValidationResult {
   now: Date;
 }
 
-export interface IssuedCertificate {
-  id: string;
-  serialHex: string;
-  pcaSerial: string;
-  leafPem: string;
-  fullchainPem: string;
-  spkiSha256: string;
-  akiB64: string | null;
-  notBefore: Date;
-  notAfter: Date;
-}
+/** A certificate the PCA issued, as the store records it (the domain's shape). */
+export type { IssuedCertificate };
 
 export interface IssuanceAttempt {
   id: string;
@@ -120,7 +112,7 @@ export interface EabKeyRecord {
   id: string;
   directory: string;
   label: string;
-  /** AES-256-GCM ciphertext of the HMAC key (see auth/eab-crypto.ts). */
+  /** AES-256-GCM ciphertext of the HMAC key (see platform/key-sealer.ts). */
   hmacKeyEnc: string;
   createdAt: Date;
   expiresAt: Date | null;
@@ -261,7 +253,7 @@ export interface Store {
   };
   jobs: {
     /** Claims up to `limit` due jobs with a lease (queued, or running with an expired lease). */
-    claimDue(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<Job[]>;
+    claimDue(owner: string, nowMs: number, leaseMs: number, limit: number, kind?: JobKind): Promise<Job[]>;
     /** Puts a claimed job back to run later (retry with backoff); false if the lease was lost. */
     reschedule(id: string, owner: string, runAt: number, error: string, nowMs: number): Promise<boolean>;
     /** Marks the job finished without a domain write (e.g. its subject is already settled). */

@@ -2,7 +2,8 @@ import { createHash, webcrypto } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { missingPrerequisite } from '../../test/support/prerequisites.js';
 import type { DnsResolver } from '../platform/dns.js';
 import { ACME_IDENTIFIER_OID } from './acme-tls-certificate.js';
 import { reverseDnsName } from './ip.js';
@@ -91,6 +92,12 @@ describe('tls-alpn-01 validator', () => {
   let silentServer: net.Server;
   let silentPort: number;
   const silentSockets = new Set<net.Socket>();
+  const onSilentConnection: Array<(s: net.Socket) => void> = [];
+  /** The next connection the silent server accepts (it never answers the ClientHello). */
+  const nextSilentConnection = () => new Promise<net.Socket>((resolve) => onSilentConnection.push(resolve));
+  /** A server whose certificate is right in every way but names 127.0.0.2, for any SNI. */
+  let otherAddressServer: tls.Server;
+  let otherAddressPort: number;
 
   beforeAll(async () => {
     for (const [name, spec] of Object.entries(specs)) contexts.set(name, await selfSigned(spec));
@@ -109,13 +116,18 @@ describe('tls-alpn-01 validator', () => {
     silentServer = net.createServer((s) => {
       silentSockets.add(s);
       s.on('close', () => silentSockets.delete(s));
+      s.resume(); // reads (and ignores) the ClientHello, so it sees the client hang up
+      for (const cb of onSilentConnection.splice(0)) cb(s);
     });
     silentPort = await listen(silentServer);
+    const otherAddress = await selfSigned({ sans: [{ type: 'ip', value: '127.0.0.2' }], acme: { critical: true, value: good } });
+    otherAddressServer = tls.createServer({ SNICallback: (_name, cb) => cb(null, otherAddress), ALPNProtocols: ['acme-tls/1'] }, (s) => s.end());
+    otherAddressPort = await listen(otherAddressServer);
   });
 
   afterAll(async () => {
     for (const s of silentSockets) s.destroy();
-    await Promise.all([close(alpnServer), close(noAlpnServer), close(h2OnlyServer), close(silentServer)]);
+    await Promise.all([close(alpnServer), close(noAlpnServer), close(h2OnlyServer), close(silentServer), close(otherAddressServer)]);
   });
 
   const dnsReq = (value: string, extra: Partial<ValidationRequest> = {}): ValidationRequest => ({
@@ -162,9 +174,18 @@ describe('tls-alpn-01 validator', () => {
   });
 
   it('rejects an ip identifier whose certificate names a different address', async () => {
+    // Everything else is right (acmeIdentifier for this key authorization, critical, one SAN): only
+    // the address differs, so the SAN comparison is what refuses it (RFC 8738 §6).
+    const p = problemOf(await validator(otherAddressPort).validate({ identifier: { type: 'ip', value: '127.0.0.1' }, token: 'alpn-token', keyAuthorization: KEY_AUTH }));
+    expect(p.type).toBe('unauthorized');
+    expect(p.detail).toMatch(/subjectAltName is ip:127\.0\.0\.2, expected ip:127\.0\.0\.1/);
+    expect(p.identifier).toEqual({ type: 'ip', value: '127.0.0.1' });
+  });
+
+  it('rejects an ip identifier whose certificate holds the digest of another key authorization', async () => {
     const p = problemOf(await validator().validate({ identifier: { type: 'ip', value: '127.0.0.1' }, token: 't', keyAuthorization: 'other.key-auth' }));
     expect(p.type).toBe('unauthorized');
-    expect(p.detail).toContain('acmeIdentifier');
+    expect(p.detail).toContain('acmeIdentifier extension value is 0420');
   });
 
   it('is unauthorized when the server negotiates no ALPN protocol', async () => {
@@ -189,20 +210,41 @@ describe('tls-alpn-01 validator', () => {
     expect(p.detail).toContain(`Connection refused by 127.0.0.1:${port}`);
   });
 
-  it('times out a server that never completes the handshake, as a connection problem', async () => {
-    const started = Date.now();
-    const p = problemOf(await validator(silentPort, 300).validate(dnsReq('good.example.test')));
-    expect(p.type).toBe('connection');
-    expect(p.detail).toContain('Timeout after 300 ms');
-    expect(Date.now() - started).toBeLessThan(2_000);
+  it('times out a server that never completes the handshake, as a connection problem, at the deadline and not before', async () => {
+    // Fake timers drive the validation deadline (outcome.ts Deadline); the socket stays real.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const connected = nextSilentConnection();
+      let settled = false;
+      const outcome = validator(silentPort, 300)
+        .validate(dnsReq('good.example.test'))
+        .finally(() => (settled = true));
+      const socket = await connected;
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      await vi.advanceTimersByTimeAsync(299);
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      const p = problemOf(await outcome);
+      expect(p.type).toBe('connection');
+      expect(p.detail).toBe(`Timeout after 300 ms while connecting to 127.0.0.1:${silentPort} (SNI good.example.test) for tls-alpn-01`);
+      // The validator hung up: the server sees its connection closed.
+      await closed;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
-  it('stops promptly when the caller aborts', async () => {
+  it('stops when the caller aborts, long before its own deadline', async () => {
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    const p = problemOf(await validator(silentPort, 10_000).validate(dnsReq('good.example.test', { signal: controller.signal })));
+    const connected = nextSilentConnection();
+    const outcome = validator(silentPort, 600_000).validate(dnsReq('good.example.test', { signal: controller.signal }));
+    const socket = await connected;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    controller.abort();
+    const p = problemOf(await outcome);
     expect(p.type).toBe('connection');
     expect(p.detail).toContain('cancelled');
+    await closed;
   });
 
   it('is a dns problem when the name does not resolve', async () => {
@@ -219,7 +261,7 @@ describe('tls-alpn-01 validator', () => {
       server.once('error', () => resolve(false));
       server.listen(0, '::1', () => resolve(true));
     });
-    if (!listening) ctx.skip();
+    if (!listening) missingPrerequisite('the IPv6 loopback (listening on ::1)', ctx);
     try {
       const port = (server.address() as net.AddressInfo).port;
       const outcome = await validator(port).validate({ identifier: { type: 'ip', value: '::1' }, token: 'alpn-token', keyAuthorization: KEY_AUTH });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AcmeTestClient, runOrder, type OrderOutcome } from './chaos-support/acme.js';
+import { describeClientErrors, explainByKills } from './chaos-support/client-errors.js';
 import { readGatewayDb, startHttp01Server, type Http01Server } from './chaos-support/checks.js';
 import { ChaosGateway, sleep } from './chaos-support/gateway-process.js';
 import { checkRun } from './chaos-support/invariants.js';
@@ -9,7 +10,9 @@ import { journalSerials, waitUntilQuiet } from './chaos-support/settle.js';
 // its dataDir) is killed with SIGKILL at random moments while clients run orders concurrently, and
 // started again on the same config and files each time. The clients keep retrying across restarts.
 // At the end: no order or challenge is stuck in processing, every finalized order is valid or
-// invalid, and every certificate the simulator ever issued is attached to an order or recorded.
+// invalid, and every certificate the simulator ever issued is attached to an order or recorded. The
+// clients never give up on an order, and the only errors they may meet are those a SIGKILL explains
+// (connection refused or reset while the gateway was down); each is counted in the summary.
 
 const KILLS = 22;
 const WORKERS = 8;
@@ -52,8 +55,10 @@ describe('crash: SIGKILL at random moments during concurrent issuance', () => {
 
     let killing = true;
     const outcomes: OrderOutcome[] = [];
+    const clients: AcmeTestClient[] = [];
     const workers = Array.from({ length: WORKERS }, async (_, w) => {
       const client = new AcmeTestClient(gw.directoryUrl, { requestTimeoutMs: 5_000 });
+      clients.push(client);
       await client.register(Date.now() + ORDER_DEADLINE_MS);
       for (let n = 0; killing; n++) {
         outcomes.push(await runOrder(client, http01, `w${w}#${n}`, Date.now() + ORDER_DEADLINE_MS, 200));
@@ -69,7 +74,8 @@ describe('crash: SIGKILL at random moments during concurrent issuance', () => {
       const exit = await gw.kill('SIGKILL');
       expect(exit?.signal).toBe('SIGKILL');
       startupMs.push(await gw.start());
-      await pcaFaults().catch(() => undefined);
+      // The simulator is up before the listener, so this must work (a failure here is no chaos).
+      await pcaFaults();
     }
     killing = false;
     await gw.setFaults({});
@@ -83,6 +89,11 @@ describe('crash: SIGKILL at random moments during concurrent issuance', () => {
     expect(journalSerials(gw.simulatorDir).sort()).toEqual(issued.map((i) => i.serialNo).sort());
 
     const { summary, violations } = checkRun(outcomes, issued, db, gw.rootPem());
+    // The clients retried through errors; the only ones accepted are those a SIGKILL explains.
+    const clientErrors = explainByKills(
+      clients.flatMap((c) => c.errors),
+      gw.downWindows(),
+    );
     const attemptsByOutcome: Record<string, number> = {};
     for (const a of db.attempts) attemptsByOutcome[a.outcome] = (attemptsByOutcome[a.outcome] ?? 0) + 1;
     const attemptsPerOrder = new Map<string, number>();
@@ -98,6 +109,10 @@ describe('crash: SIGKILL at random moments during concurrent issuance', () => {
       signAttempts: attemptsByOutcome,
       ordersSignedAgainAfterReconciling,
       clientConnectionErrors: clientStats.reduce((a, s) => a + s.connectionErrors, 0),
+      clientServerErrors: clientStats.reduce((a, s) => a + s.serverErrors, 0),
+      clientBadNonces: clientStats.reduce((a, s) => a + s.badNonces, 0),
+      clientErrorsExplainedByKills: clientErrors.explained,
+      clientErrorsUnexplained: describeClientErrors(clientErrors.unexplained, started).slice(0, 20),
       clientNotes: outcomes.filter((o) => o.note).map((o) => `${o.label}: ${o.note!.slice(0, 120)}`).slice(0, 10),
       ...summary,
     };
@@ -105,6 +120,12 @@ describe('crash: SIGKILL at random moments during concurrent issuance', () => {
 
     expect(gw.restarts).toBeGreaterThanOrEqual(20);
     expect(violations).toEqual([]);
+    // No client gave up on an order, and every error a client retried through was a connection
+    // refused or reset while the gateway was down: no 5xx, no badNonce, no timeout, no reset while up.
+    expect(outcomes.filter((o) => o.note).map((o) => `${o.label}: ${o.note}`)).toEqual([]);
+    expect(describeClientErrors(clientErrors.unexplained, started)).toEqual([]);
+    // The kills did hit the clients (else the line above proves nothing).
+    expect(clientErrors.explainedTotal).toBeGreaterThan(0);
     expect(quiet).toMatchObject({ liveJobs: 0, processingOrders: 0 });
     // The run did real work across the restarts.
     expect(summary.valid).toBeGreaterThan(KILLS);

@@ -68,15 +68,16 @@ describe.skipIf(challBin.skip)('ACME Renewal Information and replaces', () => {
     expect(windows[1]).toEqual(windows[0]);
   });
 
-  it('an unknown or malformed certID is a problem document, not a crash', async () => {
+  it('an unknown certID is 404 malformed, an unparsable one 400 malformed (RFC 9773 §4.1), each a problem document', async () => {
     const ids = ariCertIds(firstPem);
     const unknown = await getRenewalInfo(gateway, `${ids.canonical.split('.')[0]}.${randomBytes(16).toString('base64url')}`);
     expect(unknown.status).toBe(404);
     expect(unknown.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(unknown.body)).toMatchObject({ type: 'urn:ietf:params:acme:error:malformed', status: 404 });
     const malformed = await getRenewalInfo(gateway, 'not-a-cert-id');
-    expect(malformed.status).toBeGreaterThanOrEqual(400);
-    expect(malformed.status).toBeLessThan(500);
+    expect(malformed.status).toBe(400);
     expect(malformed.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(malformed.body)).toMatchObject({ type: 'urn:ietf:params:acme:error:malformed', status: 400 });
   });
 
   it('a renewal with replaces = certID succeeds; a second one with the same replaces gets 409 alreadyReplaced', async () => {

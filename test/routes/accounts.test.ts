@@ -98,6 +98,24 @@ describe('POST /new-account', () => {
   });
 });
 
+describe('POST /new-account with terms of service (RFC 8555 §7.3, §7.3.3)', () => {
+  let tos: TestGateway;
+  beforeAll(async () => {
+    tos = await startTestGateway({ config: { acme: { termsOfService: 'https://acme.test/tos' } } });
+  });
+  afterAll(async () => tos?.dispose());
+
+  it('not agreeing → 403 userActionRequired and no account; agreeing → 201 with termsOfServiceAgreed', async () => {
+    const c = await AcmeTestClient.create(tos);
+    expectProblem(await c.newAccount({ contact: ['mailto:a@example.com'] }), 'userActionRequired', 403);
+    expectProblem(await c.newAccount({ termsOfServiceAgreed: false }), 'userActionRequired', 403);
+    expectProblem(await c.newAccount({ onlyReturnExisting: true }), 'accountDoesNotExist', 400);
+    const res = await c.newAccount({ termsOfServiceAgreed: true });
+    expectJson(res, 201);
+    expect(res.body.termsOfServiceAgreed).toBe(true);
+  });
+});
+
 describe('POST /acct/:id', () => {
   it('POST-as-GET and {} both read the account (node, dehydrated)', async () => {
     const c = await AcmeTestClient.withAccount(t);

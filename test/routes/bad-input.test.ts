@@ -2,7 +2,7 @@ import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcmeTestClient, b64u, startTestGateway, type TestGateway } from '../harness.js';
-import { expectClientProblem, expectProblem } from './expect.js';
+import { expectProblem } from './expect.js';
 
 // Bad input on every POST endpoint: whatever arrives, the answer is a problem document with the
 // right status and type, never a 500 (interop item 7).
@@ -61,6 +61,23 @@ const unsignedBodies: Array<[string, string]> = [
   ['binary garbage', '\u0000\u0001\u00ff{'],
 ];
 
+/** What each endpoint answers to the payload of wrong-typed members below, and why. */
+const WRONG_TYPES_ANSWER: Record<string, [string, number, RegExp]> = {
+  newAccount: ['malformed', 400, /^newAccount: "contact"/],
+  account: ['malformed', 400, /^account update: "contact"/],
+  // RFC 8555 §6.3: resources read with POST-as-GET take no payload at all.
+  orders: ['malformed', 400, /POST-as-GET requests must have an empty payload/],
+  order: ['malformed', 400, /POST-as-GET requests must have an empty payload/],
+  certificate: ['malformed', 400, /POST-as-GET requests must have an empty payload/],
+  // RFC 8555 §7.3.5: the payload must be a JWS (the inner one, signed by the new key).
+  keyChange: ['malformed', 400, /"protected" is missing or not a string/],
+  newOrder: ['malformed', 400, /^newOrder: "identifiers"/],
+  // RFC 8555 §7.4: the order here is already valid; the status check comes before the CSR is read.
+  finalize: ['orderNotReady', 403, /the order is valid, not ready/],
+  authz: ['malformed', 400, /^authorization update: "status"/],
+  revokeCert: ['malformed', 400, /^revokeCert: "certificate"/],
+};
+
 describe.each([
   'newAccount',
   'account',
@@ -105,12 +122,18 @@ describe.each([
   });
 
   // A challenge ignores extra members on purpose (interop item 27: legacy keyAuthorization), so there
-  // the same payload is an ordinary "start validation" (200); everywhere else it is a problem.
+  // the same payload is an ordinary "start validation" (200); everywhere else it is a problem, of the
+  // type and status the endpoint's own rule gives.
   it('a signed payload with members of the wrong types is a problem (a challenge ignores them), never a 500', async () => {
     const payload = { identifiers: 'x', contact: 5, csr: [], status: {}, certificate: 7, reason: 'x', onlyReturnExisting: 'x' };
     const r = await c.post(ep().url, payload, { jwk: ep().jwk });
-    if (name === 'challenge') expect(r.status).toBe(200);
-    else expectClientProblem(r);
+    if (name === 'challenge') {
+      expect(r.status).toBe(200);
+      return;
+    }
+    const [type, status, detail] = WRONG_TYPES_ANSWER[name]!;
+    expectProblem(r, type, status);
+    expect(r.body.detail).toMatch(detail);
   });
 });
 
@@ -138,6 +161,21 @@ describe('revokeCert payloads', () => {
 });
 
 describe('newOrder edge payloads', () => {
+  // The payload schema rejects what is not a well-formed request (malformed); a well-formed
+  // identifier the gateway will not issue for is rejectedIdentifier (RFC 8555 §6.7); an unknown
+  // profile is invalidProfile (draft-ietf-acme-profiles §4).
+  const EDGE_ANSWER: Record<string, [string, RegExp]> = {
+    '101 identifiers': ['malformed', /"identifiers" Too big/],
+    'a 2000-character value': ['malformed', /"identifiers\.0\.value" Too big/],
+    'notAfter not a date': ['malformed', /notAfter must be an RFC 3339 date-time/],
+    'notBefore after notAfter': ['malformed', /notBefore must not be in the future/],
+    'an unknown profile': ['invalidProfile', /profile "nope" is not offered/],
+    'identifiers with null': ['malformed', /"identifiers\.0" Invalid input/],
+    'value with a NUL': ['rejectedIdentifier', /is not a valid DNS name/],
+    'unicode name': ['rejectedIdentifier', /"bücher\.example\.com" is not a valid DNS name/],
+    'ip with a zone': ['malformed', /"fe80::1%eth0" is not an IP address/],
+  };
+
   it.each([
     ['101 identifiers', { identifiers: Array.from({ length: 101 }, (_, i) => ({ type: 'dns', value: `n${i}.example.com` })) }],
     ['a 2000-character value', { identifiers: [{ type: 'dns', value: 'a'.repeat(2000) }] }],
@@ -148,10 +186,11 @@ describe('newOrder edge payloads', () => {
     ['value with a NUL', { identifiers: [{ type: 'dns', value: 'a\u0000.example.com' }] }],
     ['unicode name', { identifiers: [{ type: 'dns', value: 'bücher.example.com' }] }],
     ['ip with a zone', { identifiers: [{ type: 'ip', value: 'fe80::1%eth0' }] }],
-  ])('%s → a 4xx problem', async (_what, payload) => {
+  ])('%s → a 4xx problem', async (what, payload) => {
     const r = await c.post(t.url('newOrder'), payload);
-    expectClientProblem(r);
-    expect(r.status).toBe(400);
+    const [type, detail] = EDGE_ANSWER[what]!;
+    expectProblem(r, type, 400);
+    expect(r.body.detail).toMatch(detail);
   });
 
   it('an unknown profile → invalidProfile', async () => {

@@ -2,7 +2,7 @@ import { createPrivateKey, sign } from 'node:crypto';
 import { exportJWK, FlattenedSign, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcmeTestClient, b64u, EXTERNAL_URL, handmadeJws, startTestGateway, type TestGateway } from '../harness.js';
-import { expectClientProblem, expectJson, expectProblem } from './expect.js';
+import { expectJson, expectProblem } from './expect.js';
 
 // The JWS checks (RFC 8555 §6.2-6.5) and the security cases of ARCHITECTURE.md §Tests.
 
@@ -92,6 +92,13 @@ describe('nonces (RFC 8555 §6.5, interop item 6)', () => {
     const r = await alice.postAsGet(res.orderUrl, { header: { nonce } });
     expectProblem(r, 'badNonce', 400);
     expect(r.body.detail).toContain('JWS has an invalid anti-replay nonce');
+  });
+
+  it('a missing nonce is refused as such, before the signature is checked', async () => {
+    const jws = await alice.sign(res.orderUrl, '', { header: { nonce: undefined } });
+    const r = await alice.postRaw(res.orderUrl, { ...jws, signature: b64u(Buffer.alloc(64, 1)) });
+    expectProblem(r, 'badNonce', 400);
+    expect(r.body.detail).toContain('no "nonce"');
   });
 
   it('a request with a bad signature does not burn the nonce', async () => {
@@ -249,8 +256,8 @@ describe('transport', () => {
   it('a body just under the limit is read (and rejected for its content, not its size)', async () => {
     const body = JSON.stringify({ protected: 'a'.repeat(limit - 200), payload: '', signature: '' });
     const r = await alice.postRaw(res.orderUrl, body);
-    expectClientProblem(r);
-    expect(r.status).toBe(400);
+    expectProblem(r, 'malformed', 400);
+    expect(r.body.detail).toBe('the JWS protected header is not valid JSON');
   });
 });
 
@@ -262,6 +269,23 @@ describe('deactivated account', () => {
     for (const url of [order.location!, order.body.authorizations[0], c.kid!, `${c.kid}/orders`]) {
       expectProblem(await c.postAsGet(url), 'unauthorized', 401);
     }
+  });
+
+  it('and on the kid endpoints that take a payload, revokeCert and keyChange included', async () => {
+    const c = await AcmeTestClient.withAccount(t);
+    const order = await c.newOrder(['gone-too.example.com']);
+    const authz = await c.postAsGet(order.body.authorizations[0]);
+    expectJson(await c.post(c.kid!, { status: 'deactivated' }), 200);
+    const posts: Array<[string, unknown]> = [
+      [t.url('newOrder'), { identifiers: [{ type: 'dns', value: 'x.example.com' }] }],
+      [order.body.finalize, { csr: 'AAAA' }],
+      [authz.body.challenges[0].url, {}],
+      [order.body.authorizations[0], { status: 'deactivated' }],
+      [c.kid!, { contact: ['mailto:back@example.com'] }],
+      [t.url('revokeCert'), { certificate: 'AAAA' }],
+      [t.url('keyChange'), { protected: 'e30', payload: '', signature: '' }],
+    ];
+    for (const [url, payload] of posts) expectProblem(await c.post(url, payload), 'unauthorized', 401);
   });
 });
 

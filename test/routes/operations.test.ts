@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcaError } from '../../src/pca/errors.js';
 import type { PcaClient } from '../../src/pca/types.js';
-import { startTestGateway, type TestGateway } from '../harness.js';
+import { AcmeProblem } from '../../src/acme/problems.js';
+import { AcmeTestClient, startTestGateway, type TestGateway } from '../harness.js';
 
 // Operations endpoints: liveness, readiness (database + PCA circuit breaker) and Prometheus metrics.
 
@@ -25,6 +26,32 @@ describe('/livez, /readyz, /metrics', () => {
     const text = await metrics.text();
     expect(text).toMatch(/acme_http_requests_total\{method="GET",route="\/directory",status="200"\} 1/);
     expect(text).toContain('acme_pca_call_duration_seconds');
+  });
+
+  it('after a real issuance and a failed validation, the order, validation, job and PCA series have moved', async () => {
+    const t = await startTestGateway();
+    gateways.push(t);
+    const scrape = async () => (await t.request('/metrics')).text();
+    const before = await scrape();
+    expect(before).not.toMatch(/acme_orders_total\{event="created"\} [1-9]/);
+
+    const c = await AcmeTestClient.withAccount(t);
+    await c.issue(['metrics.example.com']);
+    t.validators.fail(new AcmeProblem('incorrectResponse', 'wrong key authorization'), { value: 'refused.example.com' });
+    const refused = await c.newOrder(['refused.example.com']);
+    const authz = (await c.completeAuthorizations(refused.body))[0]!;
+    expect(authz.body.status).toBe('invalid');
+
+    const text = await scrape();
+    expect(text).toMatch(/acme_orders_total\{event="created"\} 2\n/);
+    expect(text).toMatch(/acme_orders_total\{event="finalized"\} 1\n/);
+    expect(text).toMatch(/acme_orders_total\{event="valid"\} 1\n/);
+    expect(text).toMatch(/acme_validations_total\{type="http-01",result="valid"\} 1\n/);
+    expect(text).toMatch(/acme_validations_total\{type="http-01",result="invalid"\} 1\n/);
+    expect(text).toMatch(/acme_job_runs_total\{kind="validate",outcome="done"\} 2\n/);
+    expect(text).toMatch(/acme_job_runs_total\{kind="issue",outcome="done"\} 1\n/);
+    expect(text).toMatch(/acme_pca_call_duration_seconds_count\{operation="sign",outcome="ok"\} 1\n/);
+    expect(text).toMatch(/acme_jobs_in_flight 0\n/);
   });
 
   it('not ready (503) while the PCA keeps failing and the circuit breaker is open', async () => {

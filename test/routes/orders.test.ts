@@ -226,6 +226,49 @@ describe('POST /order/:id/finalize', () => {
     expectJson(await c.finalize(b.finalize, ['CASED.example.com']), 200);
   });
 
+  // RFC 8555 §7.4: only a ready order may be finalized, and the order's status is checked before the
+  // CSR is even read: whatever the payload, a pending, valid or invalid order answers 403
+  // orderNotReady naming its status, and is left as it was. (The store's conditional write would
+  // also refuse a pending order, but only after the CSR was checked, and with another detail.)
+  const GARBAGE_CSR = { csr: Buffer.from('not a csr at all').toString('base64url') };
+
+  it('a pending order → 403 orderNotReady "pending", for a garbage CSR and for a good one; it stays pending', async () => {
+    const created = await c.newOrder(['notready.example.com']);
+    for (const payload of [GARBAGE_CSR, { csr: await AcmeTestClient.csr(['notready.example.com']) }]) {
+      const res = await c.post(created.body.finalize, payload);
+      expectProblem(res, 'orderNotReady', 403);
+      expect(res.body.detail).toBe('the order is pending, not ready');
+    }
+    const after = await c.postAsGet(created.location!);
+    expect(after.body.status).toBe('pending');
+    expect(after.body).not.toHaveProperty('certificate');
+    expect((await c.postAsGet(created.body.authorizations[0])).body.status).toBe('pending');
+  });
+
+  it('a valid order → 403 orderNotReady "valid", for a garbage CSR and for a good one; its certificate is unchanged', async () => {
+    const issued = await c.issue(['finalized.example.com']);
+    for (const payload of [GARBAGE_CSR, { csr: await AcmeTestClient.csr(['finalized.example.com']) }]) {
+      const res = await c.post(issued.order.finalize, payload);
+      expectProblem(res, 'orderNotReady', 403);
+      expect(res.body.detail).toBe('the order is valid, not ready');
+    }
+    const after = await c.postAsGet(issued.orderUrl);
+    expect(after.body.status).toBe('valid');
+    expect(after.body.certificate).toBe(issued.certUrl);
+  });
+
+  it('an invalid order → 403 orderNotReady "invalid", for a garbage CSR and for a good one; it stays invalid', async () => {
+    t.validators.fail(new AcmeProblem('incorrectResponse', 'no'), { value: 'refused.example.com' });
+    const created = await c.newOrder(['refused.example.com']);
+    await c.completeAuthorizations(created.body);
+    for (const payload of [GARBAGE_CSR, { csr: await AcmeTestClient.csr(['refused.example.com']) }]) {
+      const res = await c.post(created.body.finalize, payload);
+      expectProblem(res, 'orderNotReady', 403);
+      expect(res.body.detail).toBe('the order is invalid, not ready');
+    }
+    expect((await c.postAsGet(created.location!)).body.status).toBe('invalid');
+  });
+
   it('POST-as-GET on finalize → malformed (it needs a CSR)', async () => {
     const order = await readyOrder(['emptyfin.example.com']);
     expectProblem(await c.postAsGet(order.finalize), 'malformed', 400);

@@ -82,8 +82,23 @@ describe('GET /renewal-info/:certId', () => {
     expect(Date.parse(end) - Date.parse(start)).toBeGreaterThan(1000);
   });
 
-  it('garbage → 400 malformed; unknown → 404', async () => {
-    expectProblem(await readResponse(await t.request('/renewal-info/not-a-cert-id')), 'malformed', 400, { nonce: false });
+  // RFC 9773 §4.1: certID = base64url(AKI keyIdentifier) "." base64url(serial). What cannot be parsed
+  // as one is the client's mistake (400 malformed, as Boulder answers); a well-formed certID of no
+  // certificate issued here is 404.
+  it.each([
+    ['no dot', 'not-a-cert-id'],
+    ['an empty serial', 'AAAA.'],
+    ['an empty key identifier', '.AQID'],
+    ['two dots', 'AAAA.AQ.ID'],
+    ['characters outside base64url', 'AA+A.AQID'],
+    ['a serial over 20 octets', `AAAA.${Buffer.alloc(22, 1).toString('base64url')}`],
+  ])('a certID with %s → 400 malformed', async (_what, certId) => {
+    const res = await readResponse(await t.request(`/renewal-info/${encodeURIComponent(certId)}`));
+    expectProblem(res, 'malformed', 400, { nonce: false });
+    expect(res.body.detail).toMatch(/RFC 9773 §4\.1/);
+  });
+
+  it('a well-formed certID of no certificate issued here → 404 malformed', async () => {
     expectProblem(await readResponse(await t.request('/renewal-info/AAAA.AQID')), 'malformed', 404, { nonce: false });
   });
 });

@@ -5,7 +5,7 @@ import { FlattenedSign } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcmeProblem } from '../../src/acme/problems.js';
-import { EabKeySealer } from '../../src/auth/eab-crypto.js';
+import { EabKeySealer } from '../../src/platform/key-sealer.js';
 import { dbCommand } from '../../src/cli/db.js';
 import { eabKekPath } from '../../src/config/paths.js';
 import { systemClock } from '../../src/platform/clock.js';

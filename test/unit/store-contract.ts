@@ -595,6 +595,12 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.jobs.get(live))!.state).toBe('queued');
       });
 
+      it('claimDue with a kind takes only jobs of that kind (validation and issuance have their own slots)', async () => {
+        const validate = await queuedJob();
+        expect(await store.jobs.claimDue('w', T0 + 1, 1000, 10, 'issue')).toEqual([]);
+        expect((await store.jobs.claimDue('w', T0 + 1, 1000, 10, 'validate')).map((j) => j.id)).toEqual([validate]);
+      });
+
       it('claimDue honours the limit', async () => {
         for (let i = 0; i < 4; i++) await queuedJob();
         expect(await store.jobs.claimDue('w', T0 + 1, 1000, 3)).toHaveLength(3);

@@ -95,3 +95,27 @@ export function planFaults(config: FaultConfig, endpoint: FaultEndpoint, random:
   }
   return plan;
 }
+
+/** The faults that can take effect on a request (each FaultConfig rate, and latency). */
+export type FaultKind = 'latency' | 'timeout' | 'error' | 'malformed' | 'wrongKey' | 'dropAfterSign';
+
+/** How often each fault took effect, per endpoint (GET /_simulator/faults/fired). */
+export type FiredFaults = Partial<Record<FaultKind, Partial<Record<FaultEndpoint, number>>>>;
+
+/**
+ * Counts the faults that really took effect (not merely planned: an error answered first means the
+ * sign work, and so a wrong key or a dropped answer, never happened), so that a test can tell that
+ * what it asked for was done rather than assume it.
+ */
+export class FaultCounter {
+  private counts: FiredFaults = {};
+
+  fired(kind: FaultKind, endpoint: FaultEndpoint): void {
+    const perEndpoint = (this.counts[kind] ??= {});
+    perEndpoint[endpoint] = (perEndpoint[endpoint] ?? 0) + 1;
+  }
+
+  snapshot(): FiredFaults {
+    return structuredClone(this.counts);
+  }
+}

@@ -1,6 +1,7 @@
-import { createPublicKey, createHash, webcrypto } from 'node:crypto';
+import { createPublicKey, webcrypto } from 'node:crypto';
 import { x509 } from '../x509-setup.js';
 import { parsePemBlocks } from '../../acme/pem.js';
+import { spkiSha256Hex } from '../../acme/csr.js';
 import { CA_SIGN_ALG, type CaCert } from './ca.js';
 import { PcaApiError } from './api-error.js';
 
@@ -132,5 +133,5 @@ export async function freshPublicKey(): Promise<webcrypto.CryptoKey> {
 
 /** Hex SHA-256 over the certificate's SubjectPublicKeyInfo DER: how tests match a cert to a CSR key. */
 export function spkiSha256(cert: x509.X509Certificate): string {
-  return createHash('sha256').update(new Uint8Array(cert.publicKey.rawData)).digest('hex');
+  return spkiSha256Hex(new Uint8Array(cert.publicKey.rawData));
 }

@@ -7,7 +7,7 @@ import type { Random } from '../../platform/random.js';
 import type { SimulatorApi } from './api.js';
 import { GatewayError, PcaApiError } from './api-error.js';
 import { checkNcpAuth } from './auth.js';
-import { planFaults, type FaultController, type FaultEndpoint, type FaultPlan } from './faults.js';
+import { FaultCounter, planFaults, type FaultController, type FaultEndpoint, type FaultKind, type FaultPlan } from './faults.js';
 
 /** API Gateway body cap (ncp-pca-api §1.3 table: 413 / errorCode 430). The real limit is undocumented. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -64,6 +64,7 @@ export class SimulatorServer {
   readonly server: http.Server;
   /** Aborts pending latency waits on close so nothing outlives the server. */
   private readonly closing = new AbortController();
+  private readonly fired = new FaultCounter();
 
   constructor(private readonly d: SimulatorServerDeps) {
     this.server = http.createServer((req, res) => {
@@ -113,15 +114,20 @@ export class SimulatorServer {
     if (authFailure) return sendGatewayError(res, new GatewayError(401, '200', 'Authentication Failed', authFailure));
 
     const plan = planFaults(this.d.faults.get(), route.endpoint, this.d.random);
+    const fired = (kind: FaultKind): void => this.fired.fired(kind, route.endpoint);
     if (plan.latencyMs > 0) {
+      fired('latency');
       try {
         await delay(plan.latencyMs, undefined, { signal: this.closing.signal });
       } catch {
         return; // shutting down
       }
     }
-    if (plan.timeout) return; // accepted, never answered; close() tears the socket down
-    if (plan.error) return sendInjectedError(res, plan.error);
+    if (plan.timeout) return fired('timeout'); // accepted, never answered; close() tears the socket down
+    if (plan.error) {
+      fired('error');
+      return sendInjectedError(res, plan.error);
+    }
 
     let data: unknown;
     try {
@@ -139,12 +145,17 @@ export class SimulatorServer {
       if (e instanceof PcaApiError) return sendEnvelopeError(res, e);
       throw e;
     }
+    if (plan.wrongKey) fired('wrongKey'); // the sign call above succeeded with a stranger's key
     // Faults that strike after the work is done: the PCA acted but the caller cannot tell.
     if (plan.dropAfterSign) {
+      fired('dropAfterSign');
       req.socket.destroy();
       return;
     }
-    if (plan.malformed) return send(res, 200, 'application/json;charset=UTF-8', '{"code":"SUCCESS","msg":"Success","data":{"certif');
+    if (plan.malformed) {
+      fired('malformed');
+      return send(res, 200, 'application/json;charset=UTF-8', '{"code":"SUCCESS","msg":"Success","data":{"certif');
+    }
     sendJson(res, 200, { code: 'SUCCESS', msg: 'Success', data });
   }
 
@@ -162,6 +173,7 @@ export class SimulatorServer {
   private async admin(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
     if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'loopback only' });
     if (path === '/_simulator/faults' && method === 'GET') return sendJson(res, 200, this.d.faults.get());
+    if (path === '/_simulator/faults/fired' && method === 'GET') return sendJson(res, 200, this.fired.snapshot());
     if (path === '/_simulator/faults' && method === 'PUT') {
       const raw = await readBody(req);
       if (raw === 'too-large') return sendJson(res, 413, { error: 'too large' });

@@ -9,7 +9,7 @@ import type { Random } from '../../platform/random.js';
 import { NcpPcaClient } from '../ncp-client.js';
 import { signatureV2 } from '../signature.js';
 import { makeCsr } from '../make-csr.js';
-import { planFaults, unitDraw } from './faults.js';
+import { planFaults, unitDraw, type FaultEndpoint, type FiredFaults } from './faults.js';
 import { startPcaSimulator, type RunningSimulator } from './index.js';
 import { isLoopback } from './server.js';
 
@@ -49,6 +49,19 @@ async function raw(
 }
 
 const issued = async (sim: RunningSimulator): Promise<Issued[]> => (await fetch(`${sim.url}/_simulator/issued`)).json() as Promise<Issued[]>;
+const fired = async (sim: RunningSimulator): Promise<FiredFaults> => (await fetch(`${sim.url}/_simulator/faults/fired`)).json() as Promise<FiredFaults>;
+
+/** What was counted between two snapshots, with the zero entries left out. */
+function delta(before: FiredFaults, after: FiredFaults): FiredFaults {
+  const out: FiredFaults = {};
+  for (const [kind, perEndpoint] of Object.entries(after) as Array<[keyof FiredFaults, Record<string, number>]>) {
+    for (const [endpoint, n] of Object.entries(perEndpoint)) {
+      const d = n - ((before[kind] as Record<string, number> | undefined)?.[endpoint] ?? 0);
+      if (d !== 0) (out[kind] ??= {})[endpoint as FaultEndpoint] = d;
+    }
+  }
+  return out;
+}
 
 describe('PCA simulator: HTTP surface', () => {
   let dir: string;
@@ -260,11 +273,21 @@ describe('PCA simulator: fault injection', () => {
     expect(r.status).toBe(200);
   };
 
-  it('latencyMs delays answers', async () => {
-    await setFaults({ latencyMs: 150, endpoints: ['chain'] });
-    const t0 = Date.now();
-    await client.chain();
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+  it('latencyMs holds the answer back, and then answers normally', async () => {
+    await setFaults({ latencyMs: 1_000, endpoints: ['chain'] });
+    const patient = new NcpPcaClient({ endpoint: sim.url, caTag: sim.caTag, accessKey: AK, secretKey: SK, clock: systemClock, timeoutMs: 30_000 });
+    try {
+      const before = await fired(sim);
+      let chainSettled = false;
+      const chain = patient.chain().finally(() => (chainSettled = true));
+      // A request to an endpoint without the fault, sent after, is answered while chain is still held.
+      await expect(patient.listCerts()).resolves.toBeTruthy();
+      expect(chainSettled).toBe(false);
+      await expect(chain).resolves.toHaveLength(2);
+      expect(delta(before, await fired(sim))).toEqual({ latency: { chain: 1 } });
+    } finally {
+      patient.close();
+    }
   });
 
   it('errorRate answers errorStatus/errorCode: envelope for enum codes, gateway shape for numeric ones', async () => {
@@ -324,16 +347,46 @@ describe('PCA simulator: fault injection', () => {
     await expect(client.chain()).resolves.toHaveLength(2);
   });
 
+  it('counts the faults that took effect, per kind and endpoint (GET /_simulator/faults/fired)', async () => {
+    const csr = async () => (await makeCsr(['fired.example.test'])).csrPem;
+    let before = await fired(sim);
+    await setFaults({ wrongKeyRate: 1 });
+    await client.sign(await csr());
+    expect(delta(before, await fired(sim))).toEqual({ wrongKey: { sign: 1 } });
+
+    // An error answered first means the sign work never happened: no wrong key to count.
+    before = await fired(sim);
+    await setFaults({ errorRate: 1, wrongKeyRate: 1, dropAfterSignRate: 1 });
+    await expect(client.sign(await csr())).rejects.toMatchObject({ httpStatus: 500 });
+    expect(delta(before, await fired(sim))).toEqual({ error: { sign: 1 } });
+
+    // A dropped connection leaves no answer to malform.
+    before = await fired(sim);
+    await setFaults({ dropAfterSignRate: 1, malformedRate: 1 });
+    await expect(client.sign(await csr())).rejects.toMatchObject({ kind: 'network' });
+    expect(delta(before, await fired(sim))).toEqual({ dropAfterSign: { sign: 1 } });
+
+    before = await fired(sim);
+    await setFaults({ malformedRate: 1, endpoints: ['list'] });
+    await expect(client.listCerts()).rejects.toMatchObject({ kind: 'malformed' });
+    expect(delta(before, await fired(sim))).toEqual({ malformed: { list: 1 } });
+
+    before = await fired(sim);
+    await setFaults({ timeoutRate: 1, endpoints: ['get'] });
+    await expect(client.getCert('01')).rejects.toMatchObject({ kind: 'timeout' });
+    expect(delta(before, await fired(sim))).toEqual({ timeout: { get: 1 } });
+  });
+
   it('close() ends requests held open by the timeout fault', async () => {
     const d = await mkdtemp(join(tmpdir(), 'pca-sim-close-'));
     const s = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: d, accessKey: AK, secretKey: SK, faults: { timeoutRate: 1, latencyMs: 10_000, endpoints: ['chain'] } });
     const c = new NcpPcaClient({ endpoint: s.url, caTag: s.caTag, accessKey: AK, secretKey: SK, clock: systemClock, timeoutMs: 5000 });
     const pending = c.chain();
-    await new Promise((r) => setTimeout(r, 50));
-    const t0 = Date.now();
+    // Wait until the request is held (the latency fault has fired), then close.
+    while (!(await fired(s)).latency?.chain) await new Promise((r) => setTimeout(r, 10));
     await s.close();
+    // 'network' (the socket was torn down), not 'timeout': close() did not wait for the client's 5 s.
     await expect(pending).rejects.toMatchObject({ kind: 'network' });
-    expect(Date.now() - t0).toBeLessThan(1000);
     c.close();
     await rm(d, { recursive: true, force: true });
   });

@@ -2,7 +2,7 @@ import { rowToEabKey } from '../rows.js';
 import type { Store } from '../types.js';
 import type { PgDb, Queries } from './db.js';
 
-// External Account Binding keys (RFC 8555 §7.3.4). The HMAC key is stored sealed (auth/eab-crypto.ts).
+// External Account Binding keys (RFC 8555 §7.3.4). The HMAC key is stored sealed (platform/key-sealer.ts).
 
 /**
  * Binds an unbound, unrevoked, unexpired key to the account (inside the caller's transaction);

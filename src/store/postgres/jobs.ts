@@ -40,11 +40,12 @@ export function postgresJobs(db: PgDb): Store['jobs'] {
     // claiming at this moment are skipped rather than waited for (FOR UPDATE SKIP LOCKED), so two
     // replicas polling together never get the same job and never block each other. MATERIALIZED
     // keeps the locking SELECT evaluated once, apart from the UPDATE.
-    claimDue: async (owner, nowMs, leaseMs, limit) => {
+    claimDue: async (owner, nowMs, leaseMs, limit, kind) => {
       const rows = await db.all(
         `WITH due AS MATERIALIZED (
            SELECT id FROM jobs
-           WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?)
+           WHERE ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))
+             AND (?::text IS NULL OR kind = ?)
            ORDER BY run_at, id
            LIMIT ?
            FOR UPDATE SKIP LOCKED
@@ -54,6 +55,8 @@ export function postgresJobs(db: PgDb): Store['jobs'] {
          RETURNING jobs.*`,
         nowMs,
         nowMs,
+        kind ?? null,
+        kind ?? null,
         limit,
         owner,
         nowMs + leaseMs,

@@ -35,13 +35,16 @@ export function closeLiveJobs(db: Db, kind: JobKind, subjectId: string, state: '
 
 export function sqliteJobs(db: Db): Store['jobs'] {
   return {
-    claimDue: async (owner, nowMs, leaseMs, limit) =>
+    claimDue: async (owner, nowMs, leaseMs, limit, kind) =>
       db.tx(() => {
         const due = db.all(
-          `SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?)
+          `SELECT id FROM jobs WHERE ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))
+             AND (? IS NULL OR kind = ?)
            ORDER BY run_at LIMIT ?`,
           nowMs,
           nowMs,
+          kind ?? null,
+          kind ?? null,
           limit,
         );
         const claimed: Job[] = [];

@@ -21,6 +21,19 @@ export interface ClientStats {
   badNonces: number;
 }
 
+/** One request the client had to retry, kept so a test can ask whether something explains it. */
+export interface ClientError {
+  kind: 'connection' | 'server' | 'badNonce';
+  method: string;
+  url: string;
+  /** The socket error code (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET, ...), an HTTP status, or the error name. */
+  code: string;
+  message: string;
+  /** Epoch ms when the request was sent and when it failed. */
+  sentAt: number;
+  failedAt: number;
+}
+
 type JsonObject = Record<string, unknown>;
 
 interface Directory {
@@ -39,6 +52,8 @@ export class AcmeTestClient {
   private jwk: JWK | undefined;
   thumbprint = '';
   readonly stats: ClientStats = { requests: 0, connectionErrors: 0, serverErrors: 0, badNonces: 0 };
+  /** Every error the client retried through (connection errors, 5xx answers, badNonce). */
+  readonly errors: ClientError[] = [];
 
   constructor(
     private readonly directoryUrl: string,
@@ -80,10 +95,12 @@ export class AcmeTestClient {
       else header.kid = this.kid;
       const bytes = payload === null ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(payload));
       const jws = await new FlattenedSign(bytes).setProtectedHeader(header as never).sign(this.keys!.privateKey);
+      const sentAt = Date.now();
       const res = await this.fetchOnce(url, { method: 'POST', headers: { 'content-type': 'application/jose+json' }, body: JSON.stringify(jws) });
       const type = (res.body as JsonObject | null)?.type;
       if (res.status === 400 && type === 'urn:ietf:params:acme:error:badNonce') {
         this.stats.badNonces++;
+        this.errors.push({ kind: 'badNonce', method: 'POST', url, code: '400 badNonce', message: res.text.slice(0, 200), sentAt, failedAt: Date.now() });
         throw new TransientError('badNonce');
       }
       if (res.status >= 500) throw new TransientError(`POST ${url} → ${res.status} ${res.text.slice(0, 200)}`);
@@ -105,13 +122,17 @@ export class AcmeTestClient {
     if (kept) return kept;
     const dir = await this.directory(deadline);
     const res = await this.fetchOnce(dir.newNonce, { method: 'HEAD' });
-    const n = res.headers.get('replay-nonce');
+    // fetchOnce keeps every Replay-Nonce it sees; take this one back out of the pool, or it would be
+    // used a second time later (a badNonce of the client's own making).
+    const n = this.nonces.pop();
     if (!n) throw new TransientError(`newNonce → ${res.status} without Replay-Nonce`);
     return n;
   }
 
   private async fetchOnce(url: string, init: RequestInit): Promise<AcmeResponse> {
     this.stats.requests++;
+    const method = init.method ?? 'GET';
+    const sentAt = Date.now();
     let res: Response;
     let text: string;
     try {
@@ -119,9 +140,15 @@ export class AcmeTestClient {
       text = await res.text();
     } catch (e) {
       this.stats.connectionErrors++;
-      throw new TransientError(`${init.method} ${url}: ${(e as Error).message} ${String((e as { cause?: { code?: string } }).cause?.code ?? '')}`);
+      const err = e as Error & { cause?: { code?: string } };
+      const code = err.cause?.code ?? err.name;
+      this.errors.push({ kind: 'connection', method, url, code, message: err.message, sentAt, failedAt: Date.now() });
+      throw new TransientError(`${method} ${url}: ${err.message} ${code}`);
     }
-    if (res.status >= 500) this.stats.serverErrors++;
+    if (res.status >= 500) {
+      this.stats.serverErrors++;
+      this.errors.push({ kind: 'server', method, url, code: String(res.status), message: text.slice(0, 200), sentAt, failedAt: Date.now() });
+    }
     const nonce = res.headers.get('replay-nonce');
     if (nonce) this.nonces.push(nonce);
     let body: unknown = null;

@@ -1,4 +1,5 @@
-import type { FaultConfig } from '../../../src/pca/simulator/faults.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { FaultConfig, FaultKind } from '../../../src/pca/simulator/faults.js';
 
 // Mixed PCA faults for the chaos test. The simulator takes one FaultConfig at a time (one error
 // status, independent rates), so "30% mixed faults" is a rotation of configs every `periodMs`, each
@@ -28,18 +29,57 @@ export function chaosPhase(i: number, rnd: () => number, maxLatencyMs: number): 
 export interface FaultDriver {
   /** Phases applied so far. */
   readonly phases: number;
+  /** The fault kinds some applied phase asked for (a rate above 0, or a latency). */
+  readonly asked: ReadonlySet<FaultKind>;
+  /** Stops the rotation, clears the faults; rejects if any phase was not applied exactly as asked. */
   stop(): Promise<void>;
 }
 
-export function driveFaults(set: (c: FaultConfig) => Promise<unknown>, periodMs: number, maxLatencyMs: number, rnd: () => number = Math.random): FaultDriver {
+/** The fault kinds a config asks for. */
+export function kindsAsked(c: FaultConfig): FaultKind[] {
+  const kinds: FaultKind[] = [];
+  if ((c.latencyMs ?? 0) > 0) kinds.push('latency');
+  if ((c.errorRate ?? 0) > 0) kinds.push('error');
+  if ((c.timeoutRate ?? 0) > 0) kinds.push('timeout');
+  if ((c.malformedRate ?? 0) > 0) kinds.push('malformed');
+  if ((c.wrongKeyRate ?? 0) > 0) kinds.push('wrongKey');
+  if ((c.dropAfterSignRate ?? 0) > 0) kinds.push('dropAfterSign');
+  return kinds;
+}
+
+/**
+ * Applies chaosPhase(0), chaosPhase(1), ... every `periodMs`. `set` answers with the config the
+ * simulator now holds; a failed call or an answer other than the config sent is recorded and makes
+ * stop() reject, so a run whose faults were never applied cannot pass as a chaos run.
+ */
+export function driveFaults(set: (c: FaultConfig) => Promise<FaultConfig>, periodMs: number, maxLatencyMs: number, rnd: () => number = Math.random): FaultDriver {
   let phases = 0;
+  let started = 0;
   let stopped = false;
-  let busy: Promise<unknown> = Promise.resolve();
+  const asked = new Set<FaultKind>();
+  const failures: string[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const apply = async (config: FaultConfig, label: string): Promise<void> => {
+    try {
+      const held = await set(config);
+      if (!isDeepStrictEqual(held, config)) failures.push(`${label}: asked ${JSON.stringify(config)}, the simulator holds ${JSON.stringify(held)}`);
+    } catch (e) {
+      failures.push(`${label}: ${(e as Error).message}`);
+      throw e;
+    }
+  };
   const tick = (): void => {
     if (stopped) return;
-    busy = set(chaosPhase(phases, rnd, maxLatencyMs))
-      .then(() => void phases++)
-      .catch(() => undefined); // a restarting gateway: the next tick sets it again
+    const config = chaosPhase(started++, rnd, maxLatencyMs);
+    const p = apply(config, `phase ${started - 1}`).then(
+      () => {
+        phases++;
+        for (const k of kindsAsked(config)) asked.add(k);
+      },
+      () => undefined,
+    );
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
   };
   tick();
   const timer = setInterval(tick, periodMs);
@@ -47,11 +87,13 @@ export function driveFaults(set: (c: FaultConfig) => Promise<unknown>, periodMs:
     get phases() {
       return phases;
     },
+    asked,
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await busy;
-      await set({}).catch(() => undefined);
+      await Promise.all(inFlight);
+      await apply({}, 'clearing the faults').catch(() => undefined);
+      if (failures.length > 0) throw new Error(`fault injection was not applied as asked:\n${failures.join('\n')}`);
     },
   };
 }

@@ -5,12 +5,12 @@ import { stringify } from 'yaml';
 import { ensureGatewayBuilt, gatewayEntry, repoRoot } from '../support/build.js';
 import { freePort } from '../support/ports.js';
 import { spawnManaged, type ExitInfo, type ManagedProcess } from '../support/process.js';
-import type { FaultConfig } from '../../../src/pca/simulator/faults.js';
+import type { FaultConfig, FiredFaults } from '../../../src/pca/simulator/faults.js';
 
 // The built gateway (`node dist/src/main.js serve`) with its embedded PCA simulator, run as a child
 // process that the chaos tests can kill with SIGKILL and start again on the same config and files.
 // Plain http (tls.mode none) so that restarts need no TLS trust juggling; the simulator listens on a
-// fixed port so its loopback admin API (/_simulator/faults, /_simulator/issued) stays reachable.
+// fixed port so its loopback admin API (/_simulator/faults, /_simulator/faults/fired, /_simulator/issued) stays reachable.
 
 export interface SimulatorIssued {
   serialNo: string;
@@ -41,6 +41,8 @@ export class ChaosGateway {
   private current: ManagedProcess | undefined;
   private readonly past: { name: string; output: string; exit?: ExitInfo }[] = [];
   private generation = 0;
+  /** From each kill's start to the next start's first 200 on the directory (epoch ms). */
+  private readonly down: Array<{ from: number; to: number | undefined }> = [];
 
   private constructor(
     dir: string,
@@ -116,6 +118,8 @@ export class ChaosGateway {
         const res = await fetch(this.directoryUrl, { signal: AbortSignal.timeout(1_000) });
         if (res.status === 200) {
           await res.arrayBuffer();
+          const last = this.down.at(-1);
+          if (last && last.to === undefined) last.to = Date.now();
           return Date.now() - started;
         }
         last = `HTTP ${res.status}`;
@@ -130,6 +134,7 @@ export class ChaosGateway {
   async kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<ExitInfo | undefined> {
     const proc = this.current;
     if (!proc) return undefined;
+    this.down.push({ from: Date.now(), to: undefined });
     let exit: ExitInfo;
     if (signal === 'SIGTERM') {
       exit = await proc.stop(15_000);
@@ -142,6 +147,11 @@ export class ChaosGateway {
     while (this.past.length > keep) this.past.shift();
     this.current = undefined;
     return exit;
+  }
+
+  /** When the gateway was down: from each kill until the next start answered (open while stopped). */
+  downWindows(): Array<{ from: number; to: number }> {
+    return this.down.map((w) => ({ from: w.from, to: w.to ?? Number.POSITIVE_INFINITY }));
   }
 
   /** Everything the last few processes printed, for a failure dump. */
@@ -166,6 +176,13 @@ export class ChaosGateway {
     const body = (await res.json()) as FaultConfig;
     if (res.status !== 200) throw new Error(`PUT /_simulator/faults → ${res.status} ${JSON.stringify(body)}`);
     return body;
+  }
+
+  /** The faults the simulator really injected since it started (GET /_simulator/faults/fired). */
+  async firedFaults(): Promise<FiredFaults> {
+    const res = await fetch(`${this.simulatorUrl}/_simulator/faults/fired`, { signal: AbortSignal.timeout(5_000) });
+    if (res.status !== 200) throw new Error(`GET /_simulator/faults/fired → ${res.status}`);
+    return (await res.json()) as FiredFaults;
   }
 
   async issued(): Promise<SimulatorIssued[]> {

@@ -1,6 +1,8 @@
 // The one URL builder (step-ca's "linker"): each resource kind has one route pattern, used both to
 // register the route and to build the absolute URLs put in responses. URLs are always built from the
 // configured external base URL, never from the Host header (interop item 1, certbot/certbot#7481).
+// It is domain, not HTTP (step-ca keeps its linker beside the domain): http/ registers routes from
+// it, auth/ checks JWS urls and kids against it, services put its URLs in errors. It imports nothing.
 
 export const ROUTES = {
   directory: '/directory',

@@ -1,9 +1,9 @@
-import { AcmeProblem } from '../acme/problems.js';
-import type { GatewayConfig } from '../config/schema.js';
+import { AcmeProblem } from './problems.js';
 
-// Validity of issued certificates. The PCA takes only a `period` in whole days counted from the
-// signing time (ncp-pca-api §3.1, §4.2), so a requested notAfter is mapped to a period, and a
-// notBefore can only be "now". Step CLI sends zero times for "unset" (interop item 20).
+// Validity of issued certificates, as pure policy: plain settings in, a decision or a problem out.
+// The PCA takes only a `period` in whole days counted from the signing time (ncp-pca-api §3.1,
+// §4.2), so a requested notAfter is mapped to a period, and a notBefore can only be "now". Step CLI
+// sends zero times for "unset" (interop item 20).
 
 const DAY_MS = 86_400_000;
 const ZERO_TIME = /^0001-01-01T00:00:00(\.0+)?Z$/;
@@ -22,8 +22,18 @@ export interface ResolvedValidity {
   profile: string | null;
 }
 
+/** What the policy needs of the configuration; deps.ts builds it (acme/ imports nothing of ours). */
+export interface ValiditySettings {
+  /** Longest validity in days when the order names no profile or its profile sets no period. */
+  defaultPeriodDays: number;
+  /** The offered profiles (draft-ietf-acme-profiles) by name, each with its own longest period. */
+  profiles: Readonly<Record<string, { period?: number | undefined }>>;
+  /** The profile an order without one gets; none when unset. */
+  defaultProfile?: string | undefined;
+}
+
 export class ValidityPolicy {
-  constructor(private readonly config: GatewayConfig) {}
+  constructor(private readonly settings: ValiditySettings) {}
 
   /** Checks newOrder's notBefore / notAfter / profile against policy (RFC 8555 §7.4, draft-ietf-acme-profiles). */
   resolve(req: ValidityRequest, now: Date): ResolvedValidity {
@@ -54,13 +64,14 @@ export class ValidityPolicy {
   }
 
   private maxPeriodDays(profile: string | null): number {
-    return (profile && this.config.acme.profiles[profile]?.period) || this.config.pca.period;
+    return (profile && this.settings.profiles[profile]?.period) || this.settings.defaultPeriodDays;
   }
 
   private profileName(requested: string | undefined): string | null {
-    const profiles = this.config.acme.profiles;
-    if (requested === undefined) return this.config.acme.defaultProfile ?? null;
-    if (!(requested in profiles)) {
+    const profiles = this.settings.profiles;
+    if (requested === undefined) return this.settings.defaultProfile ?? null;
+    // Own keys only: `in` would offer "toString" and the other Object.prototype names.
+    if (!Object.hasOwn(profiles, requested)) {
       const names = Object.keys(profiles);
       throw new AcmeProblem('invalidProfile', `profile "${requested}" is not offered${names.length ? ` (offered: ${names.join(', ')})` : ''}`);
     }

@@ -1,0 +1,38 @@
+import { createMiddleware } from 'hono/factory';
+import type { Linker } from '../acme/links.js';
+import { checkContentType } from '../auth/jws.js';
+import type { VerifiedRequest } from '../auth/requests.js';
+import type { RequestTarget, RequestVerifier } from '../auth/verifier.js';
+import { readJsonBody } from './body.js';
+
+// The auth entry points as Hono middleware: each route names the signing mode it takes, and its
+// handler finds the verified request of that mode, typed, in c.var.verified.
+
+/** The Env a handler sees after one of these middlewares. */
+export type Verified<R extends VerifiedRequest> = { Variables: { verified: R } };
+
+export interface VerifiedMiddlewareDeps {
+  verifier: RequestVerifier;
+  linker: Linker;
+  directory: string;
+  maxBodyBytes: number;
+}
+
+export function verifiedRequests({ verifier, linker, directory, maxBodyBytes }: VerifiedMiddlewareDeps) {
+  const by = <R extends VerifiedRequest>(entryPoint: (body: unknown, target: RequestTarget) => Promise<R>) =>
+    createMiddleware<Verified<R>>(async (c, next) => {
+      checkContentType(c.req.header('content-type'));
+      const body = await readJsonBody(c.req.raw, maxBodyBytes);
+      // The JWS url is the whole request URL, query included (RFC 8555 §6.4; the orders list's "next" links carry one).
+      const url = linker.requestUrl(c.req.path) + new URL(c.req.url).search;
+      c.set('verified', await entryPoint(body, { url, directory }));
+      await next();
+    });
+  return {
+    newAccount: by((body, target) => verifier.newAccount(body, target)),
+    account: by((body, target) => verifier.account(body, target)),
+    postAsGet: by((body, target) => verifier.postAsGet(body, target)),
+    keyChange: by((body, target) => verifier.keyChange(body, target)),
+    revoke: by((body, target) => verifier.revoke(body, target)),
+  };
+}

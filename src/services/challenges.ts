@@ -1,0 +1,40 @@
+import { AcmeProblem } from '../acme/problems.js';
+import { effectiveAuthzStatus } from '../acme/status.js';
+import type { Account } from '../acme/types.js';
+import type { ServiceContext } from './context.js';
+
+/** Challenges (RFC 8555 §7.5.1). */
+export class ChallengeService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async view(account: Account, challengeId: string) {
+    const found = await this.ctx.store.challenges.get(challengeId);
+    if (!found || found.authz.accountId !== account.id) throw new AcmeProblem('malformed', 'no such challenge', { status: 404 });
+    return found;
+  }
+
+  /**
+   * A POST with a JSON object (normally `{}`) asks for validation; POST-as-GET only reads (interop
+   * item 28). Validation runs as a background job, so this answers at once.
+   */
+  async respond(account: Account, challengeId: string, payload: Record<string, unknown> | null) {
+    const found = await this.view(account, challengeId);
+    if (payload === null) return found;
+    const now = this.ctx.clock.now();
+    if (effectiveAuthzStatus(found.authz, now) === 'expired') {
+      throw new AcmeProblem('malformed', 'Expired authorization', { status: 404 });
+    }
+    if (found.challenge.status === 'pending') {
+      const started = await this.ctx.store.challenges.start(
+        challengeId,
+        this.ctx.jobs.newJob('validate', now),
+        now,
+      );
+      if (started) this.ctx.jobs.kick();
+      else if (found.authz.status !== 'pending') {
+        throw new AcmeProblem('malformed', `the authorization is already ${found.authz.status}`);
+      }
+    }
+    return (await this.ctx.store.challenges.get(challengeId))!;
+  }
+}
