@@ -1,5 +1,6 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import { findPostgresBinaries } from './test/support/postgres-cluster.js';
+import { prerequisitesRequired } from './test/support/prerequisites.js';
 
 // Three projects:
 // - "unit" (pure modules, route tests through app.request() on SQLite, store contract, in-process
@@ -11,8 +12,7 @@ import { findPostgresBinaries } from './test/support/postgres-cluster.js';
 //   run by `npm run test:e2e` and by .ci/run.
 // Without the PostgreSQL binaries the "postgres" project is one loudly skipped test, except where
 // they are required (CI, or ACME_E2E_REQUIRE_BINARIES=1): there its globalSetup fails the run.
-const postgresRequired = Boolean(process.env.CI) || process.env.ACME_E2E_REQUIRE_BINARIES === '1';
-const postgresTests = findPostgresBinaries() !== null || postgresRequired;
+const postgresTests = findPostgresBinaries() !== null || prerequisitesRequired();
 
 export default defineConfig({
   test: {
