@@ -14,6 +14,7 @@ function fakeResolver(table: Record<string, string[] | Error>): DnsResolver & { 
   return {
     asked,
     servers: ['fake:53'],
+    serversFor: () => ['fake:53'],
     async resolveAddresses(name) {
       asked.push(name);
       const entry = table[name];
@@ -24,13 +25,18 @@ function fakeResolver(table: Record<string, string[] | Error>): DnsResolver & { 
     async resolveTxt(name) {
       throw new DnsError('nodata', 'TXT', name);
     },
+    async resolveCaa(name) {
+      throw new DnsError('nodata', 'CAA', name);
+    },
   };
 }
 
 const neverResolver: DnsResolver = {
   servers: [],
+  serversFor: () => [],
   resolveAddresses: () => new Promise<string[]>(() => {}),
   resolveTxt: () => new Promise<string[]>(() => {}),
+  resolveCaa: () => new Promise(() => {}),
 };
 
 function problemOf(outcome: ValidationOutcome) {

@@ -43,8 +43,10 @@ async function selfSigned(spec: CertSpec): Promise<tls.SecureContext> {
 
 const loopbackResolver: DnsResolver = {
   servers: ['fake:53'],
+  serversFor: () => ['fake:53'],
   resolveAddresses: async () => ['127.0.0.1'],
   resolveTxt: async () => [],
+  resolveCaa: async () => [],
 };
 
 function problemOf(outcome: ValidationOutcome) {
