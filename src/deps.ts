@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { splitListenAddress } from './platform/listen.js';
 import { splitCertificatePems } from './acme/pem.js';
+import { AddressPolicy } from './acme/address-policy.js';
 import { KeyCache } from './auth/key-cache.js';
 import { NonceService } from './auth/nonces.js';
 import { RequestVerifier } from './auth/verifier.js';
@@ -158,12 +159,17 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   const verifier = new RequestVerifier(store, nonces, linker, new KeyCache());
 
   // ---- validation authority ----
-  const resolver = createDnsResolver({ servers: config.validation.dnsResolvers });
+  // Where the validator may connect (acme/address-policy.ts); trial mode also opens 127.0.0.1 and ::1
+  // so that the quick start's `-d localhost` validates.
+  const trial = config.pca.kind === 'simulator';
+  const addressPolicy = new AddressPolicy({ allowedCidrs: config.validation.allowedCidrs, deniedCidrs: config.validation.deniedCidrs, trialLoopback: trial });
+  logger.info({ addressPolicy: addressPolicy.describe() }, trial ? 'trial mode (pca.kind simulator): validation may connect to 127.0.0.1 and ::1; other loopback, link-local and metadata addresses stay denied' : 'validation address policy');
+  const resolver = createDnsResolver({ servers: config.validation.dnsResolvers, serversByZone: config.validation.dnsResolversByZone });
   const validators = new Map<ChallengeType, ChallengeValidator>();
   for (const v of o.validators ?? [
-    createHttp01Validator({ resolver, port: config.validation.httpPort, timeoutMs: config.validation.timeoutMs, logger }),
+    createHttp01Validator({ resolver, addressPolicy, port: config.validation.httpPort, timeoutMs: config.validation.timeoutMs, logger }),
     createDns01Validator({ resolver, logger }),
-    createTlsAlpn01Validator({ resolver, port: config.validation.tlsAlpnPort, timeoutMs: config.validation.timeoutMs, logger }),
+    createTlsAlpn01Validator({ resolver, addressPolicy, port: config.validation.tlsAlpnPort, timeoutMs: config.validation.timeoutMs, logger }),
   ]) {
     validators.set(v.type, v);
   }
@@ -196,7 +202,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     nonces,
     verifier,
     accounts: new AccountService(ctx, new EabVerifier(store, EabKeySealer.fromFile(eabKekPath(config)), clock, logger, DEFAULT_DIRECTORY)),
-    orders: new OrderService(ctx, validity),
+    orders: new OrderService(ctx, validity, addressPolicy),
     authorizations: new AuthorizationService(ctx),
     challenges: new ChallengeService(ctx),
     certificates: new CertificateService(ctx),
