@@ -43,7 +43,8 @@ import { RevocationService } from './services/revocation.js';
 import { ValidityPolicy } from './services/validity.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
-import { createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
+import { createCaaChecker, createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
+import type { CaaWiring } from './jobs/caa-recheck.js';
 import type { ChallengeType, ChallengeValidator } from './validation/types.js';
 
 // The one wiring site: every component is built here and passed in. Tests build the same graph
@@ -173,6 +174,10 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   ]) {
     validators.set(v.type, v);
   }
+  // CAA (RFC 8659), opt-in; one policy for every directory until directories get their own.
+  const caa: CaaWiring | undefined = config.caa
+    ? { checker: createCaaChecker({ resolver, timeoutMs: config.validation.timeoutMs, logger }), policyFor: () => config.caa, accountUrl: (a) => linker.url('account', a.directory, a.id) }
+    : undefined;
 
   // ---- services and jobs ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
@@ -189,7 +194,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     pollMs: o.jobPollMs ?? 500,
     queue,
     handlers: {
-      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' })),
+      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), caa),
       issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }) }),
     },
   });

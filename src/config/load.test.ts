@@ -56,4 +56,13 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ validation: { dnsResolversByZone: { 'corp.internal': [] } } })).toThrow(/dnsResolversByZone/);
     expect(() => parseConfig({ validation: { dnsResolversByZone: { 'bad zone!': ['10.0.0.53'] } } })).toThrow(/dnsResolversByZone/);
   });
+
+  it('caa: off unless set; issuer domains required and normalised; the recheck window defaults to 8 hours', () => {
+    expect(parseConfig({}).caa).toBeUndefined();
+    expect(parseConfig({ caa: { issuerDomains: ['PKI.Corp.Test.'] } }).caa).toEqual({ issuerDomains: ['pki.corp.test'], recheckAfterSeconds: 28_800 });
+    expect(parseConfig({ caa: { issuerDomains: ['pki.corp.test'], recheckAfterSeconds: 0 } }).caa?.recheckAfterSeconds).toBe(0);
+    expect(() => parseConfig({ caa: { issuerDomains: [] } })).toThrow(/caa\.issuerDomains/);
+    expect(() => parseConfig({ caa: { issuerDomains: ['not a name'] } })).toThrow(/caa\.issuerDomains\.0/);
+    expect(() => parseConfig({ caa: { issuerDomains: ['pki.corp.test'], recheck: 1 } })).toThrow(/unknown key: recheck/);
+  });
 });

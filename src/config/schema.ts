@@ -99,6 +99,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * CAA (RFC 8659, RFC 8657), off unless set: the issuer domain names this gateway answers to in
+     * `issue` / `issuewild` records, and how old an authorization's check may be at finalize before
+     * it is done again (CA/Browser Forum Baseline Requirements §3.2.2.8: within 8 hours of issuance).
+     */
+    caa: z
+      .object({
+        issuerDomains: z.array(domainName).min(1),
+        recheckAfterSeconds: z.number().int().min(0).default(8 * 3600),
+      })
+      .strict()
+      .optional(),
     pca: z
       .object({
         kind: z.enum(['simulator', 'ncp']).default('simulator'),
