@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { splitListenAddress } from './platform/listen.js';
 import { splitCertificatePems } from './acme/pem.js';
 import { ValidityPolicy } from './acme/validity.js';
+import { AddressPolicy } from './acme/address-policy.js';
 import { KeyCache } from './auth/key-cache.js';
 import { NonceService } from './auth/nonces.js';
 import { RequestVerifier } from './auth/verifier.js';
@@ -46,7 +47,8 @@ import { RevocationService } from './services/revocation.js';
 import { openPostgresStore, type PostgresStoreOptions } from './store/postgres/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
-import { createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
+import { createCaaChecker, createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
+import { CaaRecheck, type CaaWiring } from './jobs/caa-recheck.js';
 import type { ChallengeType, ChallengeValidator } from './validation/types.js';
 
 // The one wiring site: every component is built here and passed in. Tests build the same graph
@@ -163,15 +165,24 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   const verifier = new RequestVerifier(store.accounts, nonces, linker, new KeyCache(), eab);
 
   // ---- validation authority ----
-  const resolver = createDnsResolver({ servers: config.validation.dnsResolvers });
+  // Where the validator may connect (acme/address-policy.ts); trial mode also opens 127.0.0.1 and ::1
+  // so that the quick start's `-d localhost` validates.
+  const trial = config.pca.kind === 'simulator';
+  const addressPolicy = new AddressPolicy({ allowedCidrs: config.validation.allowedCidrs, deniedCidrs: config.validation.deniedCidrs, trialLoopback: trial });
+  logger.info({ addressPolicy: addressPolicy.describe() }, trial ? 'trial mode (pca.kind simulator): validation may connect to 127.0.0.1 and ::1; other loopback, link-local and metadata addresses stay denied' : 'validation address policy');
+  const resolver = createDnsResolver({ servers: config.validation.dnsResolvers, serversByZone: config.validation.dnsResolversByZone });
   const validators = new Map<ChallengeType, ChallengeValidator>();
   for (const v of o.validators ?? [
-    createHttp01Validator({ resolver, port: config.validation.httpPort, timeoutMs: config.validation.timeoutMs, logger }),
+    createHttp01Validator({ resolver, addressPolicy, port: config.validation.httpPort, timeoutMs: config.validation.timeoutMs, logger }),
     createDns01Validator({ resolver, logger }),
-    createTlsAlpn01Validator({ resolver, port: config.validation.tlsAlpnPort, timeoutMs: config.validation.timeoutMs, logger }),
+    createTlsAlpn01Validator({ resolver, addressPolicy, port: config.validation.tlsAlpnPort, timeoutMs: config.validation.timeoutMs, logger }),
   ]) {
     validators.set(v.type, v);
   }
+  // CAA (RFC 8659), opt-in; one policy for every directory until directories get their own.
+  const caa: CaaWiring | undefined = config.caa
+    ? { checker: createCaaChecker({ resolver, timeoutMs: config.validation.timeoutMs, logger }), policyFor: () => config.caa, accountUrl: (a) => linker.url('account', a.directory, a.id) }
+    : undefined;
 
   // ---- services and jobs ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
@@ -189,8 +200,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     queue,
     metrics,
     handlers: {
-      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics),
-      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }), metrics }),
+      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics, caa),
+      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }), metrics, ...(caa ? { caaRecheck: new CaaRecheck({ store, caa, clock, logger }) } : {}) }),
     },
   });
   metrics.observeJobsInFlight(() => jobs.inFlight);
@@ -202,7 +213,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     nonces,
     verifier,
     accounts: new AccountService(ctx),
-    orders: new OrderService(ctx, validity),
+    orders: new OrderService(ctx, validity, addressPolicy),
     authorizations: new AuthorizationService(ctx),
     challenges: new ChallengeService(ctx),
     certificates: new CertificateService(ctx),

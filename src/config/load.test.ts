@@ -63,4 +63,31 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ storage: { postgres: 'postgres://acme:p@h/db', postgresPassword: 'a' } })).toThrow(/keep one/);
     expect(() => parseConfig({ storage: { postgresPasswordFile: 'f' } })).toThrow(/storage\.postgres/);
   });
+
+  it('validation: address-policy ranges and per-zone resolvers, each bad entry named', () => {
+    const c = parseConfig({});
+    expect(c.validation).toMatchObject({ allowedCidrs: [], deniedCidrs: [], dnsResolversByZone: {} });
+    const set = parseConfig({
+      validation: {
+        allowedCidrs: ['10.20.0.0/16', '127.0.0.1', 'fd00::/8'],
+        deniedCidrs: ['10.0.0.0/8'],
+        dnsResolversByZone: { 'Corp.Internal.': ['10.0.0.53:53', '10.0.0.54'] },
+      },
+    });
+    expect(set.validation.allowedCidrs).toEqual(['10.20.0.0/16', '127.0.0.1', 'fd00::/8']);
+    expect(set.validation.dnsResolversByZone).toEqual({ 'corp.internal': ['10.0.0.53:53', '10.0.0.54'] });
+    expect(() => parseConfig({ validation: { allowedCidrs: ['10.0.0.0/33'] } })).toThrow(/validation\.allowedCidrs\.0/);
+    expect(() => parseConfig({ validation: { deniedCidrs: ['example.com'] } })).toThrow(/validation\.deniedCidrs\.0/);
+    expect(() => parseConfig({ validation: { dnsResolversByZone: { 'corp.internal': [] } } })).toThrow(/dnsResolversByZone/);
+    expect(() => parseConfig({ validation: { dnsResolversByZone: { 'bad zone!': ['10.0.0.53'] } } })).toThrow(/dnsResolversByZone/);
+  });
+
+  it('caa: off unless set; issuer domains required and normalised; the recheck window defaults to 8 hours', () => {
+    expect(parseConfig({}).caa).toBeUndefined();
+    expect(parseConfig({ caa: { issuerDomains: ['PKI.Corp.Test.'] } }).caa).toEqual({ issuerDomains: ['pki.corp.test'], recheckAfterSeconds: 28_800 });
+    expect(parseConfig({ caa: { issuerDomains: ['pki.corp.test'], recheckAfterSeconds: 0 } }).caa?.recheckAfterSeconds).toBe(0);
+    expect(() => parseConfig({ caa: { issuerDomains: [] } })).toThrow(/caa\.issuerDomains/);
+    expect(() => parseConfig({ caa: { issuerDomains: ['not a name'] } })).toThrow(/caa\.issuerDomains\.0/);
+    expect(() => parseConfig({ caa: { issuerDomains: ['pki.corp.test'], recheck: 1 } })).toThrow(/unknown key: recheck/);
+  });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 // The configuration file's shape. Every key has a default so that an empty file (or none) runs the
@@ -6,6 +7,26 @@ import { z } from 'zod';
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port", e.g. "127.0.0.1:14000"');
+
+/** A DNS server: "host:port" or a bare address (port 53). */
+const dnsServer = hostPort.or(z.string().regex(/^[0-9a-fA-F:.]+$/));
+
+/** "10.0.0.0/8", "fd00::/8" or a bare address; checked again, with the reason, by acme/cidr.ts. */
+const cidrText = z.string().refine(
+  (text) => {
+    const [addr = '', prefix, extra] = text.trim().split('/');
+    const family = isIP(addr);
+    if (family === 0 || extra !== undefined) return false;
+    return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  },
+  { message: 'expected an IP address or CIDR range, e.g. "10.20.0.0/16" or "fd00::/8"' },
+);
+
+/** A DNS name as RFC 8659 §4.2 writes an issuer-domain-name or a zone: letters, digits, hyphens. */
+const domainName = z
+  .string()
+  .transform((s) => s.toLowerCase().replace(/\.$/, ''))
+  .pipe(z.string().regex(/^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/, 'expected a DNS name, e.g. "corp.internal"'));
 
 const tlsSchema = z
   .object({
@@ -102,12 +123,31 @@ export const configSchema = z
       .object({
         httpPort: z.number().int().min(1).max(65535).default(80),
         tlsAlpnPort: z.number().int().min(1).max(65535).default(443),
-        dnsResolvers: z.array(hostPort.or(z.string().regex(/^[0-9a-fA-F:.]+$/))).default([]),
+        /** Servers for every name outside dnsResolversByZone; empty = the system resolver. */
+        dnsResolvers: z.array(dnsServer).default([]),
+        /** Split-horizon DNS: zone → servers, for A/AAAA/TXT/CAA of names in it (longest zone wins). */
+        dnsResolversByZone: z.record(domainName, z.array(dnsServer).min(1)).default({}),
         timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
         concurrency: z.number().int().min(1).max(256).default(16),
+        /** Added to the default-allowed ranges of the validator's address policy (acme/address-policy.ts). */
+        allowedCidrs: z.array(cidrText).default([]),
+        /** Added to the default-denied ranges (loopback, link-local, metadata, unspecified, multicast). */
+        deniedCidrs: z.array(cidrText).default([]),
       })
       .strict()
       .prefault({}),
+    /**
+     * CAA (RFC 8659, RFC 8657), off unless set: the issuer domain names this gateway answers to in
+     * `issue` / `issuewild` records, and how old an authorization's check may be at finalize before
+     * it is done again (CA/Browser Forum Baseline Requirements §3.2.2.8: within 8 hours of issuance).
+     */
+    caa: z
+      .object({
+        issuerDomains: z.array(domainName).min(1),
+        recheckAfterSeconds: z.number().int().min(0).default(8 * 3600),
+      })
+      .strict()
+      .optional(),
     pca: z
       .object({
         kind: z.enum(['simulator', 'ncp']).default('simulator'),

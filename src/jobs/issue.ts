@@ -12,6 +12,7 @@ import type { PcaClient } from '../pca/types.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
+import type { CaaRecheck } from './caa-recheck.js';
 import { randomId, type Random } from '../platform/random.js';
 import type { Job, Store } from '../store/types.js';
 import { PcaCertificateSearch } from './pca-search.js';
@@ -34,6 +35,8 @@ export interface IssuanceJobDeps {
   search?: PcaCertificateSearch;
   /** acme_orders_total{event="valid"|"invalid"} move here, when issuance settles an order. */
   metrics?: Metrics;
+  /** CAA rechecked before signing (issue 9); absent when CAA is off. */
+  caaRecheck?: Pick<CaaRecheck, 'problemFor'>;
 }
 
 export class IssuanceJob implements JobHandler {
@@ -75,6 +78,16 @@ export class IssuanceJob implements JobHandler {
       if (adopted) return;
       // A slow search must not stretch the order past its deadline with one more sign call.
       if (clock.nowMs() > job.deadlineAt) throw new RetryLater('the issuance deadline passed while reconciling');
+    }
+
+    // CAA again before a new sign, when the check at validation time is older than the recheck
+    // window (RFC 8659 §3; jobs/caa-recheck.ts). Not before reconciliation: a certificate the PCA
+    // already issued is adopted, never thrown away.
+    const caaProblem = await this.d.caaRecheck?.problemFor(order);
+    if (caaProblem) {
+      log.info({ problem: caaProblem.toDocument() }, 'CAA forbids issuance at finalize');
+      await this.fail(order, caaProblem);
+      return;
     }
 
     const attemptId = randomId(this.d.random);

@@ -1,13 +1,17 @@
 import { AcmeProblem } from '../acme/problems.js';
+import type { Account } from '../acme/types.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Job, Store } from '../store/types.js';
-import type { ChallengeType, ChallengeValidator } from '../validation/types.js';
+import type { ChallengeType, ChallengeValidator, ValidationOutcome } from '../validation/types.js';
+import type { CaaWiring } from './caa-recheck.js';
 import type { JobHandler } from './runner.js';
 
 // The validation job: run the checker for the challenge's type and record the outcome in one write
-// (challenge, authorization and orders together, RFC 8555 §7.5.1 and interop item 29).
+// (challenge, authorization and orders together, RFC 8555 §7.5.1 and interop item 29). Where CAA is
+// on, a successful challenge is followed by the CAA check (RFC 8659), and a refusal makes the
+// challenge invalid with the `caa` problem (RFC 8555 §6.7), as Boulder's VA does.
 
 export class ValidationJob implements JobHandler {
   constructor(
@@ -17,6 +21,8 @@ export class ValidationJob implements JobHandler {
     private readonly logger: Logger,
     /** acme_validations_total{type,result} moves once per validation that ran. */
     private readonly metrics?: Metrics,
+    /** CAA, when configured (`caa:`); off when absent. */
+    private readonly caa?: CaaWiring,
   ) {}
 
   async run(job: Job): Promise<void> {
@@ -32,16 +38,30 @@ export class ValidationJob implements JobHandler {
       return;
     }
     const keyAuthorization = `${found.challenge.token}.${account.thumbprint}`; // RFC 8555 §8.1
-    const outcome = await validator.validate({
+    let outcome = await validator.validate({
       identifier: found.authz.identifier,
       token: found.challenge.token,
       keyAuthorization,
     });
+    if (outcome.valid) outcome = await this.checkCaa(outcome, found.authz, found.challenge.type, account);
     const log = this.logger.child({ challengeId: job.subjectId, authzId: found.authz.id, type: found.challenge.type });
     this.metrics?.validations.inc({ type: found.challenge.type, result: outcome.valid ? 'valid' : 'invalid' });
     if (outcome.valid) log.info({ record: outcome.record }, 'challenge valid');
     else log.info({ record: outcome.record, problem: outcome.problem.toDocument() }, 'challenge invalid');
     await this.record(job.subjectId, outcome.valid ? null : outcome.problem, outcome.record);
+  }
+
+  /** The challenge proved control; CAA may still forbid this CA (RFC 8659 §3). */
+  private async checkCaa(
+    outcome: ValidationOutcome,
+    authz: { identifier: { type: 'dns' | 'ip'; value: string }; wildcard: boolean; directory: string },
+    method: ChallengeType,
+    account: Account,
+  ): Promise<ValidationOutcome> {
+    const policy = this.caa?.policyFor(authz.directory);
+    if (!this.caa || !policy) return outcome;
+    const caa = await this.caa.checker.check({ identifier: authz.identifier, wildcard: authz.wildcard, accountUri: this.caa.accountUrl(account), method }, policy);
+    return caa.allowed ? outcome : { valid: false, problem: caa.problem, record: outcome.record };
   }
 
   async giveUp(job: Job, error: unknown): Promise<void> {

@@ -110,3 +110,73 @@ describe('createDnsResolver against a loopback DNS server', () => {
     expect(await kindOf(r.resolveTxt('both.example.test', { signal: AbortSignal.abort() }))).toBe('aborted');
   });
 });
+
+describe('createDnsResolver: CAA records and per-zone servers (split horizon)', () => {
+  let outside: FakeDnsServer;
+  let corp: FakeDnsServer;
+  let lab: FakeDnsServer;
+
+  beforeAll(async () => {
+    outside = await startFakeDns(
+      new Map<string, Zone>([
+        ['www.example.test', { A: ['192.0.2.1'] }],
+        ['app.corp.internal', { A: ['192.0.2.66'] }], // what the outside world would say: never asked
+        ['caa.example.test', { CAA: [{ tag: 'issue', value: 'ca.example.net; accounturi=https://acme.test/acct/1' }, { flags: 128, tag: 'tbs', value: 'x' }, { tag: 'iodef', value: 'mailto:pki@example.test' }] }],
+        ['nocaa.example.test', { A: ['192.0.2.2'] }],
+        ['caa-servfail.example.test', { rcode: 2 }],
+      ]),
+    );
+    corp = await startFakeDns(
+      new Map<string, Zone>([
+        ['app.corp.internal', { A: ['10.1.2.3'], CAA: [{ tag: 'issue', value: 'pki.corp.internal' }] }],
+        ['_acme-challenge.app.corp.internal', { TXT: [['corp-digest']] }],
+      ]),
+    );
+    lab = await startFakeDns(new Map<string, Zone>([['box.lab.corp.internal', { A: ['10.9.9.9'] }]]));
+  });
+  afterAll(async () => {
+    await Promise.all([outside.close(), corp.close(), lab.close()]);
+  });
+
+  it('reads CAA records with their flags, tags and values; no CAA is NODATA; SERVFAIL is typed', async () => {
+    const r = createDnsResolver({ servers: [outside.server] });
+    expect(await r.resolveCaa('caa.example.test')).toEqual([
+      { flags: 0, tag: 'issue', value: 'ca.example.net; accounturi=https://acme.test/acct/1' },
+      { flags: 128, tag: 'tbs', value: 'x' },
+      { flags: 0, tag: 'iodef', value: 'mailto:pki@example.test' },
+    ]);
+    await expect(r.resolveCaa('nocaa.example.test')).rejects.toMatchObject({ kind: 'nodata', rrtype: 'CAA' });
+    await expect(r.resolveCaa('missing.example.test')).rejects.toMatchObject({ kind: 'nxdomain', rrtype: 'CAA' });
+    await expect(r.resolveCaa('caa-servfail.example.test')).rejects.toMatchObject({ kind: 'servfail', rrtype: 'CAA' });
+  });
+
+  it('asks a zone\'s own servers for every name in it (A, TXT, CAA), the longest zone winning, and the default servers for the rest', async () => {
+    const r = createDnsResolver({
+      servers: [outside.server],
+      serversByZone: { 'Corp.Internal.': [corp.server], 'lab.corp.internal': [lab.server] },
+    });
+    expect(await r.resolveAddresses('app.corp.internal')).toEqual(['10.1.2.3']);
+    expect(await r.resolveTxt('_acme-challenge.app.corp.internal')).toEqual(['corp-digest']);
+    expect(await r.resolveCaa('APP.corp.internal.')).toEqual([{ flags: 0, tag: 'issue', value: 'pki.corp.internal' }]);
+    expect(await r.resolveAddresses('box.lab.corp.internal')).toEqual(['10.9.9.9']);
+    expect(await r.resolveAddresses('www.example.test')).toEqual(['192.0.2.1']);
+    // A name that merely ends in the zone's text is not in the zone.
+    await expect(r.resolveAddresses('notcorp.internal')).rejects.toMatchObject({ kind: 'nxdomain' });
+
+    expect(outside.queries.filter((q) => /(^|\.)corp\.internal /.test(q))).toEqual([]);
+    expect(outside.queries).toContain('notcorp.internal 1');
+    expect(corp.queries.some((q) => q.startsWith('box.lab.'))).toBe(false);
+    expect(lab.queries.every((q) => q.startsWith('box.lab.corp.internal '))).toBe(true);
+
+    expect(r.servers).toEqual([outside.server]);
+    expect(r.serversFor('app.corp.internal')).toEqual([corp.server]);
+    expect(r.serversFor('corp.internal')).toEqual([corp.server]);
+    expect(r.serversFor('x.lab.corp.internal')).toEqual([lab.server]);
+    expect(r.serversFor('www.example.test')).toEqual([outside.server]);
+  });
+
+  it('refuses a zone with no servers or a bad server string at creation', () => {
+    expect(() => createDnsResolver({ servers: [], serversByZone: { 'corp.internal': [] } })).toThrow(/corp\.internal/);
+    expect(() => createDnsResolver({ servers: [], serversByZone: { 'corp.internal': ['not an address'] } })).toThrow();
+  });
+});

@@ -3,7 +3,9 @@ import { isIP } from 'node:net';
 
 // The DNS resolver the validation authority uses (RFC 8555 §8.3/§8.4 lookups). It talks to the
 // configured recursive resolvers (or the system ones) through c-ares, never through getaddrinfo,
-// so /etc/hosts and nsswitch play no part in what a challenge sees.
+// so /etc/hosts and nsswitch play no part in what a challenge sees. Split-horizon networks give a
+// zone its own servers (validation.dnsResolversByZone): the longest zone that contains a name
+// decides which servers answer for it, for every record type (A/AAAA, TXT, CAA).
 
 export type DnsErrorKind =
   /** NXDOMAIN: the name does not exist. */
@@ -24,7 +26,7 @@ export type DnsErrorKind =
 export class DnsError extends Error {
   constructor(
     readonly kind: DnsErrorKind,
-    readonly rrtype: 'A' | 'AAAA' | 'TXT' | 'A/AAAA',
+    readonly rrtype: 'A' | 'AAAA' | 'TXT' | 'CAA' | 'A/AAAA',
     readonly hostname: string,
     /** The c-ares code (ENOTFOUND, ESERVFAIL, ...) when there was one. */
     readonly code?: string,
@@ -57,18 +59,33 @@ export interface DnsLookupOptions {
   signal?: AbortSignal;
 }
 
+/** One CAA resource record (RFC 8659 §4.1). */
+export interface CaaRecord {
+  /** The flags octet; 128 is the Issuer Critical Flag. */
+  flags: number;
+  /** As received; tags compare case-insensitively (RFC 8659 §4.1). */
+  tag: string;
+  value: string;
+}
+
 export interface DnsResolver {
   /** A then AAAA records, IPv4 addresses first. An IP literal resolves to itself. */
   resolveAddresses(name: string, options?: DnsLookupOptions): Promise<string[]>;
   /** TXT records, each record's character-strings joined (RFC 7208 §3.3 style). */
   resolveTxt(name: string, options?: DnsLookupOptions): Promise<string[]>;
-  /** The servers queried, as "host:port" (for validation records and logs). */
+  /** CAA records of exactly this name (CNAMEs followed by the server); NODATA is a DnsError. */
+  resolveCaa(name: string, options?: DnsLookupOptions): Promise<CaaRecord[]>;
+  /** The servers queried for names outside every configured zone, as "host:port". */
   readonly servers: string[];
+  /** The servers queried for `name` (its zone's, or `servers`), for validation records and logs. */
+  serversFor(name: string): string[];
 }
 
 export interface DnsResolverOptions {
   /** "host:port", "host", "[v6]:port"; an empty list means the system's resolvers (/etc/resolv.conf). */
   servers: string[];
+  /** Zone → servers for split-horizon DNS; the longest zone equal to or above a name wins. */
+  serversByZone?: Readonly<Record<string, readonly string[]>>;
   /** Hard limit for one lookup, retries included. Default 5000 ms. */
   timeoutMs?: number;
 }
@@ -78,8 +95,37 @@ const DEFAULT_TIMEOUT_MS = 5_000;
 export function createDnsResolver(opts: DnsResolverOptions): DnsResolver {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(timeoutMs > 0)) throw new Error('dns timeoutMs must be positive');
+  const fallback = serverSet(opts.servers, timeoutMs, true);
+  const zones = Object.entries(opts.serversByZone ?? {}).map(([zone, servers]) => {
+    if (servers.length === 0) throw new Error(`dns zone ${zone}: no servers`);
+    return { zone: normalizeName(zone), resolver: serverSet([...servers], timeoutMs, false) };
+  });
+  // Longest zone first, so the first match is the most specific.
+  zones.sort((a, b) => b.zone.length - a.zone.length);
+  const pick = (name: string): DnsResolver => {
+    const n = normalizeName(name);
+    return zones.find(({ zone }) => n === zone || n.endsWith(`.${zone}`))?.resolver ?? fallback;
+  };
+  return {
+    servers: fallback.servers,
+    serversFor: (name) => pick(name).servers,
+    resolveAddresses: (name, options) => pick(name).resolveAddresses(name, options),
+    resolveTxt: (name, options) => pick(name).resolveTxt(name, options),
+    resolveCaa: (name, options) => pick(name).resolveCaa(name, options),
+  };
+}
+
+function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/**
+ * The resolver of one server list. `system`: an empty list means the host's resolvers, and for
+ * addresses getaddrinfo first (what every other program on the host sees).
+ */
+function serverSet(configured: string[], timeoutMs: number, system: boolean): DnsResolver {
   // Built once up front so that a bad server string fails at start-up, not at the first challenge.
-  const servers = newResolver(opts.servers, timeoutMs).getServers();
+  const servers = newResolver(configured, timeoutMs).getServers();
 
   /**
    * One c-ares channel per lookup: cancel() aborts every query on a channel, so a shared channel
@@ -92,7 +138,7 @@ export function createDnsResolver(opts: DnsResolverOptions): DnsResolver {
     run: (resolver: Resolver) => Promise<T>,
   ): Promise<T> {
     if (signal?.aborted) throw new DnsError('aborted', rrtype, name);
-    const resolver = newResolver(opts.servers, timeoutMs);
+    const resolver = newResolver(configured, timeoutMs);
     let reason: 'timeout' | 'aborted' | undefined;
     const cancel = (why: 'timeout' | 'aborted') => {
       reason ??= why;
@@ -114,11 +160,12 @@ export function createDnsResolver(opts: DnsResolverOptions): DnsResolver {
 
   return {
     servers,
+    serversFor: () => servers,
 
     async resolveAddresses(name, options = {}) {
       if (isIP(name)) return [name];
       const host = name;
-      if (opts.servers.length === 0) {
+      if (system && configured.length === 0) {
         // "System resolver" means what every other program on the host sees: getaddrinfo, which
         // also reads /etc/hosts. Fall back to plain DNS queries when it finds nothing.
         const viaHosts = await systemLookup(host, timeoutMs);
@@ -138,7 +185,26 @@ export function createDnsResolver(opts: DnsResolverOptions): DnsResolver {
       if (records.length === 0) throw new DnsError('nodata', 'TXT', name);
       return records.map((chunks) => chunks.join(''));
     },
+
+    async resolveCaa(name, options = {}) {
+      const records = await lookup('CAA', name, options.signal, (r) => r.resolveCaa(name));
+      if (records.length === 0) throw new DnsError('nodata', 'CAA', name);
+      return records.map(caaRecordOf);
+    },
   };
+}
+
+/**
+ * c-ares hands a CAA record back as { critical: flags, <tag>: value }. A record whose tag is itself
+ * "critical" overwrites the flags with its value; it is returned as critical, so that the checker
+ * refuses rather than guesses (RFC 8659 §4.1: an unknown critical tag forbids issuance).
+ */
+function caaRecordOf(answer: object): CaaRecord {
+  const raw = answer as Record<string, unknown>;
+  const entries = Object.entries(raw).filter(([key]) => key !== 'critical');
+  if (typeof raw.critical !== 'number') return { flags: 128, tag: 'critical', value: String(raw.critical) };
+  const [tag, value] = entries[0] ?? ['', ''];
+  return { flags: raw.critical, tag, value: String(value) };
 }
 
 async function systemLookup(host: string, timeoutMs: number): Promise<string[]> {

@@ -4,8 +4,10 @@ import { isIP } from 'node:net';
 import tls from 'node:tls';
 
 // The HTTP and TLS dialers of the validation authority. They connect to an address the caller has
-// already resolved (so DNS goes through the injected resolver, never getaddrinfo), use no agent
-// pool and no proxy, and always release the socket: on success, error, body limit or abort.
+// already resolved and checked (so DNS goes through the injected resolver, never getaddrinfo, and
+// the address connected to is the one the address policy approved: no second lookup, no DNS
+// rebinding), use no agent pool and no proxy, and always release the socket: on success, error,
+// body limit or abort. Anything that is not an IP literal is refused before a socket exists.
 
 export type NetErrorKind =
   /** TCP connection refused (RST to SYN). */
@@ -80,8 +82,23 @@ export interface HttpGetOptions {
 export interface HttpGetResult {
   status: number;
   location?: string;
+  /** The Content-Type header as sent (for describing a body without echoing it). */
+  contentType?: string;
+  /** The Content-Length header, when it was a number. */
+  declaredLength?: number;
   body: Buffer;
   bodyTooLarge: boolean;
+}
+
+/** How the validators reach the network; tests inject one that records every connect attempt. */
+export interface Dialer {
+  httpGet(opts: HttpGetOptions): Promise<HttpGetResult>;
+  tlsProbe(opts: TlsProbeOptions): Promise<TlsProbeResult>;
+}
+
+/** A host name here would be resolved by getaddrinfo behind the policy's back: only literals pass. */
+function notAnAddress(address: string): NetError | undefined {
+  return isIP(address) ? undefined : new NetError('other', `refusing to connect to ${JSON.stringify(address)}: not an IP address`);
 }
 
 /** One GET, no redirects followed (the caller decides which ones are acceptable). */
@@ -92,6 +109,11 @@ export function httpGet(opts: HttpGetOptions): Promise<HttpGetResult> {
   const hostname = stripBrackets(url.hostname);
 
   return new Promise<HttpGetResult>((resolve, reject) => {
+    const refusal = notAnAddress(address);
+    if (refusal) {
+      reject(refusal);
+      return;
+    }
     if (signal.aborted) {
       reject(new NetError('aborted', 'aborted'));
       return;
@@ -124,12 +146,15 @@ export function httpGet(opts: HttpGetOptions): Promise<HttpGetResult> {
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       const location = typeof res.headers.location === 'string' ? res.headers.location : undefined;
+      const contentType = res.headers['content-type'];
       const chunks: Buffer[] = [];
       let size = 0;
-      const declared = Number(res.headers['content-length']);
+      const declaredHeader = res.headers['content-length'];
+      const declared = declaredHeader === undefined ? NaN : Number(declaredHeader);
+      const meta = { status, location, contentType, declaredLength: Number.isFinite(declared) ? declared : undefined };
       if (Number.isFinite(declared) && declared > maxBodyBytes) {
         req.destroy();
-        finish(() => resolve({ status, location, body: Buffer.alloc(0), bodyTooLarge: true }));
+        finish(() => resolve({ ...meta, body: Buffer.alloc(0), bodyTooLarge: true }));
         return;
       }
       res.on('data', (chunk: Buffer) => {
@@ -138,12 +163,12 @@ export function httpGet(opts: HttpGetOptions): Promise<HttpGetResult> {
         if (size > maxBodyBytes) {
           chunks.push(chunk.subarray(0, chunk.length - (size - maxBodyBytes)));
           req.destroy();
-          finish(() => resolve({ status, location, body: Buffer.concat(chunks), bodyTooLarge: true }));
+          finish(() => resolve({ ...meta, body: Buffer.concat(chunks), bodyTooLarge: true }));
           return;
         }
         chunks.push(chunk);
       });
-      res.on('end', () => finish(() => resolve({ status, location, body: Buffer.concat(chunks), bodyTooLarge: false })));
+      res.on('end', () => finish(() => resolve({ ...meta, body: Buffer.concat(chunks), bodyTooLarge: false })));
       res.on('error', fail);
       res.on('close', () => {
         if (!res.complete) finish(() => reject(signal.aborted ? new NetError('aborted', 'aborted') : new NetError('reset', 'connection closed before the response body was complete')));
@@ -172,6 +197,11 @@ export interface TlsProbeResult {
 /** A TLS handshake only: read the negotiated ALPN and the leaf certificate, then close. */
 export function tlsProbe(opts: TlsProbeOptions): Promise<TlsProbeResult> {
   return new Promise<TlsProbeResult>((resolve, reject) => {
+    const refusal = notAnAddress(opts.address);
+    if (refusal) {
+      reject(refusal);
+      return;
+    }
     if (opts.signal.aborted) {
       reject(new NetError('aborted', 'aborted'));
       return;
@@ -209,6 +239,9 @@ export function tlsProbe(opts: TlsProbeOptions): Promise<TlsProbeResult> {
     socket.once('close', () => done(() => reject(new NetError(tcpConnected ? 'tls' : 'reset', 'connection closed during the TLS handshake'))));
   });
 }
+
+/** The real network. */
+export const nodeDialer: Dialer = { httpGet, tlsProbe };
 
 function stripBrackets(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;

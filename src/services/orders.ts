@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { certificateNameKeys, checkCsr, spkiSha256OfJwk } from '../acme/csr.js';
+import type { AddressPolicy } from '../acme/address-policy.js';
 import { challengeTypesFor, checkIdentifier, identifierKey, normalizeIdentifier } from '../acme/identifiers.js';
 import { parseCertId } from '../acme/cert-id.js';
 import { finalizePayload, newOrderPayload, parsePayload } from '../acme/payloads.js';
@@ -23,6 +24,8 @@ export class OrderService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly validity: ValidityPolicy,
+    /** The validator's address policy: an ip identifier it would refuse to connect to is refused here. */
+    private readonly addressPolicy?: Pick<AddressPolicy, 'check'>,
   ) {}
 
   async newOrder(account: Account, payload: Record<string, unknown> | null): Promise<OrderView> {
@@ -34,6 +37,7 @@ export class OrderService {
       const id = { type: raw.type, value: raw.value } as Identifier;
       try {
         checkIdentifier(id);
+        this.checkAddress(id);
       } catch (err) {
         if (err instanceof AcmeProblem) {
           problems.push(err);
@@ -88,6 +92,15 @@ export class OrderService {
     this.ctx.metrics.orders.inc({ event: 'created' });
     this.ctx.logger.info({ orderId: order.id, accountId: account.id, identifiers: identifiers.map((i) => i.value) }, 'order created');
     return { order, status: 'pending' };
+  }
+
+  /** Issue 9: no authorization for an address the validator must not connect to (metadata, loopback, ...). */
+  private checkAddress(id: Identifier): void {
+    if (id.type !== 'ip' || !this.addressPolicy) return;
+    const verdict = this.addressPolicy.check(id.value);
+    if (!verdict.allowed) {
+      throw new AcmeProblem('rejectedIdentifier', `${verdict.reason}: the validation address policy does not allow it`, { identifier: { type: id.type, value: id.value } });
+    }
   }
 
   /**

@@ -18,8 +18,12 @@ function txtResolver(table: Record<string, string[] | Error | 'hang'>): DnsResol
   return {
     asked,
     servers: ['fake:53'],
+    serversFor: () => ['fake:53'],
     async resolveAddresses(name) {
       throw new DnsError('nxdomain', 'A/AAAA', name);
+    },
+    async resolveCaa(name) {
+      throw new DnsError('nodata', 'CAA', name);
     },
     resolveTxt(name) {
       asked.push(name);

@@ -22,7 +22,7 @@ export function createDns01Validator(opts: Dns01ValidatorOptions): ChallengeVali
     // RFC 8738 §7: dns-01 must not be used for IP identifiers.
     if (id.type !== 'dns') return failure('unsupportedIdentifier', 'dns-01 cannot validate an IP identifier (RFC 8738 §7)', id, {});
     const name = `_acme-challenge.${id.value}`;
-    const record: ValidationRecord = { hostname: id.value, resolvers: resolver.servers };
+    const record: ValidationRecord = { hostname: id.value, resolvers: resolver.serversFor(name) };
 
     let found: string[];
     try {

@@ -2,11 +2,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { missingPrerequisite } from '../../test/support/prerequisites.js';
+import { AddressPolicy } from '../acme/address-policy.js';
 import { DnsError, type DnsResolver } from '../platform/dns.js';
 import { createHttp01Validator } from './http01.js';
 import type { ValidationOutcome, ValidationRequest } from './types.js';
 
 const KEY_AUTH = 'tok-good.thumbprint_abcdefghijklmnopqrstuvwxyz012345';
+/** A key authorization for another account key: the shape the validator may quote back. */
+const OTHER_KEY_AUTH = 'tok-good.0therThumbprint_abcdefghijklmnopqrstuvwxyz0';
+/** The trial-mode policy: 127.0.0.1 and ::1 are where these tests' servers listen. */
+const TRIAL = new AddressPolicy({ trialLoopback: true });
 
 /** A hand-written resolver: names map to addresses or to an error; it records what it was asked. */
 function fakeResolver(table: Record<string, string[] | Error>): DnsResolver & { asked: string[] } {
@@ -14,6 +19,7 @@ function fakeResolver(table: Record<string, string[] | Error>): DnsResolver & { 
   return {
     asked,
     servers: ['fake:53'],
+    serversFor: () => ['fake:53'],
     async resolveAddresses(name) {
       asked.push(name);
       const entry = table[name];
@@ -24,13 +30,18 @@ function fakeResolver(table: Record<string, string[] | Error>): DnsResolver & { 
     async resolveTxt(name) {
       throw new DnsError('nodata', 'TXT', name);
     },
+    async resolveCaa(name) {
+      throw new DnsError('nodata', 'CAA', name);
+    },
   };
 }
 
 const neverResolver: DnsResolver = {
   servers: [],
+  serversFor: () => [],
   resolveAddresses: () => new Promise<string[]>(() => {}),
   resolveTxt: () => new Promise<string[]>(() => {}),
+  resolveCaa: () => new Promise(() => {}),
 };
 
 function problemOf(outcome: ValidationOutcome) {
@@ -57,6 +68,9 @@ describe('http-01 validator', () => {
           return;
         case 'tok-wrong':
           res.end('this is not the key authorization');
+          return;
+        case 'tok-other-key':
+          res.end(OTHER_KEY_AUTH + '\n');
           return;
         case 'tok-leading-space':
           res.end(' ' + KEY_AUTH);
@@ -115,7 +129,7 @@ describe('http-01 validator', () => {
 
   it('accepts the key authorization with trailing whitespace, resolving the name through the resolver', async () => {
     const r = resolver();
-    const v = createHttp01Validator({ resolver: r, port, timeoutMs: 5_000 });
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: r, port, timeoutMs: 5_000 });
     expect(v.type).toBe('http-01');
     hostHeaders.length = 0;
     const outcome = await v.validate(dnsReq('tok-good'));
@@ -136,7 +150,7 @@ describe('http-01 validator', () => {
 
   it('connects to an IP identifier directly, without DNS (RFC 8738 §3)', async () => {
     const r = fakeResolver({});
-    const v = createHttp01Validator({ resolver: r, port, timeoutMs: 5_000 });
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: r, port, timeoutMs: 5_000 });
     hostHeaders.length = 0;
     const outcome = await v.validate({ identifier: { type: 'ip', value: '127.0.0.1' }, token: 'tok-good', keyAuthorization: KEY_AUTH });
     expect(outcome.valid).toBe(true);
@@ -145,25 +159,33 @@ describe('http-01 validator', () => {
     expect(hostHeaders).toEqual([`127.0.0.1:${port}`]);
   });
 
-  it('rejects a wrong body as incorrectResponse and quotes what it got', async () => {
-    const v = createHttp01Validator({ resolver: resolver(), port, timeoutMs: 5_000 });
+  it('rejects a wrong body as incorrectResponse, describing it without echoing it (issue 9)', async () => {
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port, timeoutMs: 5_000 });
     const p = problemOf(await v.validate(dnsReq('tok-wrong')));
     expect(p.type).toBe('incorrectResponse');
     expect(p.identifier).toEqual({ type: 'dns', value: 'example.test' });
-    expect(p.detail).toContain('"this is not the key authorization"');
+    expect(p.detail).not.toContain('this is not');
+    expect(p.detail).toContain('got a 33-byte body (not shown');
     expect(p.detail).toContain(`http://example.test:${port}/.well-known/acme-challenge/tok-wrong`);
     expect(problemOf(await v.validate(dnsReq('tok-leading-space'))).type).toBe('incorrectResponse');
   });
 
+  it('quotes a wrong body that has the shape of a key authorization (another account key)', async () => {
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port, timeoutMs: 5_000 });
+    const p = problemOf(await v.validate(dnsReq('tok-other-key')));
+    expect(p.type).toBe('incorrectResponse');
+    expect(p.detail).toContain(`got ${JSON.stringify(OTHER_KEY_AUTH)}`);
+  });
+
   it('reports a 404 as unauthorized with the status', async () => {
-    const v = createHttp01Validator({ resolver: resolver(), port, timeoutMs: 5_000 });
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port, timeoutMs: 5_000 });
     const p = problemOf(await v.validate(dnsReq('tok-missing')));
     expect(p.type).toBe('unauthorized');
     expect(p.detail).toContain('HTTP 404');
   });
 
   it('rejects a body over the limit as incorrectResponse, streamed or declared', async () => {
-    const v = createHttp01Validator({ resolver: resolver(), port, timeoutMs: 5_000 });
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port, timeoutMs: 5_000 });
     const streamed = problemOf(await v.validate(dnsReq('tok-huge')));
     expect(streamed.type).toBe('incorrectResponse');
     expect(streamed.detail).toContain('8192 bytes');
@@ -173,7 +195,7 @@ describe('http-01 validator', () => {
 
   it('follows a redirect to another name on the validation port', async () => {
     const r = resolver();
-    const v = createHttp01Validator({ resolver: r, port, timeoutMs: 5_000 });
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: r, port, timeoutMs: 5_000 });
     const outcome = await v.validate(dnsReq('tok-redirect'));
     expect(outcome.valid).toBe(true);
     expect(r.asked).toEqual(['example.test', 'redirected.example.test']);
@@ -182,17 +204,17 @@ describe('http-01 validator', () => {
 
   it('stops a redirect loop after maxRedirects', async () => {
     hostHeaders.length = 0;
-    const v = createHttp01Validator({ resolver: resolver(), port, timeoutMs: 5_000, maxRedirects: 3 });
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port, timeoutMs: 5_000, maxRedirects: 3 });
     const p = problemOf(await v.validate(dnsReq('tok-loop')));
     expect(p.type).toBe('connection');
     expect(p.detail).toMatch(/Too many redirects \(redirect loop\)/);
     expect(hostHeaders).toHaveLength(4); // the first request and 3 redirects
-    const v10 = createHttp01Validator({ resolver: resolver(), port, timeoutMs: 5_000 });
+    const v10 = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port, timeoutMs: 5_000 });
     expect(problemOf(await v10.validate(dnsReq('tok-loop'))).detail).toContain('more than 10');
   });
 
   it('refuses redirects to other ports or schemes', async () => {
-    const v = createHttp01Validator({ resolver: resolver(), port, timeoutMs: 5_000 });
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port, timeoutMs: 5_000 });
     const badPort = problemOf(await v.validate(dnsReq('tok-redirect-badport')));
     expect(badPort.type).toBe('connection');
     expect(badPort.detail).toContain('port 1');
@@ -206,7 +228,7 @@ describe('http-01 validator', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const closedPort = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const v = createHttp01Validator({ resolver: resolver(), port: closedPort, timeoutMs: 5_000 });
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port: closedPort, timeoutMs: 5_000 });
     const p = problemOf(await v.validate(dnsReq('tok-good')));
     expect(p.type).toBe('connection');
     expect(p.detail).toContain('refused');
@@ -217,7 +239,7 @@ describe('http-01 validator', () => {
     // Fake timers drive the validation deadline (outcome.ts Deadline); the socket stays real.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
-      const v = createHttp01Validator({ resolver: resolver(), port, timeoutMs: 300 });
+      const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port, timeoutMs: 300 });
       const arrived = nextHang();
       let settled = false;
       const outcome = v.validate(dnsReq('tok-hang')).finally(() => (settled = true));
@@ -238,7 +260,7 @@ describe('http-01 validator', () => {
   });
 
   it('stops when the caller aborts, long before its own deadline', async () => {
-    const v = createHttp01Validator({ resolver: resolver(), port, timeoutMs: 600_000 });
+    const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: resolver(), port, timeoutMs: 600_000 });
     const controller = new AbortController();
     const arrived = nextHang();
     const outcome = v.validate(dnsReq('tok-hang', { signal: controller.signal }));
@@ -255,6 +277,7 @@ describe('http-01 validator', () => {
 
   it('maps DNS failures to dns problems', async () => {
     const v = createHttp01Validator({
+      addressPolicy: TRIAL,
       resolver: fakeResolver({ 'example.test': new DnsError('servfail', 'A/AAAA', 'example.test', 'ESERVFAIL') }),
       port,
       timeoutMs: 5_000,
@@ -266,7 +289,7 @@ describe('http-01 validator', () => {
     expect(nx.type).toBe('dns');
     expect(nx.detail).toContain('NXDOMAIN');
     expect(nx.identifier).toEqual({ type: 'dns', value: 'nowhere.example.test' });
-    const hung = createHttp01Validator({ resolver: neverResolver, port, timeoutMs: 200 });
+    const hung = createHttp01Validator({ addressPolicy: TRIAL, resolver: neverResolver, port, timeoutMs: 200 });
     const timeout = problemOf(await hung.validate(dnsReq('tok-good')));
     expect(timeout.type).toBe('dns');
     expect(timeout.detail).toContain('timeout');
@@ -285,7 +308,7 @@ describe('http-01 validator', () => {
     const v6Port = (v6.address() as AddressInfo).port;
     try {
       hostHeaders.length = 0;
-      const v = createHttp01Validator({ resolver: fakeResolver({}), port: v6Port, timeoutMs: 5_000 });
+      const v = createHttp01Validator({ addressPolicy: TRIAL, resolver: fakeResolver({}), port: v6Port, timeoutMs: 5_000 });
       const outcome = await v.validate({ identifier: { type: 'ip', value: '0:0::1' }, token: 'tok-good', keyAuthorization: KEY_AUTH });
       expect(outcome.valid).toBe(true);
       expect(outcome.record.url).toBe(`http://[::1]:${v6Port}/.well-known/acme-challenge/tok-good`);

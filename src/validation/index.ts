@@ -6,3 +6,5 @@ export { createDns01Validator, type Dns01ValidatorOptions } from './dns01.js';
 export { createTlsAlpn01Validator, ACME_TLS_ALPN_PROTOCOL, type TlsAlpn01ValidatorOptions } from './tls-alpn01.js';
 export { acmeTlsCertificateProblem, ACME_IDENTIFIER_OID } from './acme-tls-certificate.js';
 export { reverseDnsName } from './ip.js';
+export { createCaaChecker, type CaaChecker, type CaaCheckerOptions, type CaaOutcome, type CaaRequest, type CaaSettings } from './caa.js';
+export type { AddressCheck } from './address-guard.js';

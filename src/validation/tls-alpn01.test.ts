@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { missingPrerequisite } from '../../test/support/prerequisites.js';
+import { AddressPolicy } from '../acme/address-policy.js';
 import type { DnsResolver } from '../platform/dns.js';
 import { ACME_IDENTIFIER_OID } from './acme-tls-certificate.js';
 import { reverseDnsName } from './ip.js';
@@ -43,9 +44,13 @@ async function selfSigned(spec: CertSpec): Promise<tls.SecureContext> {
 
 const loopbackResolver: DnsResolver = {
   servers: ['fake:53'],
+  serversFor: () => ['fake:53'],
   resolveAddresses: async () => ['127.0.0.1'],
   resolveTxt: async () => [],
+  resolveCaa: async () => [],
 };
+/** The trial-mode policy: 127.0.0.1 and ::1 are where these tests' servers listen. */
+const TRIAL = new AddressPolicy({ trialLoopback: true });
 
 function problemOf(outcome: ValidationOutcome) {
   if (outcome.valid) throw new Error('expected an invalid outcome');
@@ -136,7 +141,7 @@ describe('tls-alpn-01 validator', () => {
     keyAuthorization: KEY_AUTH,
     ...extra,
   });
-  const validator = (port = alpnPort, timeoutMs = 5_000) => createTlsAlpn01Validator({ resolver: loopbackResolver, port, timeoutMs });
+  const validator = (port = alpnPort, timeoutMs = 5_000) => createTlsAlpn01Validator({ addressPolicy: TRIAL, resolver: loopbackResolver, port, timeoutMs });
 
   it('accepts a proper validation certificate, sending the name as SNI', async () => {
     const v = validator();
@@ -250,7 +255,7 @@ describe('tls-alpn-01 validator', () => {
   it('is a dns problem when the name does not resolve', async () => {
     const { DnsError } = await import('../platform/dns.js');
     const nx: DnsResolver = { ...loopbackResolver, resolveAddresses: async (n) => Promise.reject(new DnsError('nxdomain', 'A/AAAA', n, 'ENOTFOUND')) };
-    const p = problemOf(await createTlsAlpn01Validator({ resolver: nx, port: alpnPort, timeoutMs: 5_000 }).validate(dnsReq('good.example.test')));
+    const p = problemOf(await createTlsAlpn01Validator({ addressPolicy: TRIAL, resolver: nx, port: alpnPort, timeoutMs: 5_000 }).validate(dnsReq('good.example.test')));
     expect(p.type).toBe('dns');
     expect(p.detail).toContain('NXDOMAIN looking up A/AAAA for good.example.test');
   });

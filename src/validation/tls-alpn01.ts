@@ -1,18 +1,24 @@
 import type { DnsResolver } from '../platform/dns.js';
 import type { Logger } from '../platform/logger.js';
-import { NetError, tlsProbe, type TlsProbeResult } from '../platform/net.js';
+import { NetError, nodeDialer, type Dialer, type TlsProbeResult } from '../platform/net.js';
 import { acmeTlsCertificateProblem } from './acme-tls-certificate.js';
+import { chooseAddress, type AddressCheck } from './address-guard.js';
 import { formatHostPort, reverseDnsName } from './ip.js';
-import { addressLookupFailure, Deadline, deadlineBoundValidator, errorText, failure, interruptedFailure, success } from './outcome.js';
+import { Deadline, deadlineBoundValidator, errorText, failure, interruptedFailure, success } from './outcome.js';
 import type { ChallengeValidator, ValidationOutcome, ValidationRecord, ValidationRequest } from './types.js';
 
-// tls-alpn-01 (RFC 8737; RFC 8738 §6 for IP identifiers).
+// tls-alpn-01 (RFC 8737; RFC 8738 §6 for IP identifiers). The address connected to — the IP
+// identifier itself or what the name resolved to — is checked against the address policy first.
 
 /** RFC 8737 §6.2. */
 export const ACME_TLS_ALPN_PROTOCOL = 'acme-tls/1';
 
 export interface TlsAlpn01ValidatorOptions {
   resolver: DnsResolver;
+  /** Where the validator may connect; checked on the address before the handshake. */
+  addressPolicy: AddressCheck;
+  /** The network; tests inject one that records every connect attempt. */
+  dialer?: Pick<Dialer, 'tlsProbe'>;
   /** Config validation.tlsAlpnPort; RFC 8737 §3 says 443, other values are for test set-ups. */
   port?: number;
   /** For the whole validation: lookup, connection and handshake. Default 10 s. */
@@ -23,43 +29,40 @@ export interface TlsAlpn01ValidatorOptions {
 export function createTlsAlpn01Validator(opts: TlsAlpn01ValidatorOptions): ChallengeValidator {
   const port = opts.port ?? 443;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const { resolver, logger } = opts;
+  const dialer = opts.dialer ?? nodeDialer;
+  const { resolver, addressPolicy, logger } = opts;
 
   async function run(req: ValidationRequest, deadline: Deadline): Promise<ValidationOutcome> {
     const id = req.identifier;
     const record: ValidationRecord = { hostname: id.value, port };
 
-    let address: string;
     let servername: string;
     if (id.type === 'ip') {
       // RFC 8738 §6: connect to the address itself, SNI is its reverse-DNS name.
-      address = id.value;
       try {
         servername = reverseDnsName(id.value);
       } catch {
         return failure('malformed', `${id.value} is not a valid IP address`, id, record);
       }
     } else {
-      let addresses: string[];
-      try {
-        addresses = await deadline.race(resolver.resolveAddresses(id.value, { signal: deadline.signal }));
-      } catch (err) {
-        record.resolvers = resolver.servers;
-        return addressLookupFailure(err, id.value, deadline, id, record);
-      }
-      record.resolvers = resolver.servers;
-      record.addressesResolved = addresses;
-      const first = addresses[0];
-      if (!first) return failure('dns', `DNS problem: no valid IP addresses found for ${id.value}`, id, record);
-      address = first;
       servername = id.value;
     }
-    record.addressUsed = address;
+    const choice = await chooseAddress({
+      hostname: id.value,
+      target: `${formatHostPort(id.value, port)} for tls-alpn-01`,
+      resolver,
+      policy: addressPolicy,
+      deadline,
+      identifier: id,
+      record,
+    });
+    if (!choice.ok) return choice.outcome;
+    const address = choice.address;
     const target = `${formatHostPort(address, port)} (SNI ${servername})`;
 
     let probe: TlsProbeResult;
     try {
-      probe = await tlsProbe({ address, port, servername, alpnProtocols: [ACME_TLS_ALPN_PROTOCOL], signal: deadline.signal });
+      probe = await dialer.tlsProbe({ address, port, servername, alpnProtocols: [ACME_TLS_ALPN_PROTOCOL], signal: deadline.signal });
     } catch (err) {
       if (deadline.cause) return interruptedFailure(deadline, `connecting to ${target} for tls-alpn-01`, id, record);
       if (err instanceof NetError && err.kind === 'tls') {

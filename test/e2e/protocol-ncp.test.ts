@@ -55,10 +55,19 @@ describe.skipIf(challBin.skip)('pca.kind ncp against a standalone NCP endpoint',
   it('issues through the NCP client (signature v2, envelope) with the credentials from the config file', async () => {
     const sim = await startStandaloneSimulator();
     const dns = await startChallTestSrv(h);
+    // pca.kind ncp is not the trial mode: loopback is denied to the validator unless the operator
+    // opens it, as here, where the http-01 responder listens on 127.0.0.1.
+    const validationHttpPort = await h.freePort();
+    const tlsAlpnPort = await h.freePort();
     const gateway = await startGateway(h, {
+      validationHttpPort,
+      tlsAlpnPort,
       dnsResolvers: [dns.dnsAddress],
       simulatorDataDir: sim.dataDir,
-      extraConfig: { pca: { kind: 'ncp', endpoint: sim.url, caTag: CA_TAG, accessKey: ACCESS_KEY, secretKey: SECRET_KEY } },
+      extraConfig: {
+        pca: { kind: 'ncp', endpoint: sim.url, caTag: CA_TAG, accessKey: ACCESS_KEY, secretKey: SECRET_KEY },
+        validation: { httpPort: validationHttpPort, tlsAlpnPort, dnsResolvers: [dns.dnsAddress], allowedCidrs: ['127.0.0.1/32'] },
+      },
     });
     trustAcmeServerCa(gateway.rootPem());
     responder = await startHttp01Responder(gateway.validationHttpPort);

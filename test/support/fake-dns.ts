@@ -12,6 +12,8 @@ export interface Zone {
   A?: string[];
   AAAA?: string[];
   TXT?: string[][];
+  /** RFC 8659 §4.1 records; flags default 0 (128 = Issuer Critical). */
+  CAA?: Array<{ flags?: number; tag: string; value: string }>;
 }
 
 export interface FakeDnsServer {
@@ -25,7 +27,7 @@ export interface FakeDnsServer {
   close(): Promise<void>;
 }
 
-export const QTYPE = { A: 1, TXT: 16, AAAA: 28 } as const;
+export const QTYPE = { A: 1, TXT: 16, AAAA: 28, CAA: 257 } as const;
 
 function ipv6Bytes(ip: string): Buffer {
   const [head = '', tail = ''] = ip.split('::');
@@ -61,6 +63,10 @@ function answer(query: Buffer, zones: ReadonlyMap<string, Zone>): Buffer | undef
     if (qtype === QTYPE.AAAA) for (const a of zone.AAAA ?? []) rdatas.push(ipv6Bytes(a));
     if (qtype === QTYPE.TXT) {
       for (const chunks of zone.TXT ?? []) rdatas.push(Buffer.concat(chunks.map((c) => Buffer.concat([Buffer.from([Buffer.byteLength(c)]), Buffer.from(c)]))));
+    }
+    if (qtype === QTYPE.CAA) {
+      // flags, tag length, tag, value (the rest of the RDATA)
+      for (const r of zone.CAA ?? []) rdatas.push(Buffer.concat([Buffer.from([r.flags ?? 0, Buffer.byteLength(r.tag)]), Buffer.from(r.tag), Buffer.from(r.value)]));
     }
   }
   const header = Buffer.alloc(12);
