@@ -1,6 +1,7 @@
 import { constants as cryptoConstants, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { AcmeProblem } from '../acme/problems.js';
+import { decodeJsonBytes, parseStrictJson } from '../acme/strict-json.js';
 
 // JWS checks as small named steps (RFC 8555 §6.2-6.5; Boulder's verify.go and Pebble's verifyJWS as
 // models). Every step throws the ACME problem a client can act on; none of them writes state. The
@@ -234,14 +235,14 @@ export function base64urlDecode(text: string, what: string): Buffer {
   return Buffer.from(text, 'base64url');
 }
 
-/** A base64url member holding JSON (header, payload, EAB payload): malformed when it is neither. */
+/**
+ * A base64url member holding JSON (header, payload, EAB payload): malformed when it is neither. The
+ * JSON is strict (acme/strict-json.ts): RFC 7515 §4 has a JWS with a duplicate header name rejected,
+ * and a payload whose members two parsers could read differently is refused the same way.
+ */
 export function base64urlJson(text: string, what: string): unknown {
   const bytes = base64urlDecode(text, what);
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new AcmeProblem('malformed', `the JWS ${what} is not valid JSON`);
-  }
+  return parseStrictJson(decodeJsonBytes(bytes, `the JWS ${what}`), `the JWS ${what}`);
 }
 
 const truncate = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n)}…` : s);
