@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcmeTestClient, b64u, handmadeJws, startTestGateway, type TestGateway } from '../harness.js';
+import { rsaCsrWithJunkSignature } from '../support/der-csr.js';
 import { expectJson, expectProblem } from './expect.js';
 
 // Size caps on what a client can make the gateway parse or compute (issue 9 item 7): RSA keys above
@@ -15,29 +16,6 @@ beforeAll(async () => {
   c = await AcmeTestClient.withAccount(t);
 });
 afterAll(async () => t?.dispose());
-
-// ---- a minimal DER writer: enough for a CSR carrying any RSA modulus (no 16384-bit key is generated)
-const len = (n: number) => (n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]));
-const tlv = (tag: number, ...parts: Buffer[]) => {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([Buffer.from([tag]), len(body.length), body]);
-};
-const seq = (...p: Buffer[]) => tlv(0x30, ...p);
-const int = (b: Buffer) => tlv(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
-const bits = (b: Buffer) => tlv(0x03, Buffer.from([0]), b);
-const RSA_OID = Buffer.from('06092a864886f70d010101', 'hex');
-const SHA256_RSA_OID = Buffer.from('06092a864886f70d01010b', 'hex');
-const NULL = Buffer.from('0500', 'hex');
-
-/** A PKCS#10 request with an RSA key of `modulusBits` and a junk signature, base64url DER. */
-function rsaCsr(modulusBits: number, name: string): string {
-  const n = randomBytes(modulusBits / 8);
-  n[0]! |= 0x80;
-  const spki = seq(seq(RSA_OID, NULL), bits(seq(int(n), int(Buffer.from([1, 0, 1])))));
-  const subject = seq(tlv(0x31, seq(Buffer.from('0603550403', 'hex'), tlv(0x0c, Buffer.from(name)))));
-  const info = seq(int(Buffer.from([0])), subject, spki, Buffer.from([0xa0, 0x00]));
-  return seq(info, seq(SHA256_RSA_OID, NULL), bits(randomBytes(modulusBits / 8))).toString('base64url');
-}
 
 describe('RSA key size caps', () => {
   it('a newAccount jwk with a 16384-bit modulus → badPublicKey, decided before the signature', async () => {
@@ -55,7 +33,7 @@ describe('RSA key size caps', () => {
     await c.completeAuthorizations(created.body);
     const ready = await c.poll(created.location!, (b) => b.status === 'ready');
     expect(ready.body.status).toBe('ready');
-    const r = await c.post(ready.body.finalize, { csr: rsaCsr(16384, 'big-key.example.com') });
+    const r = await c.post(ready.body.finalize, { csr: rsaCsrWithJunkSignature(16384, 'big-key.example.com') });
     expectProblem(r, 'badCSR', 400);
     // A junk signature is refused only after the key: this detail proves the key was looked at first.
     expect(r.body.detail).toBe('RSA key size 16384 is not supported: use 2048, 3072 or 4096');
