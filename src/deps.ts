@@ -92,7 +92,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   ensureX509Crypto();
   const clock = o.clock ?? systemClock;
   const random = o.random ?? cryptoRandom;
-  const logger = o.logger ?? createLogger({ level: config.logging.level });
+  const logger = o.logger ?? createLogger({ level: config.logging.level, secrets: [config.pca.secretKey, config.pca.accessKey] });
   const linker = new Linker(config.server.externalUrl);
 
   // ---- the Private CA ----

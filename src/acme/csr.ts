@@ -60,7 +60,8 @@ export async function checkCsr(der: Buffer, orderIdentifiers: Identifier[], allo
   } catch {
     throw badCsr('the CSR is not a valid PKCS#10 request');
   }
-  const spki = Buffer.from(csr.publicKey.rawData);
+  // @peculiar/x509 parses the key and the extensions lazily, on first access: their errors are the CSR's.
+  const spki = readCsr(() => Buffer.from(csr.publicKey.rawData), 'the CSR public key cannot be read');
   const keyType = keyTypeOf(spki);
   if (allowedKeyTypes && !allowedKeyTypes.includes(keyType)) {
     throw badCsr(`key type ${keyType} is not allowed by this profile (allowed: ${allowedKeyTypes.join(', ')})`);
@@ -74,20 +75,19 @@ export async function checkCsr(der: Buffer, orderIdentifiers: Identifier[], allo
   if (!signatureOk) throw badCsr('the CSR signature does not verify');
 
   const sanNames: Identifier[] = [];
-  const sanExt = csr.getExtension('2.5.29.17'); // id-ce-subjectAltName
-  const san = sanExt
-    ? sanExt instanceof x509.SubjectAlternativeNameExtension
-      ? sanExt
-      : new x509.SubjectAlternativeNameExtension(sanExt.rawData)
-    : null;
+  const san = readCsr(() => {
+    const sanExt = csr.getExtension('2.5.29.17'); // id-ce-subjectAltName
+    const ext = sanExt ? (sanExt instanceof x509.SubjectAlternativeNameExtension ? sanExt : new x509.SubjectAlternativeNameExtension(sanExt.rawData)) : null;
+    return ext?.names.items ?? null;
+  }, 'the CSR subjectAltName extension cannot be read');
   if (san) {
-    for (const name of san.names.items) {
+    for (const name of san) {
       if (name.type === 'dns') sanNames.push({ type: 'dns', value: name.value });
       else if (name.type === 'ip') sanNames.push({ type: 'ip', value: name.value });
       else throw badCsr(`the CSR asks for a ${name.type} name; only DNS names and IP addresses are issued`);
     }
   }
-  const cns = csr.subjectName.getField('CN').filter((cn) => cn !== '');
+  const cns = readCsr(() => csr.subjectName.getField('CN').filter((cn) => cn !== ''), 'the CSR subject cannot be read');
   if (cns.length > 1) throw badCsr('the CSR has more than one common name');
 
   const wanted = new Map(orderIdentifiers.map((id) => [identifierKey(id), id]));
@@ -116,6 +116,14 @@ export async function checkCsr(der: Buffer, orderIdentifiers: Identifier[], allo
     spkiSha256: spkiSha256Hex(spki),
     names: sanNames,
   };
+}
+
+function readCsr<T>(read: () => T, detail: string): T {
+  try {
+    return read();
+  } catch {
+    throw badCsr(detail);
+  }
 }
 
 function safeKey(id: Identifier): string {

@@ -256,6 +256,42 @@ describe('publicKeyFromJwk', () => {
     expectProblem(caught(() => publicKeyFromJwk(jwkOf(small))), 'badPublicKey', 400, /at least 2048 bits \(got 1024\)/);
   });
 
+  // Moduli made up of random bytes with the top bit set: the size rule reads the JWK text, so no
+  // 8192-bit key has to be generated (that takes seconds); a prime-free modulus parses all the same.
+  const modulus = (bits: number, leadingZeros = 0) => {
+    const bytes = Buffer.alloc(leadingZeros + Math.ceil(bits / 8), 0xff);
+    bytes.fill(0, 0, leadingZeros);
+    bytes[leadingZeros] = 0xff >> ((8 - (bits % 8)) % 8);
+    return bytes.toString('base64url');
+  };
+
+  it('takes an RSA modulus of exactly 8192 bits (leading zero bytes do not count)', () => {
+    expect(publicKeyFromJwk({ kty: 'RSA', n: modulus(8192), e: 'AQAB' }).asymmetricKeyDetails?.modulusLength).toBe(8192);
+    expect(publicKeyFromJwk({ kty: 'RSA', n: modulus(8192, 2), e: 'AQAB' }).asymmetricKeyDetails?.modulusLength).toBe(8192);
+  });
+
+  it.each([
+    ['8193 bits', modulus(8193), /at most 8192 bits \(got 8193\)/],
+    ['16384 bits', modulus(16384), /at most 8192 bits$/],
+    ['a megabit', 'A'.repeat(200_000), /at most 8192 bits$/],
+  ])('refuses an RSA modulus of %s, from its text', (_what, n, detail) => {
+    expectProblem(caught(() => publicKeyFromJwk({ kty: 'RSA', n, e: 'AQAB' })), 'badPublicKey', 400, detail);
+  });
+
+  it('refuses an RSA public exponent over 32 bits', () => {
+    const n = jwkOf(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey).n;
+    expect(publicKeyFromJwk({ kty: 'RSA', n, e: b64u(Buffer.from([0xff, 0xff, 0xff, 0xff])) })).toBeDefined();
+    for (const e of [b64u(Buffer.from([1, 0, 0, 0, 1])), 'A'.repeat(400)]) {
+      expectProblem(caught(() => publicKeyFromJwk({ kty: 'RSA', n, e })), 'badPublicKey', 400, /public exponent must be at most 32 bits/);
+    }
+  });
+
+  it('quotes and cuts short a huge or odd key type', () => {
+    const p = caught(() => publicKeyFromJwk({ kty: `\u0000${'x'.repeat(10_000)}` }));
+    expect(p.detail).toMatch(/^key type "\\u0000x+…" is not supported/);
+    expect(p.detail.length).toBeLessThan(150);
+  });
+
   it('refuses EC curves other than P-256/384/521', () => {
     const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey;
     expectProblem(caught(() => publicKeyFromJwk(jwkOf(k1))), 'badPublicKey', 400, /EC curve secp256k1 is not supported/);

@@ -1,6 +1,7 @@
 import { constants as cryptoConstants, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { AcmeProblem } from '../acme/problems.js';
+import { decodeJsonBytes, parseStrictJson } from '../acme/strict-json.js';
 
 // JWS checks as small named steps (RFC 8555 §6.2-6.5; Boulder's verify.go and Pebble's verifyJWS as
 // models). Every step throws the ACME problem a client can act on; none of them writes state. The
@@ -30,7 +31,7 @@ export interface ProtectedHeader {
 export function checkContentType(value: string | undefined): void {
   const contentType = (value ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType !== 'application/jose+json') {
-    throw new AcmeProblem('malformed', `Content-Type must be application/jose+json (RFC 8555 §6.2), not "${contentType || 'none'}"`, {
+    throw new AcmeProblem('malformed', `Content-Type must be application/jose+json (RFC 8555 §6.2), not ${contentType ? quote(contentType) : '"none"'}`, {
       status: 415,
     });
   }
@@ -67,7 +68,7 @@ export function decodeProtectedHeader(jws: FlattenedJws): ProtectedHeader {
 /** Step 3: the algorithm is on the allow-list (RFC 8555 §6.2: badSignatureAlgorithm lists what we take). */
 export function checkAlgorithm(header: ProtectedHeader, allowed: string[] = ACCOUNT_ALGORITHMS): void {
   if (!allowed.includes(header.alg)) {
-    throw new AcmeProblem('badSignatureAlgorithm', `JWS algorithm "${header.alg}" is not supported`, { algorithms: allowed });
+    throw new AcmeProblem('badSignatureAlgorithm', `JWS algorithm ${quote(header.alg)} is not supported`, { algorithms: allowed });
   }
 }
 
@@ -116,7 +117,15 @@ export function checkNoncePresent(header: ProtectedHeader): string {
   return header.nonce;
 }
 
-/** A public key from a JWK: no private members, a key type we accept, RSA keys of 2048 bits or more. */
+/**
+ * RSA account keys: 2048 to 8192 bits, public exponent of at most 32 bits. The upper bounds keep a
+ * signature check cheap: RSA verification grows with the square of the modulus and with the length
+ * of the exponent, and these are refused from the JWK's text, before anything parses or uses them.
+ */
+export const RSA_MAX_BITS = 8192;
+const RSA_MAX_EXPONENT_BITS = 32;
+
+/** A public key from a JWK: no private members, a key type we accept, RSA keys of 2048 to 8192 bits. */
 export function publicKeyFromJwk(jwk: unknown): KeyObject {
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) throw new AcmeProblem('malformed', 'the JWS "jwk" is not a JSON object');
   const k = jwk as JWK;
@@ -124,8 +133,9 @@ export function publicKeyFromJwk(jwk: unknown): KeyObject {
     throw new AcmeProblem('badPublicKey', 'the JWS "jwk" must be a public key (it contains private or symmetric key material)');
   }
   if (k.kty !== 'RSA' && k.kty !== 'EC' && k.kty !== 'OKP') {
-    throw new AcmeProblem('badPublicKey', `key type "${String(k.kty)}" is not supported: use RSA, EC or OKP (Ed25519)`);
+    throw new AcmeProblem('badPublicKey', `key type ${quote(k.kty)} is not supported: use RSA, EC or OKP (Ed25519)`);
   }
+  if (k.kty === 'RSA') checkRsaSize(k);
   let key: KeyObject;
   try {
     key = createPublicKey({ key: k as import('node:crypto').JsonWebKey, format: 'jwk' });
@@ -136,6 +146,9 @@ export function publicKeyFromJwk(jwk: unknown): KeyObject {
   if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) < 2048) {
     throw new AcmeProblem('badPublicKey', `RSA account keys must be at least 2048 bits (got ${details.modulusLength})`);
   }
+  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) > RSA_MAX_BITS) {
+    throw new AcmeProblem('badPublicKey', `RSA account keys must be at most ${RSA_MAX_BITS} bits (got ${details.modulusLength})`);
+  }
   if (key.asymmetricKeyType === 'ec' && !['prime256v1', 'secp384r1', 'secp521r1'].includes(details.namedCurve ?? '')) {
     throw new AcmeProblem('badPublicKey', `EC curve ${details.namedCurve ?? '?'} is not supported: use P-256, P-384 or P-521`);
   }
@@ -143,6 +156,24 @@ export function publicKeyFromJwk(jwk: unknown): KeyObject {
     throw new AcmeProblem('badPublicKey', `key type ${key.asymmetricKeyType} is not supported for signing`);
   }
   return key;
+}
+
+/** The modulus and exponent sizes from the base64url text alone (leading zero bytes do not count). */
+function checkRsaSize(k: JWK): void {
+  const bits = (b64: unknown): number => {
+    if (typeof b64 !== 'string') return 0; // createPublicKey refuses it
+    const bytes = Buffer.from(b64, 'base64url');
+    let i = 0;
+    while (i < bytes.length && bytes[i] === 0) i++;
+    return i === bytes.length ? 0 : (bytes.length - i - 1) * 8 + (32 - Math.clz32(bytes[i]!));
+  };
+  // Cheap before decoding: 8192 bits are 1366 base64url characters; allow a few leading zero bytes.
+  if (typeof k.n === 'string' && k.n.length > 1400) throw new AcmeProblem('badPublicKey', `RSA account keys must be at most ${RSA_MAX_BITS} bits`);
+  const n = bits(k.n);
+  if (n > RSA_MAX_BITS) throw new AcmeProblem('badPublicKey', `RSA account keys must be at most ${RSA_MAX_BITS} bits (got ${n})`);
+  if (typeof k.e === 'string' && (k.e.length > 12 || bits(k.e) > RSA_MAX_EXPONENT_BITS)) {
+    throw new AcmeProblem('badPublicKey', `the RSA public exponent must be at most ${RSA_MAX_EXPONENT_BITS} bits (65537 is usual)`);
+  }
 }
 
 /** The public members of a JWK only, in a stable shape for storage and thumbprints. */
@@ -196,7 +227,7 @@ export async function verifySignature(jws: FlattenedJws, key: KeyObject, algorit
   if (header.crit !== undefined) throw new AcmeProblem('malformed', 'JWS "crit" header parameters are not supported');
   const params = ALG_PARAMS[header.alg];
   if (!params || !algorithms.includes(header.alg)) {
-    throw new AcmeProblem('badSignatureAlgorithm', `JWS algorithm "${header.alg}" is not supported`, { algorithms });
+    throw new AcmeProblem('badSignatureAlgorithm', `JWS algorithm ${quote(header.alg)} is not supported`, { algorithms });
   }
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType !== params.keyType || (params.curve && details.namedCurve !== params.curve)) {
@@ -234,14 +265,17 @@ export function base64urlDecode(text: string, what: string): Buffer {
   return Buffer.from(text, 'base64url');
 }
 
-/** A base64url member holding JSON (header, payload, EAB payload): malformed when it is neither. */
+/**
+ * A base64url member holding JSON (header, payload, EAB payload): malformed when it is neither. The
+ * JSON is strict (acme/strict-json.ts): RFC 7515 §4 has a JWS with a duplicate header name rejected,
+ * and a payload whose members two parsers could read differently is refused the same way.
+ */
 export function base64urlJson(text: string, what: string): unknown {
   const bytes = base64urlDecode(text, what);
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new AcmeProblem('malformed', `the JWS ${what} is not valid JSON`);
-  }
+  return parseStrictJson(decodeJsonBytes(bytes, `the JWS ${what}`), `the JWS ${what}`);
 }
 
 const truncate = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+/** A client's value in a problem detail: JSON-quoted (control characters escaped) and cut short. */
+const quote = (v: unknown): string => JSON.stringify(truncate(String(v), 64));

@@ -25,7 +25,7 @@ export async function pcaSimulatorCommand(args: string[]): Promise<number | unde
   }
   const tiers = values.tiers === '1' ? 1 : 2;
   const { host, port } = splitListenAddress(values.listen!);
-  const logger = createLogger();
+  const logger = createLogger({ secrets: [secretKey] });
   const sim = await startPcaSimulator({
     host,
     port,

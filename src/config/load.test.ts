@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from './load.js';
 
 describe('parseConfig', () => {
@@ -89,5 +92,82 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ caa: { issuerDomains: [] } })).toThrow(/caa\.issuerDomains/);
     expect(() => parseConfig({ caa: { issuerDomains: ['not a name'] } })).toThrow(/caa\.issuerDomains\.0/);
     expect(() => parseConfig({ caa: { issuerDomains: ['pki.corp.test'], recheck: 1 } })).toThrow(/unknown key: recheck/);
+  });
+});
+
+describe('pca.secretKeyFile and pca.accessKeyFile', () => {
+  const ncp = { kind: 'ncp', endpoint: 'https://pca.example', caTag: 'a-b' };
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'config-secrets-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    return path;
+  };
+  const refusal = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('reads both keys from files, dropping one trailing newline (LF or CRLF) and nothing else', () => {
+    const c = parseConfig({ pca: { ...ncp, secretKeyFile: file('sk', 'S3cr3t-with-space \n'), accessKeyFile: file('ak', 'AK123\r\n') } });
+    expect(c.pca.secretKey).toBe('S3cr3t-with-space ');
+    expect(c.pca.accessKey).toBe('AK123');
+    expect(parseConfig({ pca: { ...ncp, accessKey: 'ak', secretKeyFile: file('bare', 'bare') } }).pca.secretKey).toBe('bare');
+  });
+
+  it('a file wins over the environment', () => {
+    const c = parseConfig({ pca: { ...ncp, secretKeyFile: file('sk2', 'from-file\n') } }, { NCP_ACCESS_KEY: 'ak', NCP_SECRET_KEY: 'from-env' });
+    expect(c.pca.secretKey).toBe('from-file');
+    expect(c.pca.accessKey).toBe('ak');
+  });
+
+  it('the same keys under each directory are read too', () => {
+    // Only the reading is this test's business (it happens before the schema looks at directories).
+    const missing = refusal(() => parseConfig({ directories: { payments: { pca: { secretKeyFile: join(dir, 'none') } } } }));
+    expect(missing).toMatch(/directories\.payments\.pca\.secretKeyFile: cannot read .*none \(ENOENT\)/);
+  });
+
+  it('a missing, unreadable, empty or multi-line file is a config error naming the key and path, never the content', () => {
+    const cases: Array<[string, RegExp]> = [
+      [join(dir, 'missing'), /pca\.secretKeyFile: cannot read .*missing \(ENOENT\)/],
+      [dir, /pca\.secretKeyFile: cannot read .* \(EISDIR\)/],
+      [file('empty', '\n'), /pca\.secretKeyFile: .*empty is empty/],
+      [file('two-lines', 'NCP_SECRET_KEY=hunter2-secret\nother\n'), /pca\.secretKeyFile: .*two-lines has more than one line/],
+    ];
+    for (const [path, detail] of cases) {
+      const message = refusal(() => parseConfig({ pca: { ...ncp, accessKey: 'ak', secretKeyFile: path } }, {}, 'gateway.yaml'));
+      expect(message).toMatch(/^invalid configuration in gateway\.yaml:/);
+      expect(message).toMatch(detail);
+      expect(message).not.toContain('hunter2');
+    }
+    if (process.getuid?.() !== 0) {
+      const locked = file('locked', 'locked-secret');
+      chmodSync(locked, 0o000);
+      expect(refusal(() => parseConfig({ pca: { ...ncp, accessKey: 'ak', secretKeyFile: locked } }))).toMatch(/cannot read .*locked \(EACCES\)/);
+    }
+  });
+
+  it('a key and its file together are refused; so is a file path that is not a string', () => {
+    expect(refusal(() => parseConfig({ pca: { ...ncp, accessKey: 'ak', secretKey: 'x', secretKeyFile: file('sk4', 'y') } }))).toMatch(/set pca\.secretKey or pca\.secretKeyFile, not both/);
+    expect(refusal(() => parseConfig({ pca: { ...ncp, accessKey: 'ak', secretKeyFile: 5 } }))).toMatch(/pca\.secretKeyFile: expected the path of a file/);
+  });
+
+  it('the ncp kind without a secret names the file key as a way to give it', () => {
+    expect(refusal(() => parseConfig({ pca: { ...ncp, accessKey: 'ak' } }))).toMatch(/needs pca\.secretKey \(or pca\.secretKeyFile, or env NCP_SECRET_KEY\)/);
+  });
+
+  it('a config error elsewhere does not repeat the secret', () => {
+    const message = refusal(() => parseConfig({ server: { lisen: 'x' }, pca: { ...ncp, accessKey: 'AKIDX', secretKey: 'hunter2-secret' } }));
+    expect(message).not.toContain('hunter2');
+    expect(message).not.toContain('AKIDX');
   });
 });

@@ -7,9 +7,10 @@ export class ConfigError extends Error {
 }
 
 /**
- * Reads and validates the configuration. This module is the only reader of process.env in the
- * gateway: credentials may come from NCP_ACCESS_KEY / NCP_SECRET_KEY and the PostgreSQL password
- * from PGPASSWORD, so they stay out of files.
+ * Reads and validates the configuration. This module is the only reader of process.env and of the
+ * files the configuration names for secrets: PCA credentials may come from NCP_ACCESS_KEY /
+ * NCP_SECRET_KEY or from pca.accessKeyFile / pca.secretKeyFile, and the PostgreSQL password from
+ * PGPASSWORD or storage.postgresPasswordFile, so they stay out of the config file.
  */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let raw: unknown = {};
@@ -35,7 +36,7 @@ export function configFromEnvironment(raw: unknown, source = 'command line'): Ga
 }
 
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source = 'config'): GatewayConfig {
-  const withEnv = applyEnv(raw, env);
+  const withEnv = applyEnv(applySecretFiles(raw, source), env);
   const result = configSchema.safeParse(withEnv);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
@@ -69,4 +70,57 @@ function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
 
 function urlHasPassword(url: string): boolean {
   return URL.canParse(url) && new URL(url).password !== '';
+}
+
+const SECRET_FILES = [
+  ['secretKeyFile', 'secretKey'],
+  ['accessKeyFile', 'accessKey'],
+] as const;
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * `pca.secretKeyFile` / `pca.accessKeyFile` (and the same keys in each `directories.<name>.pca`)
+ * become `secretKey` / `accessKey` with the file's content: a mounted secret (Kubernetes, Docker,
+ * systemd credentials) instead of a value in the config file or the environment. A file wins over
+ * the environment; a key and its file together are an error. Errors name the key and the path,
+ * never the content.
+ */
+function applySecretFiles(raw: unknown, source: string): unknown {
+  if (!isObject(raw)) return raw;
+  const out: Record<string, unknown> = { ...raw };
+  if (isObject(raw.pca)) out.pca = readPcaSecretFiles(raw.pca, 'pca', source);
+  if (isObject(raw.directories)) {
+    out.directories = Object.fromEntries(
+      Object.entries(raw.directories).map(([name, d]) => [
+        name,
+        isObject(d) && isObject(d.pca) ? { ...d, pca: readPcaSecretFiles(d.pca, `directories.${name}.pca`, source) } : d,
+      ]),
+    );
+  }
+  return out;
+}
+
+function readPcaSecretFiles(pca: Record<string, unknown>, where: string, source: string): Record<string, unknown> {
+  const out = { ...pca };
+  const fail = (key: string, message: string) => new ConfigError(`invalid configuration in ${source}:\n  ${where}.${key}: ${message}`);
+  for (const [fileKey, key] of SECRET_FILES) {
+    const path = out[fileKey];
+    delete out[fileKey]; // the schema knows the key, not the file
+    if (path === undefined) continue;
+    if (typeof path !== 'string' || path === '') throw fail(fileKey, 'expected the path of a file');
+    if (out[key] !== undefined) throw fail(fileKey, `set ${where}.${key} or ${where}.${fileKey}, not both`);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw fail(fileKey, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    // One trailing newline is what `echo` and editors add; it is not part of the secret.
+    const value = text.replace(/\r?\n$/, '');
+    if (value === '') throw fail(fileKey, `${path} is empty`);
+    if (/[\r\n]/.test(value)) throw fail(fileKey, `${path} has more than one line; it must hold the key alone`);
+    out[key] = value;
+  }
+  return out;
 }

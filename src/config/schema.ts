@@ -198,7 +198,7 @@ export const configSchema = z
             path: ['pca', key],
             message:
               key === 'accessKey' || key === 'secretKey'
-                ? `pca.kind "ncp" needs pca.${key} (or env ${key === 'accessKey' ? 'NCP_ACCESS_KEY' : 'NCP_SECRET_KEY'})`
+                ? `pca.kind "ncp" needs pca.${key} (or pca.${key}File, or env ${key === 'accessKey' ? 'NCP_ACCESS_KEY' : 'NCP_SECRET_KEY'})`
                 : `pca.kind "ncp" needs pca.${key}`,
           });
         }

@@ -81,7 +81,8 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   });
 
   app.onError((err, c) => problemResponse(c, err, logger));
-  app.notFound((c) => problemResponse(c, new AcmeProblem('malformed', `no such resource: ${c.req.method} ${c.req.path}`, { status: 404 }), logger));
+  // The path is the client's (as long as the listener's header limit allows): cut short in the detail.
+  app.notFound((c) => problemResponse(c, new AcmeProblem('malformed', `no such resource: ${c.req.method} ${clip(c.req.path)}`, { status: 404 }), logger));
 
   // ---- operations ----
   app.get('/livez', (c) => c.json({ status: 'ok' }));
@@ -207,6 +208,8 @@ export function buildApp(deps: AppDeps): Hono<Env> {
 
   return app;
 }
+
+const clip = (s: string, n = 200): string => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 function json<E extends Env>(c: Ctx<E>, status: number, body: unknown): Response {
   return c.body(JSON.stringify(body), status as 200, { 'Content-Type': JSON_TYPE });

@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -67,6 +67,7 @@ describe('ServingCertificateManager', () => {
     expect(leaf.subjectAltName).toBe('DNS:acme.internal');
     expect(first.certPem.match(/BEGIN CERTIFICATE/g)!.length).toBeGreaterThanOrEqual(2);
     expect(leaf.checkPrivateKey(createPrivateKey(first.keyPem))).toBe(true);
+    expect((await stat(join(dir, 'cache', 'serving-key.pem'))).mode & 0o777).toBe(0o600);
     const calls = signCalls;
     const again = await manager().init();
     expect(again.certPem).toBe(first.certPem);

@@ -6,6 +6,7 @@ import type { PcaClient } from './types.js';
 import { makeCsr } from './make-csr.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
+import { writePrivateFile } from '../platform/private-file.js';
 
 // tls.mode "pca": the ACME listener's own certificate comes from the Private CA it fronts, so a client
 // that trusts the PCA root (as it must to use the certificates) also trusts the directory. The key
@@ -128,7 +129,7 @@ export class ServingCertificateManager {
   private save(c: ServingCredentials): void {
     mkdirSync(this.o.cacheDir, { recursive: true });
     const { key, cert } = this.paths();
-    writeFileSync(`${key}.tmp`, c.keyPem, { mode: 0o600 });
+    writePrivateFile(`${key}.tmp`, c.keyPem); // 0600 even over a stale .tmp left by a crash
     renameSync(`${key}.tmp`, key);
     writeFileSync(`${cert}.tmp`, c.certPem);
     renameSync(`${cert}.tmp`, cert);

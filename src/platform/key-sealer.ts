@@ -1,10 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { PRIVATE_MODE, writePrivateFile } from './private-file.js';
 
 // EAB HMAC keys must be recoverable to verify a binding, so they cannot be hashed; they are sealed
-// with AES-256-GCM under a key-encryption key (KEK) that lives in its own file, mode 0600, beside
-// (not inside) the database.
+// with AES-256-GCM under a key-encryption key (KEK) that lives in its own file, mode 0600 whatever
+// the umask (platform/private-file.ts), beside (not inside) the database.
 
 export class EabKeySealer {
   constructor(private readonly kek: Buffer) {
@@ -14,10 +14,14 @@ export class EabKeySealer {
   /** Reads the KEK file, creating it with a fresh random key on first use. */
   static fromFile(path: string): EabKeySealer {
     if (!existsSync(path)) {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+      try {
+        writePrivateFile(path, `${randomBytes(32).toString('base64')}\n`, { exclusive: true });
+      } catch (err) {
+        // Another process (the gateway and an `eab create` started together) made it first: use theirs.
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
     }
-    chmodSync(path, 0o600);
+    chmodSync(path, PRIVATE_MODE); // also a file made by an older version or by hand
     return new EabKeySealer(Buffer.from(readFileSync(path, 'utf8').trim(), 'base64'));
   }
 

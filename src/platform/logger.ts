@@ -2,19 +2,61 @@ import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 
 export type Logger = PinoLogger;
 
+/** Paths of logged objects that hold secrets, wherever they appear (pino redaction). */
+const REDACT_PATHS = [
+  'secretKey',
+  'accessKey',
+  '*.secretKey',
+  '*.accessKey',
+  'pca.secretKey',
+  'pca.accessKey',
+  '*.pca.secretKey',
+  '*.pca.accessKey',
+  'headers["x-ncp-apigw-signature-v2"]',
+  'headers["x-ncp-iam-access-key"]',
+  '*.headers["x-ncp-apigw-signature-v2"]',
+  '*.headers["x-ncp-iam-access-key"]',
+  'hmacKey',
+  '*.hmacKey',
+];
+
+/** Shorter strings would match ordinary words; real NCP keys are 20 characters and more. */
+const MIN_SCRUBBED_LENGTH = 8;
+
 /**
- * JSON logs on stdout. Secrets are redacted by path wherever they could appear in a logged object.
+ * JSON logs on stdout. Secrets are redacted by path wherever they could appear in a logged object;
+ * and, as a second line of defence, the values in `secrets` (the PCA credentials) are cut out of
+ * every line before it is written, so a secret that reached a log message some other way (an error
+ * message that echoes a request, a future log call that forgets) still never reaches the log.
  */
-export function createLogger(options: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(
+  options: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream; secrets?: Array<string | undefined> } = {},
+): Logger {
+  const scrub = scrubber(options.secrets ?? []);
   const opts: LoggerOptions = {
     level: options.level ?? 'info',
     base: undefined,
-    redact: {
-      paths: ['secretKey', 'accessKey', '*.secretKey', '*.accessKey', 'headers["x-ncp-apigw-signature-v2"]', 'hmacKey', '*.hmacKey'],
-      censor: '[redacted]',
-    },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(scrub ? { hooks: { streamWrite: scrub } } : {}),
   };
   return options.destination ? pino(opts, options.destination as never) : pino(opts);
+}
+
+/** Replaces each secret, as written and as escaped inside a JSON string, by "[redacted]". */
+function scrubber(secrets: Array<string | undefined>): ((line: string) => string) | null {
+  const forms = new Set<string>();
+  for (const s of secrets) {
+    if (s === undefined || s.length < MIN_SCRUBBED_LENGTH) continue;
+    forms.add(s);
+    forms.add(JSON.stringify(s).slice(1, -1));
+  }
+  if (forms.size === 0) return null;
+  const list = [...forms].sort((a, b) => b.length - a.length);
+  return (line) => {
+    let out = line;
+    for (const f of list) if (out.includes(f)) out = out.split(f).join('[redacted]');
+    return out;
+  };
 }
 
 /** A logger that drops everything, for tests that do not look at logs. */

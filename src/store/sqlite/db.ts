@@ -1,8 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Transition } from '../../acme/status.js';
 import type { Row } from '../rows.js';
+import { ensurePrivateFile, restrictIfPresent } from '../../platform/private-file.js';
 import { migrate } from './migrate.js';
 
 // Opening the SQLite database, the prepared-statement cache and transactions, shared by every
@@ -56,7 +55,11 @@ export class Db {
 }
 
 export function openDb(options: SqliteStoreOptions): Db {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  if (options.path !== ':memory:') {
+    // 0600 before SQLite opens it: SQLite creates -wal and -shm with the database file's own mode.
+    ensurePrivateFile(options.path);
+    restrictIfPresent(`${options.path}-wal`, `${options.path}-shm`, `${options.path}-journal`);
+  }
   const conn = new Database(options.path);
   conn.pragma('journal_mode = WAL');
   conn.pragma('synchronous = NORMAL'); // with WAL: durable across process crashes, fsync at checkpoints

@@ -1,0 +1,52 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from './logger.js';
+
+// Secrets never reach a log line (issue 9 item 8): by path (pino redaction), and by value for the
+// PCA credentials the logger was given, whatever carried them into the line.
+
+function capture(secrets?: string[]) {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ level: 'trace', destination, ...(secrets ? { secrets } : {}) }) };
+}
+
+const SECRET = 'nCp-S3cret-"quoted"\\-value';
+const ACCESS = 'AKIDEXAMPLE123456';
+
+describe('createLogger', () => {
+  it('redacts secrets by path, nested config included', () => {
+    const { lines, logger } = capture();
+    logger.info({ secretKey: SECRET, pca: { accessKey: ACCESS, secretKey: SECRET }, config: { pca: { secretKey: SECRET } }, hmacKey: 'k' }, 'paths');
+    logger.debug({ req: { headers: { 'x-ncp-apigw-signature-v2': 'sig', 'x-ncp-iam-access-key': ACCESS } } }, 'headers');
+    const text = lines.join('');
+    expect(text).not.toContain('nCp-S3cret');
+    expect(text).not.toContain(ACCESS);
+    expect(text).not.toContain('"sig"');
+    expect(text.match(/\[redacted\]/g)!.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('cuts the given secrets out of messages and error texts, raw or JSON-escaped, at every level', () => {
+    const { lines, logger } = capture([SECRET, ACCESS]);
+    logger.trace(`PCA said: invalid key ${ACCESS}`);
+    logger.debug({ err: new Error(`echo ${SECRET}`) }, 'failed');
+    logger.child({ component: 'x' }).error({ detail: { text: `…${SECRET}…` } }, 'nested');
+    const text = lines.join('');
+    expect(lines).toHaveLength(3);
+    expect(text).not.toContain('nCp-S3cret');
+    expect(text).not.toContain(ACCESS);
+    expect(text).toContain('PCA said: invalid key [redacted]');
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('leaves short values alone (they would match ordinary words)', () => {
+    const { lines, logger } = capture(['sk']);
+    logger.info('task asked');
+    expect(lines.join('')).toContain('task asked');
+  });
+});
