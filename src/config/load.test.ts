@@ -60,6 +60,8 @@ describe('directories and policy (issue 9)', () => {
   it('spells policy names the way the rules compare them, and names a bad entry', () => {
     const c = parseConfig({ policy: { allowedSuffixes: ['.Payments.Corp.Test.'], allowedNames: ['*.Apps.Corp.Test'], deniedNames: ['.Internal.Corp'] } });
     expect(c.policy).toEqual({ allowedSuffixes: ['payments.corp.test'], allowedNames: ['*.apps.corp.test'], deniedNames: ['.internal.corp'] });
+    expect(parseConfig({ policy: { deniedNames: ['*.Legacy.Test', 'a.test'] } }).policy.deniedNames).toEqual(['*.legacy.test', 'a.test']);
+    expect(() => parseConfig({ policy: { deniedNames: ['a.*.test'] } })).toThrow(/policy\.deniedNames\.0/);
     expect(() => parseConfig({ policy: { allowedSuffixes: ['bad_name.test'] } })).toThrow(/policy\.allowedSuffixes\.0/);
     expect(() => parseConfig({ policy: { allowedIpCidrs: ['10.0.0.0/33'] } })).toThrow(/policy\.allowedIpCidrs\.0: expected an IP address or CIDR/);
     expect(() => parseConfig({ policy: { wildcard: false } })).toThrow(/unknown key: wildcard/);

@@ -24,11 +24,13 @@ const dnsNameOrWildcard = z
   .transform(lowerName)
   .pipe(z.string().refine((s) => DNS_NAME.test(s.startsWith('*.') ? s.slice(2) : s), 'expected a DNS name, e.g. "api.corp.test" or "*.apps.corp.test"'));
 
-/** An exact name, or ".internal.corp" for that name and everything under it. */
+/** An exact name ("*.x" is that wildcard), or ".internal.corp" for that name and everything under it. */
 const deniedName = z
   .string()
   .transform(lowerName)
-  .pipe(z.string().refine((s) => DNS_NAME.test(s.startsWith('.') ? s.slice(1) : s), 'expected a DNS name ("admin.corp.test") or a suffix (".internal.corp.test")'));
+  .pipe(
+    z.string().refine((s) => DNS_NAME.test(s.replace(/^(\*)?\./, '')), 'expected a DNS name ("admin.corp.test", "*.corp.test") or a suffix (".internal.corp.test")'),
+  );
 
 /** "10.20.0.0/16", "fd00::/8" or a bare address; acme/cidr.ts parses it again when the rules are built. */
 export const cidrRange = z.string().refine(
