@@ -1,3 +1,4 @@
+import type { IssuanceRules } from '../../acme/issuance-policy.js';
 import type { EabKeyRecord, Store } from '../types.js';
 import { dateOrNull, textOrNull, type Db, type Row } from './db.js';
 
@@ -14,6 +15,7 @@ function rowToEabKey(r: Row): EabKeyRecord {
     revokedAt: dateOrNull(r.revoked_at),
     boundAccountId: textOrNull(r.bound_account_id),
     boundAt: dateOrNull(r.bound_at),
+    policy: r.policy_json === null || r.policy_json === undefined ? null : (JSON.parse(r.policy_json as string) as IssuanceRules),
   };
 }
 
@@ -37,13 +39,14 @@ export function sqliteEabKeys(db: Db): Store['eabKeys'] {
   return {
     create: async (k) => {
       db.run(
-        'INSERT INTO eab_keys (id, directory, label, hmac_key_enc, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO eab_keys (id, directory, label, hmac_key_enc, created_at, expires_at, policy_json) VALUES (?, ?, ?, ?, ?, ?, ?)',
         k.id,
         k.directory,
         k.label,
         k.hmacKeyEnc,
         k.now.getTime(),
         k.expiresAt?.getTime() ?? null,
+        k.policy ? JSON.stringify(k.policy) : null,
       );
     },
     get: async (id) => {

@@ -72,6 +72,7 @@ function readOrder(db: Db, id: string): Order | null {
     error: problemOrNull(r.error_json),
     certificateId: textOrNull(r.certificate_id),
     csrSpkiSha256: textOrNull(r.csr_spki_sha256),
+    eabKeyId: textOrNull(r.eab_key_id),
     createdAt: new Date(r.created_at as number),
     updatedAt: new Date(r.updated_at as number),
   };
@@ -126,8 +127,8 @@ export function sqliteOrders(db: Db): Store['orders'] {
         const now = o.now.getTime();
         db.run(
           `INSERT INTO orders (id, directory, account_id, status, identifiers_json, not_before, not_after, profile, replaces,
-             replaces_certificate_id, expires_at, created_at, updated_at, seq)
-           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))`,
+             replaces_certificate_id, eab_key_id, expires_at, created_at, updated_at, seq)
+           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))`,
           o.id,
           o.directory,
           o.accountId,
@@ -137,6 +138,7 @@ export function sqliteOrders(db: Db): Store['orders'] {
           o.profile,
           o.replaces,
           o.replacesCertificateId ?? null,
+          o.eabKeyId ?? null,
           o.expires.getTime(),
           now,
           now,
