@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { ROUTES, RESERVED_DIRECTORY_NAMES as LINKS_RESERVED } from '../acme/links.js';
-import { ConfigError, parseConfig } from './load.js';
+import { ConfigError, loadConfig, parseConfig } from './load.js';
 import { RESERVED_DIRECTORY_NAMES } from './policy-schema.js';
 
 describe('parseConfig', () => {
@@ -104,5 +107,25 @@ describe('directories and policy (issue 9)', () => {
     expect(() => parseConfig({ directories: { x: { pca: { issuanceConcurrency: 2 } } } })).toThrow(/unknown key: issuanceConcurrency/);
     expect(() => parseConfig({ directories: { x: { acme: { profiles: {} } } } })).toThrow(/unknown key: profiles/);
     expect(parseConfig({ directories: { x: { acme: { externalAccountRequired: true } } } }).directories.x!.acme).toEqual({ externalAccountRequired: true });
+  });
+});
+
+describe('documented configurations parse (issue 9)', () => {
+  const root = new URL('../../', import.meta.url);
+
+  it('config/gateway.example.yaml', () => {
+    const c = loadConfig(fileURLToPath(new URL('config/gateway.example.yaml', root)));
+    expect(c.policy).toEqual({});
+    expect(c.directories).toEqual({});
+  });
+
+  it('the README example of two teams with two CAs', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const block = /### Two teams, two CAs\n\n```yaml\n([\s\S]+?)```/.exec(readme);
+    expect(block, 'README has the "Two teams, two CAs" example').not.toBeNull();
+    const c = parseConfig(parseYaml(block![1]!), { NCP_ACCESS_KEY: 'ak', NCP_SECRET_KEY: 'sk' });
+    expect(Object.keys(c.directories)).toEqual(['payments', 'platform']);
+    expect(c.directories.payments!.pca).toMatchObject({ kind: 'ncp', accessKey: 'ak', period: 30 });
+    expect(c.directories.payments!.policy.maxValidityDays).toBe(30);
   });
 });
