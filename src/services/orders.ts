@@ -114,15 +114,17 @@ export class OrderService {
   /**
    * RFC 9773 §5 `replaces`: a certificate of this account, sharing a name with the new order, not yet
    * replaced; otherwise 409 alreadyReplaced, which lego, acmez, Posh, acme.sh and cert-manager retry
-   * without. An unknown or unparsable certID is ignored: Caddy sends it on every renewal, even to
-   * servers without ARI, and it must never break an otherwise fine renewal (interop item 36).
+   * without. An unknown or unparsable certID (another directory's included) is ignored: Caddy sends
+   * it on every renewal, even to servers without ARI, and it must never break an otherwise fine
+   * renewal (interop item 36).
    */
   private async checkReplaces(account: Account, identifiers: Identifier[], replaces: string | undefined): Promise<string | null> {
     if (!replaces) return null;
     const parsed = parseCertId(replaces);
     if (!parsed) return null;
     const cert = await this.ctx.store.certificates.getBySerial(parsed.serialHex);
-    if (!cert || (cert.akiB64 && cert.akiB64 !== parsed.akiB64)) return null;
+    // Another directory's certificate is unknown here, like its accounts (issue 9).
+    if (!cert || cert.directory !== account.directory || (cert.akiB64 && cert.akiB64 !== parsed.akiB64)) return null;
     if (cert.accountId !== account.id) {
       throw new AcmeProblem('alreadyReplaced', `certificate ${replaces} was not issued to this account`);
     }

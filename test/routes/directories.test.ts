@@ -172,6 +172,10 @@ describe('directories: orders, authorizations, challenges and certificates are n
     const certId = `${cert.akiB64}.${Buffer.from(serial, 'hex').toString('base64url')}`;
     expect((await t.request(`/payments/renewal-info/${certId}`)).status).toBe(200);
     expect((await t.request(`/renewal-info/${certId}`)).status).toBe(404);
+    // `replaces` naming another directory's certificate is an unknown certID: ignored (RFC 9773 §5, interop item 36).
+    const renewal = await main.newOrder(['renew.example.com'], { replaces: certId });
+    expectJson(renewal, 201);
+    expect((await t.gw.store.orders.get(renewal.location!.split('/').pop()!))!.replacesCertificateId).toBeNull();
   });
 });
 
