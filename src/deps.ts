@@ -262,8 +262,8 @@ interface SharedParts {
 /** One directory: its PCA target, trust anchors, validity and policy, use cases, issuance job and audit. */
 function buildDirectory(spec: DirectorySpec, s: SharedParts) {
   const { clock, random, metrics, store, config, o } = s;
-  const logger = spec.name === DEFAULT_DIRECTORY ? s.logger : s.logger.child({ directory: spec.name });
   const isDefault = spec.name === DEFAULT_DIRECTORY;
+  const logger = isDefault ? s.logger : s.logger.child({ directory: spec.name });
   const target = spec.pca;
 
   // ---- the Private CA: the embedded simulator's CA for its caTag (reached through the same client
@@ -281,7 +281,8 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     endpoint = { endpoint: target.endpoint!, caTag: caTag!, accessKey: accessKey!, secretKey: secretKey!, timeoutMs, ca: target.caFile ? readFileSync(target.caFile, 'utf8') : undefined };
   }
   const { pca, close: closePca } = connectPca(endpoint, target, { clock, logger, metrics });
-  const pcaDescription = 'client' in endpoint ? 'a PCA client given by the caller' : simulatedCa ? `embedded NCP PCA simulator (caTag ${simulatedCa.caTag})` : `NCP PCA ${endpoint.endpoint} (caTag ${endpoint.caTag})`;
+  const pcaDescription =
+    'client' in endpoint ? 'a PCA client given by the caller' : `${simulatedCa ? 'embedded NCP PCA simulator' : `NCP PCA ${endpoint.endpoint}`} (caTag ${endpoint.caTag})`;
 
   // ---- trust anchors for "never serve a wrong certificate" ----
   const fixedAnchors =
