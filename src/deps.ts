@@ -7,26 +7,28 @@ import { AddressPolicy } from './acme/address-policy.js';
 import { KeyCache } from './auth/key-cache.js';
 import { NonceService } from './auth/nonces.js';
 import { RequestVerifier } from './auth/verifier.js';
-import type { GatewayConfig } from './config/schema.js';
+import type { GatewayConfig, PcaTargetConfig } from './config/schema.js';
 import { EabVerifier } from './auth/eab.js';
 import { EabKeySealer } from './platform/key-sealer.js';
 import { buildApp } from './http/app.js';
-import { Linker } from './acme/links.js';
+import type { DirectoryRoutes } from './http/directory-routes.js';
+import { DEFAULT_DIRECTORY, Linker } from './acme/links.js';
+import { IssuancePolicy, type IssuanceRules } from './acme/issuance-policy.js';
 import { dataDirOf, eabKekPath } from './config/paths.js';
 import { EabKeyService } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
+import { IssuanceByDirectory, validityCapOf } from './jobs/issue-by-directory.js';
 import { DEFAULT_VALIDATION_DEADLINE_MS, JobQueue } from './jobs/queue.js';
 import { StartupRecovery } from './jobs/recovery.js';
 import { PcaAudit } from './jobs/pca-audit.js';
 import { PcaCertificateSearch } from './jobs/pca-search.js';
 import { JobRunner } from './jobs/runner.js';
 import { ValidationJob } from './jobs/validate.js';
-import { NcpPcaClient } from './pca/ncp-client.js';
-import { ResilientPcaClient } from './pca/resilient.js';
-import { startPcaSimulator, type RunningSimulator } from './pca/simulator/index.js';
+import { connectPca, type PcaEndpoint } from './pca/connect.js';
+import type { ResilientPcaClient } from './pca/resilient.js';
+import { startPcaSimulator, type RunningSimulator, type SimulatedCa } from './pca/simulator/index.js';
 import type { PcaClient } from './pca/types.js';
 import { ensureX509Crypto } from './pca/x509-setup.js';
-import { meteredPcaClient } from './pca/metered.js';
 import { Metrics } from './platform/metrics.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import { createDnsResolver } from './platform/dns.js';
@@ -52,15 +54,18 @@ import { CaaRecheck, type CaaWiring } from './jobs/caa-recheck.js';
 import type { ChallengeType, ChallengeValidator } from './validation/types.js';
 
 // The one wiring site: every component is built here and passed in. Tests build the same graph
-// with fakes through the overrides.
+// with fakes through the overrides. Issue 9: a directory per configured name, each with its own PCA
+// target (client, breaker, trust anchors), validity and issuance policy, its own use cases, issuance
+// job and audit; the store, nonces, request verifier, validators and job runner are shared.
 
 export interface GatewayOverrides {
   clock?: Clock;
   random?: Random;
   logger?: Logger;
   store?: Store;
-  /** A PCA client to use instead of the configured one (tests: a PCA that fails on cue). */
+  /** A PCA client for the default directory instead of the configured one (tests: a PCA that fails on cue). */
   pca?: PcaClient;
+  /** The default directory's trust anchors. */
   trustAnchorPems?: string[];
   validators?: ChallengeValidator[];
   /** Job runner poll interval; tests shorten it. */
@@ -69,17 +74,35 @@ export interface GatewayOverrides {
   defaultMetrics?: boolean;
 }
 
+/** One served directory, as the entry points (banner, tests) see it. */
+export interface GatewayDirectory {
+  name: string;
+  /** Its directory URL: <externalUrl>/directory, or <externalUrl>/<name>/directory. */
+  url: string;
+  pca: ResilientPcaClient;
+  /** PEM of the root(s) this directory's chains verify to. */
+  trustAnchorPems: () => string[];
+  /** The file of the root to trust for this directory's certificates, when the gateway has one. */
+  rootPemPath: string | null;
+  /** Where it issues from, for people: "embedded NCP PCA simulator (caTag payments-ca)". */
+  pcaDescription: string;
+  audit: PcaAudit;
+}
+
 export interface Gateway {
   config: GatewayConfig;
   app: ReturnType<typeof buildApp>;
   linker: Linker;
   store: Store;
   jobs: JobRunner;
+  /** The default directory's PCA. */
   pca: PcaClient;
-  /** Compares the PCA's list with the database; runs every pca.auditIntervalMs. */
+  /** The default directory's PCA audit; every directory's runs every pca.auditIntervalMs of its own. */
   audit: PcaAudit;
+  /** Every directory, the default one first. */
+  directories: GatewayDirectory[];
   simulator: RunningSimulator | null;
-  /** PEM of the root(s) that issued chains verify to; what clients must trust. */
+  /** PEM of the root(s) that the default directory's chains verify to; what clients must trust. */
   trustAnchorPems: () => string[];
   /** tls.mode "pca": the listener's certificate from the PCA (serve initialises it); null otherwise. */
   servingCertificate: ServingCertificateManager | null;
@@ -88,77 +111,45 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** A directory as configured: the default one from the top level, the others from `directories`. */
+interface DirectorySpec {
+  name: string;
+  pca: PcaTargetConfig;
+  policy: IssuanceRules;
+  acme: { externalAccountRequired: boolean; termsOfService?: string | undefined; website?: string | undefined };
+}
+
+function directorySpecs(config: GatewayConfig): DirectorySpec[] {
+  const top = { externalAccountRequired: config.acme.externalAccountRequired, termsOfService: config.acme.termsOfService, website: config.acme.website };
+  return [
+    { name: DEFAULT_DIRECTORY, pca: config.pca, policy: config.policy, acme: top },
+    ...Object.entries(config.directories).map(([name, d]) => ({
+      name,
+      pca: d.pca,
+      policy: d.policy,
+      acme: {
+        externalAccountRequired: d.acme.externalAccountRequired ?? top.externalAccountRequired,
+        termsOfService: d.acme.termsOfService ?? top.termsOfService,
+        website: d.acme.website ?? top.website,
+      },
+    })),
+  ];
+}
+
 export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = {}): Promise<Gateway> {
   ensureX509Crypto();
   const clock = o.clock ?? systemClock;
   const random = o.random ?? cryptoRandom;
   const logger = o.logger ?? createLogger({ level: config.logging.level, secrets: [config.pca.secretKey, config.pca.accessKey] });
   const linker = new Linker(config.server.externalUrl);
-
-  // ---- the Private CA ----
-  let simulator: RunningSimulator | null = null;
-  let rawPca: PcaClient;
-  let closePca = async () => {};
-  if (o.pca) {
-    rawPca = o.pca;
-  } else if (config.pca.kind === 'simulator') {
-    // The embedded default: a real NCP-compatible endpoint on loopback, reached through the same
-    // client code (signature v2 and all) as the real cloud API. Its keys are per process.
-    const { host, port } = splitListenAddress(config.simulator.listen);
-    const accessKey = `sim-${random.bytes(8).toString('hex')}`;
-    const secretKey = random.bytes(24).toString('base64url');
-    simulator = await startPcaSimulator({
-      host,
-      port,
-      dataDir: config.simulator.dataDir,
-      accessKey,
-      secretKey,
-      tiers: config.simulator.tiers,
-      defaultPeriodDays: config.pca.period,
-      logger: logger.child({ component: 'pca-simulator' }),
-      ...(config.pca.caTag ? { caTag: config.pca.caTag } : {}),
-    });
-    const client = new NcpPcaClient({ endpoint: simulator.url, caTag: simulator.caTag, accessKey, secretKey, timeoutMs: config.pca.timeoutMs, clock, logger });
-    rawPca = client;
-    closePca = async () => {
-      client.close();
-      await simulator?.close();
-    };
-  } else {
-    const client = new NcpPcaClient({
-      endpoint: config.pca.endpoint!,
-      caTag: config.pca.caTag!,
-      accessKey: config.pca.accessKey!,
-      secretKey: config.pca.secretKey!,
-      timeoutMs: config.pca.timeoutMs,
-      clock,
-      logger,
-      ...(config.pca.caFile ? { ca: readFileSync(config.pca.caFile, 'utf8') } : {}),
-    });
-    rawPca = client;
-    closePca = async () => client.close();
-  }
   const metrics = new Metrics({ defaultMetrics: o.defaultMetrics ?? true });
-  const pca = new ResilientPcaClient(meteredPcaClient(rawPca, metrics), {
-    clock,
-    logger,
-    maxConcurrent: config.pca.maxConcurrentCalls,
-    breakerThreshold: config.pca.breakerThreshold,
-    breakerCooldownMs: config.pca.breakerCooldownMs,
-    retrySign: false, // a sign whose answer was lost is reconciled by the issuance job, never blindly retried
-  });
+  const specs = directorySpecs(config);
 
-  // ---- trust anchors for "never serve a wrong certificate" ----
-  const fixedAnchors = o.trustAnchorPems
-    ? o.trustAnchorPems
-    : config.pca.trustAnchorFile
-      ? splitCertificatePems(readFileSync(config.pca.trustAnchorFile, 'utf8'))
-      : simulator
-        ? [simulator.rootPem]
-        : null;
-  const trustAnchors = new TrustAnchors({ pca, fixed: fixedAnchors?.map((p) => new X509Certificate(p)) ?? null, logger });
+  // ---- the embedded PCA simulator: one port, one CA per simulator directory's caTag ----
+  const simulated = specs.filter((d) => d.pca.kind === 'simulator' && !(d.name === DEFAULT_DIRECTORY && o.pca));
+  const sim = simulated.length ? await startSimulator(config, simulated, random, logger) : null;
 
-  // ---- storage, nonces, auth ----
+  // ---- storage, nonces, auth (shared: the verifier scopes kids and EAB keys to the directory) ----
   const store = o.store ?? (await openStore(config, logger));
   const nonces = await NonceService.create(store, clock, random, config.acme.nonceLifetimeSeconds * 1000);
   const eab = new EabVerifier(store.eabKeys, EabKeySealer.fromFile(eabKekPath(config)), clock, logger);
@@ -184,12 +175,12 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     ? { checker: createCaaChecker({ resolver, timeoutMs: config.validation.timeoutMs, logger }), policyFor: () => config.caa, accountUrl: (a) => linker.url('account', a.directory, a.id) }
     : undefined;
 
-  // ---- services and jobs ----
+  // ---- the directories ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
-  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config), jobs: queue };
-  const validity = new ValidityPolicy({ defaultPeriodDays: config.pca.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
-  const search = new PcaCertificateSearch(pca);
-  const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }) });
+  const shared = { config, o, clock, random, logger, metrics, linker, store, queue, sim, addressPolicy, caa };
+  const built = specs.map((spec) => buildDirectory(spec, shared));
+  const main = built[0]!;
+
   const jobs = new JobRunner({
     store,
     clock,
@@ -201,7 +192,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     metrics,
     handlers: {
       validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics, caa),
-      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }), metrics, ...(caa ? { caaRecheck: new CaaRecheck({ store, caa, clock, logger }) } : {}) }),
+      issue: new IssuanceByDirectory({ store, clock, logger: logger.child({ component: 'issuance' }), handlers: new Map(built.map((b) => [b.gateway.name, b.issuance])), fallback: main.issuance }),
     },
   });
   metrics.observeJobsInFlight(() => jobs.inFlight);
@@ -212,36 +203,31 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     linker,
     nonces,
     verifier,
-    accounts: new AccountService(ctx),
-    orders: new OrderService(ctx, validity, addressPolicy),
-    authorizations: new AuthorizationService(ctx),
-    challenges: new ChallengeService(ctx),
-    certificates: new CertificateService(ctx),
-    revocation: new RevocationService(ctx, pca),
-    keyChange: new KeyChangeService(ctx, linker),
-    renewalInfo: new RenewalInfoService(ctx),
+    directories: built.map((b) => b.routes),
     logger,
     random,
     ready: async () => {
       await store.ping();
-      if (pca.breakerState() === 'open') throw new Error('the Private CA is failing (circuit breaker open)');
+      // Every directory's PCA: a directory that cannot issue makes the gateway not ready (issue 9).
+      const failing = built.filter((b) => b.gateway.pca.breakerState() === 'open').map((b) => b.gateway.name);
+      if (failing.length) throw new Error(`the Private CA is failing (circuit breaker open) for directory ${failing.join(', ')}`);
     },
   });
 
   // Housekeeping: redeemed nonces past their lifetime, finished jobs after a week (kept that long for
-  // post-mortems of an order's timeline), and the PCA audit.
+  // post-mortems of an order's timeline), and each directory's PCA audit.
   const housekeeping = new PeriodicTasks(
     [
       { name: 'prune nonces', everyMs: 10 * 60_000, run: () => nonces.prune() },
       { name: 'prune finished jobs', everyMs: 10 * 60_000, run: () => store.jobs.pruneFinished(clock.nowMs() - FINISHED_JOB_RETENTION_MS) },
-      // Replicas sharing a database audit it once: whoever holds the lock runs, the others skip.
-      { name: 'PCA audit', everyMs: config.pca.auditIntervalMs, run: () => store.tryExclusive('pca-audit', () => audit.run()) },
+      // Replicas sharing a database audit each PCA once: whoever holds the lock runs, the others skip.
+      ...built.map((b) => ({ name: `PCA audit (${b.gateway.name})`, everyMs: b.auditIntervalMs, run: () => store.tryExclusive(`pca-audit:${b.gateway.name}`, () => b.gateway.audit.run()) })),
     ],
     logger,
   );
-  const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, pca, clock, logger) : null;
+  const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, main.gateway.pca, clock, logger) : null;
 
-  await trustAnchors.start();
+  for (const b of built) await b.trustAnchors.start();
   await new StartupRecovery({ store, clock, queue, logger }).run();
   jobs.start();
   housekeeping.start();
@@ -252,34 +238,162 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     linker,
     store,
     jobs,
-    pca,
-    audit,
-    simulator,
-    trustAnchorPems: () => trustAnchors.pems(),
+    pca: main.gateway.pca,
+    audit: main.gateway.audit,
+    directories: built.map((b) => b.gateway),
+    simulator: sim?.running ?? null,
+    trustAnchorPems: main.gateway.trustAnchorPems,
     servingCertificate,
     logger,
     metrics,
     async close() {
       housekeeping.stop();
-      trustAnchors.stop();
+      for (const b of built) b.trustAnchors.stop();
       servingCertificate?.stop();
       await jobs.stop(10_000);
       await store.close();
-      await closePca();
+      for (const b of built) b.closePca();
+      await sim?.running.close();
     },
   };
 }
 
-/** The configuration as the use cases see it (services/context.ts). */
-function serviceSettings(config: GatewayConfig): ServiceSettings {
+/** What building one directory needs from the gateway around it. */
+interface SharedParts {
+  config: GatewayConfig;
+  o: GatewayOverrides;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  metrics: Metrics;
+  linker: Linker;
+  store: Store;
+  queue: JobQueue;
+  sim: StartedSimulator | null;
+  /** Where the validator may connect; also refuses IP identifiers at newOrder. */
+  addressPolicy: AddressPolicy;
+  /** CAA (one policy for every directory for now); undefined when off. */
+  caa: CaaWiring | undefined;
+}
+
+/** One directory: its PCA target, trust anchors, validity and policy, use cases, issuance job and audit. */
+function buildDirectory(spec: DirectorySpec, s: SharedParts) {
+  const { clock, random, metrics, store, config, o } = s;
+  const isDefault = spec.name === DEFAULT_DIRECTORY;
+  const logger = isDefault ? s.logger : s.logger.child({ directory: spec.name });
+  const target = spec.pca;
+
+  // ---- the Private CA: the embedded simulator's CA for its caTag (reached through the same client
+  // code, signature v2 and all, as the real cloud API), or the configured NCP endpoint ----
+  let simulatedCa: SimulatedCa | null = null;
+  let endpoint: PcaEndpoint | { client: PcaClient };
+  if (isDefault && o.pca) {
+    endpoint = { client: o.pca };
+  } else if (target.kind === 'simulator') {
+    const { running, accessKey, secretKey } = s.sim!;
+    simulatedCa = (isDefault ? running.cas[0] : running.ca(target.caTag!))!;
+    endpoint = { endpoint: running.url, caTag: simulatedCa.caTag, accessKey, secretKey, timeoutMs: target.timeoutMs };
+  } else {
+    const { caTag, accessKey, secretKey, timeoutMs } = target;
+    endpoint = { endpoint: target.endpoint!, caTag: caTag!, accessKey: accessKey!, secretKey: secretKey!, timeoutMs, ca: target.caFile ? readFileSync(target.caFile, 'utf8') : undefined };
+  }
+  const { pca, close: closePca } = connectPca(endpoint, target, { clock, logger, metrics });
+  const pcaDescription =
+    'client' in endpoint ? 'a PCA client given by the caller' : `${simulatedCa ? 'embedded NCP PCA simulator' : `NCP PCA ${endpoint.endpoint}`} (caTag ${endpoint.caTag})`;
+
+  // ---- trust anchors for "never serve a wrong certificate" ----
+  const fixedAnchors =
+    isDefault && o.trustAnchorPems
+      ? o.trustAnchorPems
+      : target.trustAnchorFile
+        ? splitCertificatePems(readFileSync(target.trustAnchorFile, 'utf8'))
+        : simulatedCa
+          ? [simulatedCa.rootPem]
+          : null;
+  const trustAnchors = new TrustAnchors({ pca, fixed: fixedAnchors?.map((p) => new X509Certificate(p)) ?? null, logger });
+
+  // ---- validity, policy and the use cases ----
+  const validity = new ValidityPolicy({ defaultPeriodDays: target.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
+  const policy = new IssuancePolicy([{ source: isDefault ? 'the default directory' : `directory "${spec.name}"`, rules: spec.policy }]);
+  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config, spec, policy), jobs: s.queue };
+  const search = new PcaCertificateSearch(pca);
+  const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }), directory: spec.name, sharedWatermark: isDefault });
+  const issuance = new IssuanceJob({
+    store,
+    pca,
+    search,
+    validity,
+    validityCap: validityCapOf(store, policy),
+    trustAnchors: () => trustAnchors.current(),
+    clock,
+    random,
+    logger: logger.child({ component: 'issuance' }),
+    metrics,
+    ...(s.caa ? { caaRecheck: new CaaRecheck({ store, caa: s.caa, clock, logger }) } : {}),
+  });
+  const routes: DirectoryRoutes = {
+    name: spec.name,
+    meta: {
+      externalAccountRequired: spec.acme.externalAccountRequired,
+      termsOfService: spec.acme.termsOfService ?? null,
+      website: spec.acme.website ?? null,
+      profiles: Object.fromEntries(Object.entries(config.acme.profiles).map(([name, p]) => [name, p.description])),
+    },
+    accounts: new AccountService(ctx),
+    orders: new OrderService(ctx, validity, s.addressPolicy),
+    authorizations: new AuthorizationService(ctx),
+    challenges: new ChallengeService(ctx),
+    certificates: new CertificateService(ctx),
+    revocation: new RevocationService(ctx, pca),
+    keyChange: new KeyChangeService(ctx, s.linker),
+    renewalInfo: new RenewalInfoService(ctx),
+  };
+  const gateway: GatewayDirectory = {
+    name: spec.name,
+    url: s.linker.url('directory', spec.name),
+    pca,
+    trustAnchorPems: () => trustAnchors.pems(),
+    rootPemPath: target.trustAnchorFile ?? simulatedCa?.rootPemPath ?? null,
+    pcaDescription,
+    audit,
+  };
+  return { gateway, routes, issuance, trustAnchors, closePca, auditIntervalMs: target.auditIntervalMs };
+}
+
+/** The embedded default, with keys per process: a real NCP-compatible endpoint on loopback. */
+async function startSimulator(config: GatewayConfig, simulated: DirectorySpec[], random: Random, logger: Logger) {
+  const { host, port } = splitListenAddress(config.simulator.listen);
+  const accessKey = `sim-${random.bytes(8).toString('hex')}`;
+  const secretKey = random.bytes(24).toString('base64url');
+  const running = await startPcaSimulator({
+    host,
+    port,
+    dataDir: config.simulator.dataDir,
+    accessKey,
+    secretKey,
+    tiers: config.simulator.tiers,
+    defaultPeriodDays: config.pca.period,
+    logger: logger.child({ component: 'pca-simulator' }),
+    ...(config.pca.kind === 'simulator' && config.pca.caTag ? { caTag: config.pca.caTag } : {}),
+    extraCaTags: simulated.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => d.pca.caTag!),
+  });
+  return { running, accessKey, secretKey };
+}
+
+/** The simulator this gateway started, with its per-process credentials (never configured, never logged). */
+type StartedSimulator = Awaited<ReturnType<typeof startSimulator>>;
+
+/** The configuration as one directory's use cases see it (services/context.ts). */
+function serviceSettings(config: GatewayConfig, spec: DirectorySpec, policy: IssuancePolicy): ServiceSettings {
   const profiles = config.acme.profiles;
   return {
-    termsOfServiceRequired: config.acme.termsOfService !== undefined,
-    externalAccountRequired: config.acme.externalAccountRequired,
+    termsOfServiceRequired: spec.acme.termsOfService !== undefined,
+    externalAccountRequired: spec.acme.externalAccountRequired,
     orderLifetimeMs: config.acme.orderLifetimeSeconds * 1000,
     authorizationLifetimeMs: config.acme.authorizationLifetimeSeconds * 1000,
     finalizeWaitMs: config.server.finalizeWaitMs,
     profileKeyTypes: (profile) => (profile !== null && Object.hasOwn(profiles, profile) ? profiles[profile]!.keyTypes : undefined),
+    policy,
   };
 }
 

@@ -89,7 +89,7 @@ export class FakeValidators {
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 export interface TestGatewayOptions {
-  /** Raw config merged over the harness defaults (per section). */
+  /** Raw config merged over the harness defaults (per section; `directories` and `policy` too). */
   config?: Record<string, Record<string, unknown>>;
   overrides?: Omit<GatewayOverrides, 'validators'>;
   /** Reuse a directory (restart tests); default: a fresh temp dir, removed by dispose(). */
@@ -107,8 +107,10 @@ export interface TestGateway {
   /** The PostgreSQL database, when the run is on PostgreSQL (TEST_STORE). */
   database: TestDatabase | null;
   validators: FakeValidators;
-  /** Absolute URL of a route (ids for resource kinds). */
+  /** Absolute URL of a route (ids for resource kinds), in the default directory. */
   url(kind: RouteKind, id?: string): string;
+  /** Absolute URL of a route in a named directory (issue 9: <base>/<name>/...). */
+  urlIn(directory: string, kind: RouteKind, id?: string): string;
   /** A request through app.request(); a path is made absolute on the external URL. */
   request(pathOrUrl: string, init?: RequestInit): Promise<Response>;
   /** Closes the gateway and builds a new one on the same SQLite file and simulator data. */
@@ -156,6 +158,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     database,
     validators,
     url: (kind, id) => gw.linker.url(kind, undefined, id),
+    urlIn: (directory, kind, id) => gw.linker.url(kind, directory, id),
     request: async (pathOrUrl, init) => gw.app.request(/^https?:/.test(pathOrUrl) ? pathOrUrl : `${EXTERNAL_URL}${pathOrUrl}`, init),
     restart: async () => {
       await t.close();
@@ -290,22 +293,29 @@ export class AcmeTestClient {
   constructor(
     readonly t: TestGateway,
     public key: AccountKey,
+    /** The directory it talks to (undefined: the default one at /directory). */
+    readonly directory?: string,
   ) {}
 
-  static async create(t: TestGateway, alg: AccountAlg = 'ES256'): Promise<AcmeTestClient> {
-    return new AcmeTestClient(t, await generateAccountKey(alg));
+  static async create(t: TestGateway, alg: AccountAlg = 'ES256', directory?: string): Promise<AcmeTestClient> {
+    return new AcmeTestClient(t, await generateAccountKey(alg), directory);
   }
 
   /** A client that has an account already. */
-  static async withAccount(t: TestGateway, alg: AccountAlg = 'ES256'): Promise<AcmeTestClient> {
-    const c = await AcmeTestClient.create(t, alg);
+  static async withAccount(t: TestGateway, alg: AccountAlg = 'ES256', directory?: string): Promise<AcmeTestClient> {
+    const c = await AcmeTestClient.create(t, alg, directory);
     const res = await c.newAccount();
     if (res.status !== 201) throw new Error(`newAccount failed: ${res.status} ${res.text}`);
     return c;
   }
 
+  /** A URL of this client's directory. */
+  url(kind: RouteKind, id?: string): string {
+    return this.directory === undefined ? this.t.url(kind, id) : this.t.urlIn(this.directory, kind, id);
+  }
+
   async nonce(): Promise<string> {
-    const res = await this.t.request(this.t.url('newNonce'), { method: 'HEAD' });
+    const res = await this.t.request(this.url('newNonce'), { method: 'HEAD' });
     const nonce = res.headers.get('replay-nonce');
     if (!nonce) throw new Error('HEAD new-nonce gave no Replay-Nonce');
     return nonce;
@@ -344,14 +354,14 @@ export class AcmeTestClient {
   }
 
   async newAccount(payload: Record<string, unknown> = { termsOfServiceAgreed: true, contact: ['mailto:admin@example.com'] }): Promise<AcmeResponse> {
-    const res = await this.post(this.t.url('newAccount'), payload, { jwk: true });
+    const res = await this.post(this.url('newAccount'), payload, { jwk: true });
     if ((res.status === 200 || res.status === 201) && res.location) this.kid = res.location;
     return res;
   }
 
   newOrder(identifiers: Array<Identifier | string>, extra: Record<string, unknown> = {}): Promise<AcmeResponse> {
     const ids = identifiers.map((i) => (typeof i === 'string' ? { type: 'dns', value: i } : i));
-    return this.post(this.t.url('newOrder'), { identifiers: ids, ...extra });
+    return this.post(this.url('newOrder'), { identifiers: ids, ...extra });
   }
 
   respondChallenge(url: string, payload: unknown = {}): Promise<AcmeResponse> {

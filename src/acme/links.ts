@@ -23,8 +23,24 @@ export const ROUTES = {
 
 export type RouteKind = keyof typeof ROUTES;
 
-/** The name of the only directory today; the dimension exists so several can be added later. */
+/**
+ * The directory configured at the top level (`pca`, `acme`, `policy`), served at <base>/directory.
+ * Every other directory is served under its name: <base>/<name>/directory.
+ */
 export const DEFAULT_DIRECTORY = 'default';
+
+/** Paths the gateway serves outside every directory (http/app.ts operations routes). */
+export const OPERATIONS_PATHS = ['/livez', '/readyz', '/metrics'] as const;
+
+/**
+ * First path segments a named directory may not take: the default directory's routes and the
+ * operations paths live there, and "default" names the default directory itself. config/schema.ts
+ * keeps the same list (config imports nothing of ours); a unit test holds the two together.
+ */
+export const RESERVED_DIRECTORY_NAMES: readonly string[] = [
+  DEFAULT_DIRECTORY,
+  ...new Set([...Object.values(ROUTES), ...OPERATIONS_PATHS].map((path) => path.split('/')[1]!)),
+];
 
 export class Linker {
   /** External base URL without a trailing slash, e.g. https://acme.example.internal:14000 */
@@ -38,8 +54,9 @@ export class Linker {
     this.base = `${url.origin}${this.basePath}`;
   }
 
-  private prefix(directory: string): string {
-    return directory === DEFAULT_DIRECTORY ? '' : `/d/${directory}`;
+  /** '' for the default directory, '/<name>' for a named one (names are checked in config/schema.ts). */
+  prefix(directory: string): string {
+    return directory === DEFAULT_DIRECTORY ? '' : `/${directory}`;
   }
 
   /** Route pattern as registered with the router (relative to the listener's root). */

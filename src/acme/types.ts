@@ -73,6 +73,8 @@ export interface Order {
    * it moves to processing; null before that, and for orders finalized before migration 006.
    */
   csrSpkiSha256: string | null;
+  /** The EAB key whose policy narrowed the order (its account's, issue 9); null: the directory's policy alone. */
+  eabKeyId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

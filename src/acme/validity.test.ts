@@ -108,3 +108,33 @@ describe('ValidityPolicy.periodFor', () => {
     expect(policy.periodFor({ notAfter: new Date(NOW.getTime() + 200 * DAY), profile: null }, NOW)).toBe(90);
   });
 });
+
+describe('ValidityPolicy with the issuance policy\'s maxValidityDays (issue 9)', () => {
+  const cap = { days: 30, rule: 'maxValidityDays of directory "payments"' };
+
+  it('a notAfter past the cap is malformed, naming the rule; within it is fine', () => {
+    expect(policy.resolve({ notAfter: at(30 * DAY) }, NOW, cap).notAfter).toEqual(new Date(at(30 * DAY)));
+    const p = refusalWith(policy, { notAfter: at(31 * DAY) }, cap);
+    expect(p).toMatchObject({ type: 'malformed', detail: 'notAfter is 31 days away; this server issues for at most 30 days (maxValidityDays of directory "payments")' });
+  });
+
+  it('a cap looser than the profile changes nothing: the profile names the limit', () => {
+    expect(refusalWith(policy, { notAfter: at(8 * DAY), profile: 'short' }, cap).detail).toBe('notAfter is 8 days away; this server issues for at most 7 days (profile short)');
+  });
+
+  it('periodFor never asks the PCA for more than the cap', () => {
+    expect(policy.periodFor({ notAfter: null, profile: null }, NOW, 30)).toBe(30);
+    expect(policy.periodFor({ notAfter: null, profile: 'short' }, NOW, 30)).toBe(7);
+    expect(policy.periodFor({ notAfter: null, profile: null }, NOW, null)).toBe(90);
+  });
+});
+
+function refusalWith(p: ValidityPolicy, req: ValidityRequest, cap: { days: number; rule: string }): AcmeProblem {
+  try {
+    p.resolve(req, NOW, cap);
+  } catch (e) {
+    if (e instanceof AcmeProblem) return e;
+    throw e;
+  }
+  throw new Error('expected a refusal');
+}

@@ -35,10 +35,15 @@ export interface ValiditySettings {
 export class ValidityPolicy {
   constructor(private readonly settings: ValiditySettings) {}
 
-  /** Checks newOrder's notBefore / notAfter / profile against policy (RFC 8555 §7.4, draft-ietf-acme-profiles). */
-  resolve(req: ValidityRequest, now: Date): ResolvedValidity {
+  /**
+   * Checks newOrder's notBefore / notAfter / profile against policy (RFC 8555 §7.4,
+   * draft-ietf-acme-profiles). `cap` is the issuance policy's maxValidityDays (issue 9) with the rule
+   * that sets it; when it is the tighter limit, a later notAfter is refused naming that rule.
+   */
+  resolve(req: ValidityRequest, now: Date, cap: { days: number; rule: string } | null = null): ResolvedValidity {
     const profile = this.profileName(req.profile);
-    const maxDays = this.maxPeriodDays(profile);
+    const ownMax = this.maxPeriodDays(profile);
+    const maxDays = cap && cap.days < ownMax ? cap.days : ownMax;
     const notBefore = parseTime(req.notBefore, 'notBefore');
     const notAfter = parseTime(req.notAfter, 'notAfter');
     if (notBefore && Math.abs(notBefore.getTime() - now.getTime()) > NOT_BEFORE_SLACK_MS && notBefore > now) {
@@ -49,15 +54,16 @@ export class ValidityPolicy {
       if (notBefore && notAfter <= notBefore) throw new AcmeProblem('malformed', 'notAfter must be after notBefore');
       const days = Math.ceil((notAfter.getTime() - now.getTime()) / DAY_MS);
       if (days > maxDays) {
-        throw new AcmeProblem('malformed', `notAfter is ${days} days away; this server issues for at most ${maxDays} days${profile ? ` (profile ${profile})` : ''}`);
+        const why = maxDays < ownMax ? ` (${cap!.rule})` : profile ? ` (profile ${profile})` : '';
+        throw new AcmeProblem('malformed', `notAfter is ${days} days away; this server issues for at most ${maxDays} days${why}`);
       }
     }
     return { notBefore, notAfter, profile };
   }
 
-  /** The `period` (days) to send to the PCA for an order, counted from now. */
-  periodFor(order: { notAfter: Date | null; profile: string | null }, now: Date): number {
-    const max = this.maxPeriodDays(order.profile);
+  /** The `period` (days) to send to the PCA for an order, counted from now, never above `capDays` (the policy's maxValidityDays). */
+  periodFor(order: { notAfter: Date | null; profile: string | null }, now: Date, capDays: number | null = null): number {
+    const max = capDays === null ? this.maxPeriodDays(order.profile) : Math.min(capDays, this.maxPeriodDays(order.profile));
     if (!order.notAfter) return max;
     const days = Math.ceil((order.notAfter.getTime() - now.getTime()) / DAY_MS);
     return Math.min(Math.max(days, 1), max);

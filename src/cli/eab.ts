@@ -1,25 +1,59 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
 import { DEFAULT_DIRECTORY } from '../acme/links.js';
+import { describeRules, type IssuanceRules } from '../acme/issuance-policy.js';
+import { loadConfig } from '../config/load.js';
+import type { GatewayConfig } from '../config/schema.js';
 import { buildAdmin } from '../deps.js';
 import { parseExpiry } from '../services/eab-keys.js';
+import { POLICY_FLAGS, POLICY_USAGE, policyFromFlags } from './eab-policy.js';
 
 const USAGE = `Usage:
-  acme-pca-gateway eab create --label LABEL [--expires 30d|ISO-DATE] [--config FILE]
-  acme-pca-gateway eab list [--config FILE]
-  acme-pca-gateway eab revoke KEY_ID [--config FILE]
-`;
+  acme-pca-gateway eab create --label LABEL [--expires 30d|ISO-DATE] [--directory NAME] [policy flags] [--config FILE]
+  acme-pca-gateway eab list [--directory NAME] [--json] [--config FILE]
+  acme-pca-gateway eab revoke KEY_ID [--directory NAME] [--config FILE]
+Keys belong to one directory (default: the top-level one); a key of one directory is unknown in another.
+${POLICY_USAGE}`;
 
 /** `acme-pca-gateway eab …`: External Account Binding keys, on the configured database. */
 export async function eabCommand(args: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    strict: true,
-    options: { config: { type: 'string', short: 'c' }, label: { type: 'string' }, expires: { type: 'string' }, json: { type: 'boolean' } },
-  });
-  const admin = await buildAdmin(loadConfig(values.config));
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        label: { type: 'string' },
+        expires: { type: 'string' },
+        directory: { type: 'string' },
+        json: { type: 'boolean' },
+        ...POLICY_FLAGS,
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const config = loadConfig(values.config);
+  const directory = values.directory ?? DEFAULT_DIRECTORY;
+  if (directory !== DEFAULT_DIRECTORY && !Object.hasOwn(config.directories, directory)) {
+    const names = [DEFAULT_DIRECTORY, ...Object.keys(config.directories)].join(', ');
+    process.stderr.write(`eab: no directory named "${directory}" in the configuration (directories: ${names})\n`);
+    return 2;
+  }
+  let policy: IssuanceRules | null = null;
+  if (sub === 'create') {
+    try {
+      policy = policyFromFlags(values);
+    } catch (err) {
+      process.stderr.write(`eab create: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
+  const admin = await buildAdmin(config);
   const service = admin.eabKeys;
   const now = () => admin.clock.now();
   try {
@@ -30,12 +64,15 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
           return 2;
         }
         const expires = values.expires ? parseExpiry(values.expires, now()) : null;
-        const key = await service.create(DEFAULT_DIRECTORY, values.label, expires);
-        if (values.json) out.write(`${JSON.stringify({ keyId: key.keyId, hmacKey: key.hmacKey, label: key.label, expiresAt: key.expiresAt })}\n`);
-        else
+        for (const note of ineffective(policy, directoryPolicy(config, directory))) process.stderr.write(`note: ${note}\n`);
+        const key = await service.create(directory, values.label, expires, policy);
+        if (values.json) {
+          out.write(`${JSON.stringify({ keyId: key.keyId, hmacKey: key.hmacKey, label: key.label, expiresAt: key.expiresAt, directory, policy })}\n`);
+        } else {
           out.write(
             [
-              `EAB key created for "${key.label}"${key.expiresAt ? `, expires ${key.expiresAt.toISOString()}` : ''}.`,
+              `EAB key created for "${key.label}" in directory ${directory}${key.expiresAt ? `, expires ${key.expiresAt.toISOString()}` : ''}.`,
+              `Policy: ${policy ? `the directory's, narrowed by ${describeRules(policy)}` : "the directory's"}`,
               'The HMAC key is shown only now; store it safely.',
               `  key id:   ${key.keyId}`,
               `  HMAC key: ${key.hmacKey}`,
@@ -45,18 +82,19 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
               '',
             ].join('\n'),
           );
+        }
         return 0;
       }
       case 'list': {
-        const keys = await service.list(DEFAULT_DIRECTORY);
+        const keys = await service.list(directory);
         if (values.json) {
           out.write(`${JSON.stringify(keys.map(({ hmacKeyEnc: _, ...k }) => k))}\n`);
           return 0;
         }
-        out.write('KEY ID\tLABEL\tSTATE\tCREATED\tEXPIRES\tACCOUNT\n');
+        out.write('KEY ID\tLABEL\tSTATE\tCREATED\tEXPIRES\tACCOUNT\tPOLICY\n');
         for (const k of keys) {
           const state = k.revokedAt ? 'revoked' : k.boundAccountId ? 'bound' : k.expiresAt && k.expiresAt < now() ? 'expired' : 'unused';
-          out.write(`${k.id}\t${k.label}\t${state}\t${k.createdAt.toISOString()}\t${k.expiresAt?.toISOString() ?? '-'}\t${k.boundAccountId ?? '-'}\n`);
+          out.write(`${k.id}\t${k.label}\t${state}\t${k.createdAt.toISOString()}\t${k.expiresAt?.toISOString() ?? '-'}\t${k.boundAccountId ?? '-'}\t${describeRules(k.policy)}\n`);
         }
         return 0;
       }
@@ -66,8 +104,8 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
           process.stderr.write(`eab revoke needs a key id\n${USAGE}`);
           return 2;
         }
-        const done = await service.revoke(id);
-        out.write(done ? `revoked ${id}\n` : `no unrevoked key ${id}\n`);
+        const done = await service.revoke(id, directory);
+        out.write(done ? `revoked ${id}\n` : `no unrevoked key ${id} in directory ${directory}\n`);
         return done ? 0 : 1;
       }
       default:
@@ -77,4 +115,25 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
   } finally {
     await admin.close();
   }
+}
+
+function directoryPolicy(config: GatewayConfig, directory: string): IssuanceRules {
+  return directory === DEFAULT_DIRECTORY ? config.policy : config.directories[directory]!.policy;
+}
+
+/**
+ * What a key's rules allow that its directory does not: harmless (a key only narrows) but likely a
+ * mistake, so `eab create` says so.
+ */
+function ineffective(key: IssuanceRules | null, dir: IssuanceRules): string[] {
+  if (!key) return [];
+  const notes: string[] = [];
+  const within = (name: string, zone: string) => name === zone || name.endsWith(`.${zone}`);
+  for (const s of key.allowedSuffixes ?? []) {
+    if (dir.allowedSuffixes && !dir.allowedSuffixes.some((d) => within(s, d))) notes.push(`--allow-suffix ${s} is outside the directory's allowedSuffixes (${dir.allowedSuffixes.join(', ')}): names under it stay refused`);
+  }
+  for (const c of key.allowedChallenges ?? []) if (dir.allowedChallenges && !dir.allowedChallenges.includes(c)) notes.push(`--allow-challenge ${c}: the directory does not offer it`);
+  for (const t of key.keyTypes ?? []) if (dir.keyTypes && !dir.keyTypes.includes(t)) notes.push(`--key-type ${t}: the directory does not accept it`);
+  if (key.maxValidityDays && dir.maxValidityDays && key.maxValidityDays > dir.maxValidityDays) notes.push(`--max-validity-days ${key.maxValidityDays}: the directory's ${dir.maxValidityDays} days still apply`);
+  return notes;
 }

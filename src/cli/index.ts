@@ -9,9 +9,9 @@ const USAGE = `Usage: acme-pca-gateway <command> [options]
 
 Commands:
   serve [--config FILE]        Run the ACME server (default: embedded SQLite + PCA simulator)
-  pca-simulator --listen HOST:PORT --data-dir DIR --access-key K --secret-key S [--ca-tag TAG] [--tiers 1|2]
+  pca-simulator --listen HOST:PORT --data-dir DIR --access-key K --secret-key S [--ca-tag TAG] [--extra-ca-tag TAG]... [--tiers 1|2]
                                Run the NCP-compatible Private CA simulator on its own
-  eab create --label L [--expires 30d] | eab list | eab revoke KEY_ID   [--config FILE]
+  eab create --label L [--expires 30d] [--directory NAME] [policy flags] | eab list | eab revoke KEY_ID   [--config FILE]
                                External Account Binding keys (RFC 8555 §7.3.4)
   db copy --from sqlite:FILE --to postgres:URL [--force] [--password-file FILE]
                                Move a deployment from SQLite to PostgreSQL (one transaction; counts per table)

@@ -14,6 +14,8 @@ export async function pcaSimulatorCommand(args: string[]): Promise<number | unde
       'access-key': { type: 'string' },
       'secret-key': { type: 'string' },
       'ca-tag': { type: 'string' },
+      /** Another CA on the same port (repeatable), kept in <data-dir>/<tag>/. */
+      'extra-ca-tag': { type: 'string', multiple: true },
       tiers: { type: 'string', default: '2' },
     },
   });
@@ -35,12 +37,13 @@ export async function pcaSimulatorCommand(args: string[]): Promise<number | unde
     tiers,
     logger,
     ...(values['ca-tag'] ? { caTag: values['ca-tag'] } : {}),
+    ...(values['extra-ca-tag'] ? { extraCaTags: values['extra-ca-tag'] } : {}),
   });
   process.stdout.write(
     [
       `PCA simulator listening on ${sim.url}`,
-      `  API base:  ${sim.url}/api/v1   caTag: ${sim.caTag}`,
-      `  root CA:   ${sim.rootPemPath}`,
+      `  API base:  ${sim.url}/api/v1`,
+      ...sim.cas.map((ca) => `  caTag ${ca.caTag}: root ${ca.rootPemPath}`),
       `  faults:    GET/PUT ${sim.url}/_simulator/faults (loopback only)`,
       '',
     ].join('\n'),

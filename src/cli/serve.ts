@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
-import { buildGateway } from '../deps.js';
+import { buildGateway, type GatewayDirectory } from '../deps.js';
 import { listen, type TlsCredentials } from '../http/listener.js';
 import { splitListenAddress } from '../platform/listen.js';
 
@@ -31,7 +31,7 @@ export async function serve(config: GatewayConfig): Promise<void> {
 
   const listener = await listen(gw.app as never, { host, port, tls });
   certs?.scheduleRenewal((c) => listener.setCredentials(c));
-  printBanner(gw.config, gw.simulator?.rootPemPath ?? config.pca.trustAnchorFile ?? null, listener.port);
+  printBanner(gw.config, gw.directories, listener.port);
   logger.info({ listen: `${host}:${listener.port}`, tls: config.server.tls.mode }, 'gateway started');
 
   await new Promise<void>((done) => {
@@ -47,22 +47,34 @@ export async function serve(config: GatewayConfig): Promise<void> {
   logger.info('stopped');
 }
 
-function printBanner(config: GatewayConfig, rootPath: string | null, port: number): void {
-  const directory = `${config.server.externalUrl.replace(/\/+$/, '')}/directory`;
-  const root = rootPath ? resolve(rootPath) : '(the root of your Private CA)';
+/**
+ * What a person needs to start: every directory URL with where it issues from and the root its
+ * certificates chain to (issue 9), the root the gateway's own HTTPS chains to, and a certbot line.
+ */
+function printBanner(config: GatewayConfig, directories: GatewayDirectory[], port: number): void {
+  const rootOf = (d: GatewayDirectory) => (d.rootPemPath ? resolve(d.rootPemPath) : '(the root of your Private CA)');
+  const main = directories[0]!;
+  // tls.mode pca: the listener's certificate comes from the default directory's PCA.
+  const httpsRoot = config.server.tls.mode === 'pca' ? rootOf(main) : config.server.tls.mode === 'files' ? '(the issuer of server.tls.certFile)' : null;
   const httpPort = config.validation.httpPort;
+  const width = Math.max(...directories.map((d) => d.name.length));
   const lines = [
     '',
     'acme-pca-gateway is running',
-    `  ACME directory:  ${directory}`,
     `  listening on:    ${config.server.listen.replace(/:\d+$/, `:${port}`)} (tls: ${config.server.tls.mode})`,
-    `  Private CA:      ${config.pca.kind === 'simulator' ? 'embedded NCP PCA simulator' : `NCP PCA ${config.pca.endpoint} (caTag ${config.pca.caTag})`}`,
-    `  trust this root: ${root}`,
+    ...(httpsRoot ? [`  HTTPS trust:     ${httpsRoot} (what clients need to reach every directory)`] : []),
     `  database:        ${describeDatabase(config)}`,
     '',
+    directories.length > 1 ? 'ACME directories:' : 'ACME directory:',
+    ...directories.flatMap((d) => [
+      `  ${d.name.padEnd(width)}  ${d.url}`,
+      `  ${' '.repeat(width)}    issues from:     ${d.pcaDescription}`,
+      `  ${' '.repeat(width)}    trust this root: ${rootOf(d)}`,
+    ]),
+    '',
     'Get a certificate with certbot (http-01 is checked on port ' + httpPort + ' of the name you ask for):',
-    `  sudo REQUESTS_CA_BUNDLE=${root} certbot certonly --standalone \\`,
-    `    --server ${directory} \\`,
+    `  sudo REQUESTS_CA_BUNDLE=${httpsRoot ?? rootOf(main)} certbot certonly --standalone \\`,
+    `    --server ${main.url} \\`,
     `    --http-01-port ${httpPort} -d ${config.validation.dnsResolvers.length ? '<a name your DNS points at this host>' : 'localhost'} \\`,
     '    --register-unsafely-without-email --agree-tos',
     '',

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { directoryNameProblem, issuancePolicySchema, simulatorTagProblem } from './policy-schema.js';
 
 // The configuration file's shape. Every key has a default so that an empty file (or none) runs the
 // gateway on its embedded defaults: a SQLite file under ./data and the built-in PCA simulator.
@@ -89,6 +90,57 @@ const profileSchema = z
   })
   .strict();
 
+/** A PCA target: the top-level `pca` (the default directory) and each `directories.<name>.pca`. */
+const pcaSchema = z
+  .object({
+    kind: z.enum(['simulator', 'ncp']).default('simulator'),
+    endpoint: z.url().optional(),
+    caTag: z.string().optional(),
+    accessKey: z.string().optional(),
+    secretKey: z.string().optional(),
+    /** Default validity in days, sent as the sign call's `period`. */
+    period: z.number().int().min(1).max(3650).default(90),
+    timeoutMs: z.number().int().min(100).max(120_000).default(30_000),
+    /** PEM file of the root the issued chains must verify to; default: the PCA's own chain. */
+    trustAnchorFile: z.string().optional(),
+    /** Extra CA PEM to trust when calling an https PCA endpoint. */
+    caFile: z.string().optional(),
+    maxConcurrentCalls: z.number().int().min(1).max(256).default(8),
+    /** Issuance jobs running at once (each holds at most one PCA call); validation.concurrency is separate. */
+    issuanceConcurrency: z.number().int().min(1).max(256).default(8),
+    /** Consecutive failed PCA calls that open the circuit breaker, and how long it stays open. */
+    breakerThreshold: z.number().int().min(1).max(1000).default(5),
+    breakerCooldownMs: z.number().int().min(100).max(10 * 60_000).default(30_000),
+    /** How often the audit compares the PCA's list with the database (0 = never). */
+    auditIntervalMs: z.number().int().min(0).default(15 * 60_000),
+    /** Total time an order may spend retrying the PCA before it ends invalid. */
+    issuanceDeadlineMs: z.number().int().min(1000).default(10 * 60_000),
+  })
+  .strict();
+
+/** Gateway-wide settings of the top-level pca that a directory's pca does not take (one job runner, one queue). */
+const directoryPcaSchema = pcaSchema.omit({ issuanceConcurrency: true, issuanceDeadlineMs: true });
+
+/**
+ * A named directory (issue 9): served at <externalUrl>/<name>/directory, with its own PCA target
+ * and issuance policy; its accounts, orders and EAB keys are its own. `acme` keys left out are the
+ * top-level's.
+ */
+const directorySchema = z
+  .object({
+    pca: directoryPcaSchema.prefault({}),
+    policy: issuancePolicySchema.prefault({}),
+    acme: z
+      .object({
+        externalAccountRequired: z.boolean().optional(),
+        termsOfService: z.url().optional(),
+        website: z.url().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -148,33 +200,11 @@ export const configSchema = z
       })
       .strict()
       .optional(),
-    pca: z
-      .object({
-        kind: z.enum(['simulator', 'ncp']).default('simulator'),
-        endpoint: z.url().optional(),
-        caTag: z.string().optional(),
-        accessKey: z.string().optional(),
-        secretKey: z.string().optional(),
-        /** Default validity in days, sent as the sign call's `period`. */
-        period: z.number().int().min(1).max(3650).default(90),
-        timeoutMs: z.number().int().min(100).max(120_000).default(30_000),
-        /** PEM file of the root the issued chains must verify to; default: the PCA's own chain. */
-        trustAnchorFile: z.string().optional(),
-        /** Extra CA PEM to trust when calling an https PCA endpoint. */
-        caFile: z.string().optional(),
-        maxConcurrentCalls: z.number().int().min(1).max(256).default(8),
-        /** Issuance jobs running at once (each holds at most one PCA call); validation.concurrency is separate. */
-        issuanceConcurrency: z.number().int().min(1).max(256).default(8),
-        /** Consecutive failed PCA calls that open the circuit breaker, and how long it stays open. */
-        breakerThreshold: z.number().int().min(1).max(1000).default(5),
-        breakerCooldownMs: z.number().int().min(100).max(10 * 60_000).default(30_000),
-        /** How often the audit compares the PCA's list with the database (0 = never). */
-        auditIntervalMs: z.number().int().min(0).default(15 * 60_000),
-        /** Total time an order may spend retrying the PCA before it ends invalid. */
-        issuanceDeadlineMs: z.number().int().min(1000).default(10 * 60_000),
-      })
-      .strict()
-      .prefault({}),
+    pca: pcaSchema.prefault({}),
+    /** The default directory's issuance policy (acme/issuance-policy.ts); {} allows what the gateway allows. */
+    policy: issuancePolicySchema.prefault({}),
+    /** More directories, by name (acme/links.ts: <externalUrl>/<name>/directory). */
+    directories: z.record(z.string(), directorySchema).default({}),
     simulator: z
       .object({
         listen: hostPort.default('127.0.0.1:14001'),
@@ -212,6 +242,55 @@ export const configSchema = z
     if (url.search || url.hash) {
       ctx.addIssue({ code: 'custom', path: ['server', 'externalUrl'], message: 'must not have a query or fragment' });
     }
-  });
+    checkDirectories(c, ctx);
+  })
+  .transform(completeDirectories);
+
+/** What the directory checks read: the top-level pca and the named directories, as parsed. */
+type ParsedTargets = { pca: z.output<typeof pcaSchema>; directories: Record<string, z.output<typeof directorySchema>> };
+
+/** Names, and what each kind of PCA target needs; credentials of an ncp directory may be the top-level pca's. */
+function checkDirectories(c: ParsedTargets, ctx: z.RefinementCtx): void {
+  for (const [name, d] of Object.entries(c.directories)) {
+    const at = (...path: string[]) => ['directories', name, ...path];
+    const nameProblem = directoryNameProblem(name);
+    if (nameProblem) ctx.addIssue({ code: 'custom', path: at(), message: nameProblem });
+    if (d.pca.kind === 'simulator') {
+      const tagProblem = simulatorTagProblem(d.pca.caTag ?? name);
+      if (tagProblem) ctx.addIssue({ code: 'custom', path: at('pca', 'caTag'), message: tagProblem });
+      continue;
+    }
+    for (const key of ['endpoint', 'caTag'] as const) {
+      if (!d.pca[key]) ctx.addIssue({ code: 'custom', path: at('pca', key), message: `pca.kind "ncp" needs directories.${name}.pca.${key}` });
+    }
+    for (const key of ['accessKey', 'secretKey'] as const) {
+      if (!d.pca[key] && !c.pca[key]) {
+        ctx.addIssue({ code: 'custom', path: at('pca', key), message: `pca.kind "ncp" needs directories.${name}.pca.${key} or the top-level pca.${key}` });
+      }
+    }
+  }
+}
+
+/**
+ * Fills what a directory leaves to the defaults, so every reader sees a complete target: a simulator
+ * directory without a caTag gets its own CA tagged with its name; an ncp directory without
+ * credentials uses the top-level pca's (which may come from NCP_ACCESS_KEY / NCP_SECRET_KEY).
+ */
+function completeDirectories<C extends ParsedTargets>(c: C): C {
+  const directories = Object.fromEntries(
+    Object.entries(c.directories).map(([name, d]) => {
+      const pca =
+        d.pca.kind === 'simulator'
+          ? { ...d.pca, caTag: d.pca.caTag ?? name }
+          : { ...d.pca, accessKey: d.pca.accessKey ?? c.pca.accessKey, secretKey: d.pca.secretKey ?? c.pca.secretKey };
+      return [name, { ...d, pca }];
+    }),
+  );
+  return { ...c, directories };
+}
 
 export type GatewayConfig = z.infer<typeof configSchema>;
+/** One named directory's configuration. */
+export type DirectoryConfig = GatewayConfig['directories'][string];
+/** A PCA target as a directory has it (the top-level pca has two more, gateway-wide, keys). */
+export type PcaTargetConfig = DirectoryConfig['pca'];

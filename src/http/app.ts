@@ -1,5 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { DEFAULT_DIRECTORY, type Linker } from '../acme/links.js';
 import { AcmeProblem } from '../acme/problems.js';
 import type { NonceService } from '../auth/nonces.js';
@@ -8,16 +7,8 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Random } from '../platform/random.js';
-import type { AccountService } from '../services/accounts.js';
-import type { KeyChangeService } from '../services/key-change.js';
-import type { AuthorizationService } from '../services/authorizations.js';
-import type { CertificateService } from '../services/certificates.js';
-import type { ChallengeService } from '../services/challenges.js';
-import type { OrderService } from '../services/orders.js';
-import type { RenewalInfoService } from '../services/renewal-info.js';
-import type { RevocationService } from '../services/revocation.js';
-import { renderAccount, renderAuthorization, renderChallenge, renderDirectory, renderOrder, renderOrdersList, renderRenewalInfo, type DirectoryMeta } from './render.js';
-import { verifiedRequests } from './verified.js';
+import { registerDirectoryRoutes, type DirectoryRoutes } from './directory-routes.js';
+import { PROBLEM_TYPE, type Ctx, type Env } from './respond.js';
 
 // Builds the Hono app from its dependencies; no I/O happens here. Every response gets a fresh
 // Replay-Nonce, Cache-Control: no-store and Link rel="index" (interop items 4, 40); every error is a
@@ -28,14 +19,8 @@ export interface AppDeps {
   linker: Linker;
   nonces: NonceService;
   verifier: RequestVerifier;
-  accounts: AccountService;
-  orders: OrderService;
-  authorizations: AuthorizationService;
-  challenges: ChallengeService;
-  certificates: CertificateService;
-  revocation: RevocationService;
-  keyChange: KeyChangeService;
-  renewalInfo: RenewalInfoService;
+  /** Every directory served (issue 9): the default one at <base>/directory, the others at <base>/<name>/directory. */
+  directories: DirectoryRoutes[];
   logger: Logger;
   random: Random;
   metrics: Metrics;
@@ -43,30 +28,19 @@ export interface AppDeps {
   ready: () => Promise<void>;
 }
 
-type Env = {
-  Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse };
-  Variables: { links: string[]; requestId: string };
-};
-
-/** Any route's context: the app's Env, plus the verified request once a signing middleware ran. */
-type Ctx<E extends Env = Env> = Context<E>;
-
-const JSON_TYPE = 'application/json';
-const PROBLEM_TYPE = 'application/problem+json';
-const PEM_CHAIN_TYPE = 'application/pem-certificate-chain';
-
 export function buildApp(deps: AppDeps): Hono<Env> {
   const { linker, config, logger } = deps;
-  const dir = DEFAULT_DIRECTORY;
   const app = new Hono<Env>();
-  const newNoncePattern = linker.pattern('newNonce', dir);
-  // Each route names the signing mode it takes (auth/requests.ts); its handler reads c.var.verified.
-  const signed = verifiedRequests({ verifier: deps.verifier, linker, directory: dir, maxBodyBytes: config.server.maxBodyBytes });
+  const newNoncePatterns = new Set(deps.directories.map((d) => linker.pattern('newNonce', d.name)));
+  // The directory a path belongs to, for its Link rel="index" (RFC 8555 §7.1): a named directory's
+  // prefix, else the default directory (operations paths and unknown paths included).
+  const named = deps.directories.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => ({ name: d.name, prefix: `${linker.basePath}${linker.prefix(d.name)}/` }));
+  const directoryOf = (path: string) => named.find((d) => path.startsWith(d.prefix))?.name ?? DEFAULT_DIRECTORY;
 
   // ---- headers every ACME response carries ----
   app.use('*', async (c, next) => {
     c.set('requestId', deps.random.bytes(8).toString('hex'));
-    c.set('links', [`<${linker.url('directory', dir)}>;rel="index"`]);
+    c.set('links', [`<${linker.url('directory', directoryOf(c.req.path))}>;rel="index"`]);
     const stopTimer = deps.metrics.httpDuration.startTimer();
     await next();
     const route = c.req.routePath || 'unmatched';
@@ -75,7 +49,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     // RFC 8555 §6.5: a fresh nonce on every POST response, success or error, and on newNonce; none
     // on the directory or other GETs (Boulder and Pebble send none there, and Debian's ruby
     // acme-client 2.0.9 crashes on a directory response that carries one; interop item 4).
-    if (c.req.method === 'POST' || route === newNoncePattern) c.header('Replay-Nonce', deps.nonces.issue());
+    if (c.req.method === 'POST' || newNoncePatterns.has(route)) c.header('Replay-Nonce', deps.nonces.issue());
     c.header('Cache-Control', 'no-store');
     writeLinks(c);
   });
@@ -99,137 +73,16 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     c.body(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }),
   );
 
-  // ---- directory and nonces (RFC 8555 §7.1.1, §7.2) ----
-  const directoryMeta: DirectoryMeta = {
-    externalAccountRequired: config.acme.externalAccountRequired,
-    termsOfService: config.acme.termsOfService ?? null,
-    website: config.acme.website ?? null,
-    profiles: Object.fromEntries(Object.entries(config.acme.profiles).map(([name, p]) => [name, p.description])),
-  };
-  app.get(linker.pattern('directory', dir), (c) => json(c, 200, renderDirectory(linker, dir, directoryMeta)));
-  // HEAD → 200, GET → 204 (interop item 3: uacme wants exactly 204 on GET).
-  app.on(['GET', 'HEAD'], linker.pattern('newNonce', dir), (c) => c.body(null, c.req.method === 'HEAD' ? 200 : 204));
-
-  // ---- accounts (RFC 8555 §7.3) ----
-  app.post(linker.pattern('newAccount', dir), signed.newAccount, async (c) => {
-    const { account, created } = await deps.accounts.newAccount(c.var.verified, dir);
-    c.header('Location', linker.url('account', dir, account.id));
-    return json(c, created ? 201 : 200, renderAccount(linker, account));
-  });
-  app.post(linker.pattern('account', dir), signed.account, async (c) => {
-    const req = c.var.verified;
-    if (req.account.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'the account URL does not match the signing account');
-    const account = await deps.accounts.update(req.account, req.payload);
-    c.header('Location', linker.url('account', dir, account.id));
-    return json(c, 200, renderAccount(linker, account));
-  });
-  // RFC 8555 §7.1.2.1: the orders list is read with POST-as-GET.
-  app.post(linker.pattern('orders', dir), signed.postAsGet, async (c) => {
-    const { account } = c.var.verified;
-    if (account.id !== c.req.param('id')) throw new AcmeProblem('unauthorized', 'an account can list only its own orders');
-    const page = await deps.orders.list(account, c.req.query('cursor') ?? null);
-    if (page.next) addLink(c, `<${linker.url('orders', dir, account.id)}?cursor=${page.next}>;rel="next"`);
-    return json(c, 200, renderOrdersList(linker, dir, page.orderIds));
-  });
-  app.post(linker.pattern('keyChange', dir), signed.keyChange, async (c) => {
-    const req = c.var.verified;
-    const account = await deps.keyChange.change(req.account, req.newKey);
-    c.header('Location', linker.url('account', dir, account.id));
-    return json(c, 200, renderAccount(linker, account));
-  });
-
-  // ---- orders (RFC 8555 §7.4) ----
-  app.post(linker.pattern('newOrder', dir), signed.account, async (c) => {
-    const req = c.var.verified;
-    const view = await deps.orders.newOrder(req.account, req.payload);
-    c.header('Location', linker.url('order', dir, view.order.id));
-    retryAfterWhileBusy(c, view.status);
-    return json(c, 201, renderOrder(linker, view.order, view.status));
-  });
-  app.post(linker.pattern('order', dir), signed.postAsGet, async (c) => {
-    const view = await deps.orders.view(c.var.verified.account, resourceId(c));
-    retryAfterWhileBusy(c, view.status);
-    return json(c, 200, renderOrder(linker, view.order, view.status));
-  });
-  app.post(linker.pattern('finalize', dir), signed.account, async (c) => {
-    const req = c.var.verified;
-    const view = await deps.orders.finalize(req.account, resourceId(c), req.payload);
-    // interop item 22: 200 + Location of the order, status processing or valid, never ready.
-    c.header('Location', linker.url('order', dir, view.order.id));
-    retryAfterWhileBusy(c, view.status);
-    return json(c, 200, renderOrder(linker, view.order, view.status));
-  });
-
-  // ---- authorizations and challenges (RFC 8555 §7.5) ----
-  app.post(linker.pattern('authz', dir), signed.account, async (c) => {
-    const req = c.var.verified;
-    const id = resourceId(c);
-    const view =
-      req.payload === null
-        ? await deps.authorizations.view(req.account, id)
-        : await deps.authorizations.deactivate(req.account, id, req.payload);
-    retryAfterWhileBusy(c, view.status);
-    return json(c, 200, renderAuthorization(linker, view.authz, view.status));
-  });
-  app.post(linker.pattern('challenge', dir), signed.account, async (c) => {
-    const req = c.var.verified;
-    const { challenge, authz } = await deps.challenges.respond(req.account, resourceId(c), req.payload);
-    // interop item 27: the authorization as Link rel="up".
-    addLink(c, `<${linker.url('authz', dir, authz.id)}>;rel="up"`);
-    retryAfterWhileBusy(c, challenge.status);
-    return json(c, 200, renderChallenge(linker, dir, challenge));
-  });
-
-  // ---- certificates (RFC 8555 §7.4.2, §7.6) ----
-  app.post(linker.pattern('certificate', dir), signed.postAsGet, async (c) => {
-    const pem = await deps.certificates.fullchain(c.var.verified.account, resourceId(c));
-    // interop item 33: no Link rel="up" when the chain is in the body.
-    return c.body(pem, 200, { 'Content-Type': PEM_CHAIN_TYPE });
-  });
-  app.post(linker.pattern('revokeCert', dir), signed.revoke, async (c) => {
-    await deps.revocation.revoke(c.var.verified, dir);
-    return c.body(null, 200);
-  });
-
-  // ---- ACME Renewal Information (RFC 9773 §4.1): unauthenticated GET ----
-  app.get(`${linker.pattern('renewalInfo', dir)}/:certId`, async (c) => {
-    const info = await deps.renewalInfo.lookup(c.req.param('certId'));
-    c.header('Retry-After', String(info.retryAfterSeconds));
-    return json(c, 200, renderRenewalInfo(info.window));
-  });
-
-  // Resources are read with POST-as-GET (RFC 8555 §6.3); a plain GET gets a clear 405.
-  for (const kind of ['account', 'order', 'authz', 'challenge', 'certificate', 'finalize', 'newAccount', 'newOrder', 'revokeCert', 'keyChange', 'orders'] as const) {
-    app.get(linker.pattern(kind, dir), (c) => {
-      c.header('Allow', 'POST');
-      throw new AcmeProblem('malformed', 'this resource is read with POST-as-GET (RFC 8555 §6.3), not GET', { status: 405 });
-    });
-  }
+  // ---- the ACME directories (RFC 8555 §7) ----
+  for (const d of deps.directories) registerDirectoryRoutes(app, { linker, verifier: deps.verifier, maxBodyBytes: config.server.maxBodyBytes }, d);
 
   return app;
 }
 
 const clip = (s: string, n = 200): string => (s.length > n ? `${s.slice(0, n)}…` : s);
 
-function json<E extends Env>(c: Ctx<E>, status: number, body: unknown): Response {
-  return c.body(JSON.stringify(body), status as 200, { 'Content-Type': JSON_TYPE });
-}
 
-/** The :id of a resource route; every resource pattern has one (acme/links.ts ROUTES). */
-function resourceId<E extends Env>(c: Ctx<E>): string {
-  const id = c.req.param('id');
-  if (id === undefined) throw new Error(`route ${c.req.routePath} has no :id`);
-  return id;
-}
 
-function addLink<E extends Env>(c: Ctx<E>, link: string): void {
-  c.get('links').push(link);
-}
-
-/** interop item 30: whole seconds on everything still pending or processing. */
-function retryAfterWhileBusy<E extends Env>(c: Ctx<E>, status: string): void {
-  if (status === 'pending' || status === 'processing') c.header('Retry-After', '1');
-}
 
 /**
  * One Link per header line (interop item 40). The Fetch Headers of the Node adapter join repeated

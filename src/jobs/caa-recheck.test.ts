@@ -59,6 +59,7 @@ function order(authzIds: string[], directory = 'default'): Order {
     error: null,
     certificateId: null,
     csrSpkiSha256: null,
+    eabKeyId: null,
     createdAt: new Date(START),
     updatedAt: new Date(START),
   };

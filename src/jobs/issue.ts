@@ -37,6 +37,8 @@ export interface IssuanceJobDeps {
   metrics?: Metrics;
   /** CAA rechecked before signing (issue 9); absent when CAA is off. */
   caaRecheck?: Pick<CaaRecheck, 'problemFor'>;
+  /** The issuance policy's maxValidityDays for the order (issue 9; issue-by-directory.ts validityCapOf): the period asked never exceeds it. */
+  validityCap?: (order: Order) => Promise<number | null>;
 }
 
 export class IssuanceJob implements JobHandler {
@@ -92,7 +94,7 @@ export class IssuanceJob implements JobHandler {
 
     const attemptId = randomId(this.d.random);
     await store.issuance.recordAttempt({ id: attemptId, orderId: order.id, spkiSha256: spki, startedAt: clock.nowMs() });
-    const period = this.d.validity.periodFor(order, clock.now());
+    const period = this.d.validity.periodFor(order, clock.now(), (await this.d.validityCap?.(order)) ?? null);
     let result;
     try {
       result = await this.d.pca.sign(toPem('CERTIFICATE REQUEST', csrDer), { period });

@@ -38,11 +38,11 @@ describe('PcaAudit', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function orderWithAttempt(spkiSha256: string): Promise<string> {
+  async function orderWithAttempt(spkiSha256: string, directory = 'default', startedAgoMs = 1_000): Promise<string> {
     const now = new Date();
     const { account } = await store.accounts.createOrGet({
       id: cryptoRandom.bytes(9).toString('base64url'),
-      directory: 'default',
+      directory,
       jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
       thumbprint: cryptoRandom.bytes(9).toString('base64url'),
       contact: [],
@@ -52,7 +52,7 @@ describe('PcaAudit', () => {
     });
     const order = await store.orders.createWithAuthorizations({
       id: cryptoRandom.bytes(9).toString('base64url'),
-      directory: 'default',
+      directory,
       accountId: account.id,
       identifiers: [{ type: 'dns', value: 'late.example' }],
       notBefore: null,
@@ -64,7 +64,7 @@ describe('PcaAudit', () => {
       authorizations: [],
       now,
     });
-    await store.issuance.recordAttempt({ id: cryptoRandom.bytes(9).toString('base64url'), orderId: order.id, spkiSha256, startedAt: now.getTime() - 1_000 });
+    await store.issuance.recordAttempt({ id: cryptoRandom.bytes(9).toString('base64url'), orderId: order.id, spkiSha256, startedAt: now.getTime() - startedAgoMs });
     return order.id;
   }
 
@@ -84,5 +84,22 @@ describe('PcaAudit', () => {
 
     const second = await audit.run();
     expect(second).toMatchObject({ complete: true, recorded: 0 });
+  });
+
+  it("a directory's audit gives its PCA's certificates only to its own orders, and keeps its own watermark (issue 9)", async () => {
+    // The same key asked for in two directories, the other directory's attempt the latest.
+    const ours = await makeCsr(['late.example'], { commonName: null });
+    const paymentsOrder = await orderWithAttempt(ours.spkiSha256, 'payments', 2_000);
+    await orderWithAttempt(ours.spkiSha256, 'platform', 1_000);
+    const late = await client.sign(ours.csrPem); // this PCA is the payments directory's
+    // An audit of a directory that never asked for the key records nothing.
+    const other = new PcaAudit({ store, search: new PcaCertificateSearch(client), clock: systemClock, random: cryptoRandom, logger: silentLogger(), directory: 'elsewhere' });
+    expect(await other.run()).toMatchObject({ complete: true, recorded: 0 });
+    const payments = new PcaAudit({ store, search: new PcaCertificateSearch(client), clock: systemClock, random: cryptoRandom, logger: silentLogger(), directory: 'payments' });
+    expect(await payments.run()).toMatchObject({ complete: true, recorded: 1 });
+    const recorded = await store.certificates.getBySerial(late.serialNo.replace(/:/g, '').toLowerCase().replace(/^(00)+/, ''));
+    expect(recorded).toMatchObject({ orderId: paymentsOrder, directory: 'payments' });
+    expect(await store.settings.get('pca_audit_watermark:payments')).not.toBeNull();
+    expect(await store.settings.get('pca_audit_watermark')).toBeNull();
   });
 });

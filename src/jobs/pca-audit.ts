@@ -28,15 +28,32 @@ export interface AuditResult {
   complete: boolean;
 }
 
+export interface PcaAuditDeps {
+  store: Store;
+  search: PcaCertificateSearch;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /**
+   * Issue 9: the directory whose PCA this audit walks. Only that directory's orders can own what its
+   * PCA issued, and it keeps its own watermark. Unset: every order, the one watermark of before.
+   */
+  directory?: string;
+  /** Whether the directory keeps the watermark key of the single-directory gateway (the default one does). */
+  sharedWatermark?: boolean;
+}
+
 export class PcaAudit {
-  constructor(
-    private readonly d: { store: Store; search: PcaCertificateSearch; clock: Clock; random: Random; logger: Logger },
-  ) {}
+  private readonly watermarkKey: string;
+
+  constructor(private readonly d: PcaAuditDeps) {
+    this.watermarkKey = d.directory === undefined || d.sharedWatermark ? WATERMARK_KEY : `${WATERMARK_KEY}:${d.directory}`;
+  }
 
   async run(): Promise<AuditResult> {
     const { store, clock, logger } = this.d;
     const startedAt = clock.nowMs();
-    const saved = await store.settings.get(WATERMARK_KEY);
+    const saved = await store.settings.get(this.watermarkKey);
     // Nothing the PCA issued before our first sign call can be ours.
     const watermark = saved !== null ? Number(saved) : ((await store.issuance.earliestStartedAt()) ?? startedAt) - OVERLAP_MS;
     const result: AuditResult = { looked: 0, recorded: 0, complete: false };
@@ -50,7 +67,7 @@ export class PcaAudit {
       await walkIssuedSince(this.d.search, watermark, guard, async (facts) => {
         result.looked++;
         if (!facts.spkiSha256 || (await store.certificates.getBySerial(normalizeSerialHex(facts.serialNo)))) return;
-        const attempt = await store.issuance.latestForKey(facts.spkiSha256);
+        const attempt = await store.issuance.latestForKey(facts.spkiSha256, this.d.directory);
         if (!attempt) return; // not a key we asked for
         const order = await store.orders.get(attempt.orderId);
         if (!order || !(await recordOrphan(this.d, facts, order))) return;
@@ -58,7 +75,7 @@ export class PcaAudit {
         logger.warn({ serial: facts.serialNo, orderId: order.id }, 'PCA audit: recorded a certificate the PCA issued that the gateway had no record of');
       });
       result.complete = true;
-      await store.settings.set(WATERMARK_KEY, String(startedAt - OVERLAP_MS));
+      await store.settings.set(this.watermarkKey, String(startedAt - OVERLAP_MS));
     } catch (err) {
       logger.warn({ err: (err as Error).message, looked: result.looked }, 'PCA audit incomplete; the next run starts from the same watermark');
     }

@@ -1,4 +1,5 @@
 import type { KeyType } from '../acme/csr.js';
+import type { IssuancePolicy } from '../acme/issuance-policy.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -6,7 +7,10 @@ import { randomId, type Random } from '../platform/random.js';
 import type { Store } from '../store/types.js';
 import type { JobQueue } from './ports.js';
 
-/** What the use cases need of the configuration (deps.ts maps it; services never read config/). */
+/**
+ * What the use cases need of the configuration (deps.ts maps it; services never read config/). One
+ * per directory: each directory's services are built with its own settings.
+ */
 export interface ServiceSettings {
   /** acme.termsOfService is set: newAccount needs termsOfServiceAgreed (RFC 8555 §7.3). */
   termsOfServiceRequired: boolean;
@@ -18,6 +22,8 @@ export interface ServiceSettings {
   finalizeWaitMs: number;
   /** The key types a profile allows (undefined: any the gateway takes). */
   profileKeyTypes(profile: string | null): KeyType[] | undefined;
+  /** The directory's issuance policy (issue 9); an account's EAB key may narrow it further. */
+  policy: IssuancePolicy;
 }
 
 /** What every use case needs; built once in deps.ts and passed in. */

@@ -1,3 +1,4 @@
+import type { IssuanceRules } from '../acme/issuance-policy.js';
 import type { Clock } from '../platform/clock.js';
 import { randomId, type Random } from '../platform/random.js';
 import type { EabKeyRecord, Store } from '../store/types.js';
@@ -25,10 +26,14 @@ export class EabKeyService {
     private readonly random: Random,
   ) {}
 
-  async create(directory: string, label: string, expiresAt: Date | null): Promise<MintedEabKey> {
+  /**
+   * A new key of the directory. `policy` narrows the directory's issuance policy for the account the
+   * key creates (acme/issuance-policy.ts); it is fixed with the key, so it can never widen later.
+   */
+  async create(directory: string, label: string, expiresAt: Date | null, policy: IssuanceRules | null = null): Promise<MintedEabKey> {
     const keyId = `kid-${randomId(this.random)}`;
     const key = this.random.bytes(32);
-    await this.store.eabKeys.create({ id: keyId, directory, label, hmacKeyEnc: this.sealer.seal(key, keyId), expiresAt, now: this.clock.now() });
+    await this.store.eabKeys.create({ id: keyId, directory, label, hmacKeyEnc: this.sealer.seal(key, keyId), expiresAt, policy, now: this.clock.now() });
     return { keyId, hmacKey: key.toString('base64url'), label, expiresAt };
   }
 
@@ -36,7 +41,9 @@ export class EabKeyService {
     return this.store.eabKeys.list(directory);
   }
 
-  revoke(keyId: string): Promise<boolean> {
+  /** Revokes a key; with a directory, only a key of that directory (keys of another one are unknown there). */
+  async revoke(keyId: string, directory?: string): Promise<boolean> {
+    if (directory !== undefined && (await this.store.eabKeys.get(keyId))?.directory !== directory) return false;
     return this.store.eabKeys.revoke(keyId, this.clock.now());
   }
 }

@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { certificateNameKeys, checkCsr, spkiSha256OfJwk } from '../acme/csr.js';
 import type { AddressPolicy } from '../acme/address-policy.js';
-import { challengeTypesFor, checkIdentifier, identifierKey, normalizeIdentifier } from '../acme/identifiers.js';
+import { checkIdentifier, identifierKey, normalizeIdentifier } from '../acme/identifiers.js';
+import type { IssuancePolicy } from '../acme/issuance-policy.js';
 import { parseCertId } from '../acme/cert-id.js';
 import { finalizePayload, newOrderPayload, parsePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
@@ -56,8 +57,12 @@ export class OrderService {
       throw new AcmeProblem(type, `${problems.length} identifiers of the order cannot be issued`, { subproblems: problems });
     }
 
+    // Issue 9: the directory's issuance policy, narrowed by the account's EAB key.
+    const policy = await this.policyFor(account.eabKeyId);
+    policy.checkOrder(identifiers);
+
     const now = this.ctx.clock.now();
-    const window = this.validity.resolve({ notBefore: body.notBefore, notAfter: body.notAfter, profile: body.profile }, now);
+    const window = this.validity.resolve({ notBefore: body.notBefore, notAfter: body.notAfter, profile: body.profile }, now, policy.maxValidity());
     const expires = new Date(now.getTime() + this.ctx.settings.orderLifetimeMs);
     const authzExpires = new Date(now.getTime() + this.ctx.settings.authorizationLifetimeMs);
 
@@ -68,7 +73,7 @@ export class OrderService {
         identifier: { type: n.type, value: n.value },
         wildcard: n.wildcard,
         expires: authzExpires < expires ? authzExpires : expires,
-        challenges: challengeTypesFor(n.type, n.wildcard).map((type) => ({
+        challenges: policy.challengesFor(n.type, n.wildcard).map((type) => ({
           id: newId(this.ctx),
           type,
           token: randomToken(this.ctx.random, 32),
@@ -85,6 +90,7 @@ export class OrderService {
       profile: window.profile,
       replaces: body.replaces ?? null,
       replacesCertificateId: await this.checkReplaces(account, identifiers, body.replaces),
+      eabKeyId: account.eabKeyId,
       expires,
       authorizations,
       now,
@@ -104,17 +110,34 @@ export class OrderService {
   }
 
   /**
+   * The directory's policy narrowed by an EAB key's rules (acme/issuance-policy.ts: a key only
+   * narrows). A key the account names but the store has lost fails closed.
+   */
+  private async policyFor(eabKeyId: string | null): Promise<IssuancePolicy> {
+    const policy = this.ctx.settings.policy;
+    if (!eabKeyId) return policy;
+    const key = await this.ctx.store.eabKeys.get(eabKeyId);
+    if (!key) {
+      this.ctx.logger.error({ eabKeyId }, 'the EAB key of an account is missing; refusing to issue without its policy');
+      throw new AcmeProblem('serverInternal', "the account's external account key is missing; contact the operator");
+    }
+    return policy.narrowedBy(key.policy ? { source: `EAB key ${key.id}`, rules: key.policy } : null);
+  }
+
+  /**
    * RFC 9773 §5 `replaces`: a certificate of this account, sharing a name with the new order, not yet
    * replaced; otherwise 409 alreadyReplaced, which lego, acmez, Posh, acme.sh and cert-manager retry
-   * without. An unknown or unparsable certID is ignored: Caddy sends it on every renewal, even to
-   * servers without ARI, and it must never break an otherwise fine renewal (interop item 36).
+   * without. An unknown or unparsable certID (another directory's included) is ignored: Caddy sends
+   * it on every renewal, even to servers without ARI, and it must never break an otherwise fine
+   * renewal (interop item 36).
    */
   private async checkReplaces(account: Account, identifiers: Identifier[], replaces: string | undefined): Promise<string | null> {
     if (!replaces) return null;
     const parsed = parseCertId(replaces);
     if (!parsed) return null;
     const cert = await this.ctx.store.certificates.getBySerial(parsed.serialHex);
-    if (!cert || (cert.akiB64 && cert.akiB64 !== parsed.akiB64)) return null;
+    // Another directory's certificate is unknown here, like its accounts (issue 9).
+    if (!cert || cert.directory !== account.directory || (cert.akiB64 && cert.akiB64 !== parsed.akiB64)) return null;
     if (cert.accountId !== account.id) {
       throw new AcmeProblem('alreadyReplaced', `certificate ${replaces} was not issued to this account`);
     }
@@ -155,8 +178,12 @@ export class OrderService {
       throw new AcmeProblem('orderNotReady', `the order is ${current.status}, not ready`);
     }
     const body = parsePayload(finalizePayload, payload, 'finalize');
+    // The policy as it is now (a restart may have tightened it since newOrder), narrowed by the order's EAB key.
+    const policy = await this.policyFor(current.order.eabKeyId);
+    policy.checkOrder(current.order.identifiers);
     const der = Buffer.from(body.csr, 'base64url');
     const checked = await checkCsr(der, current.order.identifiers, this.ctx.settings.profileKeyTypes(current.order.profile));
+    policy.checkKey(checked.keyType);
     // RFC 8555 §11.1: the certificate's key must not be the account key.
     if (checked.spkiSha256 === spkiSha256OfJwk(account.jwk)) {
       throw new AcmeProblem('badCSR', "the CSR's public key is the account key; use a separate key for the certificate (RFC 8555 §11.1)");

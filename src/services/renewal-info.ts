@@ -17,11 +17,12 @@ export interface RenewalInfo {
 export class RenewalInfoService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async lookup(certId: string): Promise<RenewalInfo> {
+  /** The window of a certificate of this directory; another directory's is unknown here, like its accounts. */
+  async lookup(certId: string, directory: string): Promise<RenewalInfo> {
     const parsed = parseCertId(certId);
     if (!parsed) throw new AcmeProblem('malformed', 'the certID must be base64url(AKI keyIdentifier) "." base64url(serial) (RFC 9773 §4.1)');
     const cert = await this.ctx.store.certificates.getBySerial(parsed.serialHex);
-    if (!cert || (cert.akiB64 !== null && cert.akiB64 !== parsed.akiB64.replace(/=+$/, ''))) {
+    if (!cert || cert.directory !== directory || (cert.akiB64 !== null && cert.akiB64 !== parsed.akiB64.replace(/=+$/, ''))) {
       throw new AcmeProblem('malformed', 'no certificate with that certID was issued here', { status: 404 });
     }
     if (cert.status === 'revoked') {

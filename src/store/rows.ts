@@ -1,3 +1,4 @@
+import type { IssuanceRules } from '../acme/issuance-policy.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type { Account, Authorization, AuthorizationStatus, Certificate, Challenge, Identifier, Order } from '../acme/types.js';
 import type { EabKeyRecord, IssuanceAttempt, Job, JobKind } from './types.js';
@@ -74,6 +75,7 @@ export function rowToOrder(r: Row, authzIds: string[]): Order {
     error: problemOrNull(r.error_json),
     certificateId: textOrNull(r.certificate_id),
     csrSpkiSha256: textOrNull(r.csr_spki_sha256),
+    eabKeyId: textOrNull(r.eab_key_id),
     createdAt: new Date(r.created_at as number),
     updatedAt: new Date(r.updated_at as number),
   };
@@ -112,6 +114,7 @@ export function rowToEabKey(r: Row): EabKeyRecord {
     revokedAt: dateOrNull(r.revoked_at),
     boundAccountId: textOrNull(r.bound_account_id),
     boundAt: dateOrNull(r.bound_at),
+    policy: r.policy_json === null || r.policy_json === undefined ? null : json<IssuanceRules>(r.policy_json),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { JWK } from 'jose';
 import type { CheckedCsr } from '../acme/csr.js';
+import type { IssuanceRules } from '../acme/issuance-policy.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type {
   IssuedCertificate,
@@ -55,6 +56,8 @@ export interface NewOrder {
   replaces: string | null;
   /** The certificate that certID names, when it is one of ours (RFC 9773 §5 checks). */
   replacesCertificateId: string | null;
+  /** The EAB key whose policy narrowed this order (the account's); absent or null: none. */
+  eabKeyId?: string | null;
   expires: Date;
   authorizations: NewAuthorization[];
   now: Date;
@@ -119,6 +122,8 @@ export interface EabKeyRecord {
   revokedAt: Date | null;
   boundAccountId: string | null;
   boundAt: Date | null;
+  /** The rules by which the key narrows its directory's issuance policy; null: none. Set at creation only. */
+  policy: IssuanceRules | null;
 }
 
 /** Thrown by accounts.createOrGet when the EAB key was bound, revoked or expired meanwhile. */
@@ -222,7 +227,7 @@ export interface Store {
     listProcessingWithoutLiveJob(): Promise<string[]>;
   };
   eabKeys: {
-    create(key: { id: string; directory: string; label: string; hmacKeyEnc: string; expiresAt: Date | null; now: Date }): Promise<void>;
+    create(key: { id: string; directory: string; label: string; hmacKeyEnc: string; expiresAt: Date | null; policy?: IssuanceRules | null; now: Date }): Promise<void>;
     get(id: string): Promise<EabKeyRecord | null>;
     list(directory: string): Promise<EabKeyRecord[]>;
     /** Marks the key revoked; false when unknown or already revoked. */
@@ -246,8 +251,11 @@ export interface Store {
      */
     failOpenAttempts(orderId: string, error: string, now: number): Promise<number>;
     attemptsForOrder(orderId: string): Promise<IssuanceAttempt[]>;
-    /** The most recent attempt that asked for a certificate for this key (the PCA audit). */
-    latestForKey(spkiSha256: string): Promise<IssuanceAttempt | null>;
+    /**
+     * The most recent attempt that asked for a certificate for this key (the PCA audit); with a
+     * directory, only attempts for that directory's orders (each directory's audit walks its own PCA).
+     */
+    latestForKey(spkiSha256: string, directory?: string): Promise<IssuanceAttempt | null>;
     /** When the first attempt ever was made; null before any. */
     earliestStartedAt(): Promise<number | null>;
   };

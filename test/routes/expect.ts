@@ -11,6 +11,8 @@ export interface HeaderExpectations {
    * must not (the directory and other GETs; interop item 4).
    */
   nonce?: boolean;
+  /** The directory URL of Link rel="index" (default: the default directory's; a named directory's responses name their own). */
+  index?: string;
 }
 
 /** Replay-Nonce (canonical unpadded base64url, ≥ 16 bytes), Cache-Control no-store, Link rel="index". */
@@ -23,7 +25,7 @@ export function expectAcmeHeaders(res: AcmeResponse, opts: HeaderExpectations = 
     expect(Buffer.from(res.nonce!, 'base64url').length).toBeGreaterThanOrEqual(16);
   }
   expect(res.headers.get('cache-control')).toBe('no-store');
-  expect(res.links).toContainEqual({ url: `${EXTERNAL_URL}/directory`, rel: 'index' });
+  expect(res.links).toContainEqual({ url: opts.index ?? `${EXTERNAL_URL}/directory`, rel: 'index' });
 }
 
 /** A problem document of the given type, with `status` equal to the HTTP status, and the ACME headers. */

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProblemDocument } from '../../src/acme/problems.js';
 import { authorizationDeactivatedProblem } from '../../src/acme/status.js';
 import type { Account, Order } from '../../src/acme/types.js';
-import type { IssuedCertificate, NewJob, Store } from '../../src/store/types.js';
+import type { IssuedCertificate, NewJob, NewOrder, Store } from '../../src/store/types.js';
 
 // The contract every Store implementation must meet (ARCHITECTURE.md: "a Store contract suite that
 // every Store implementation must pass"). It speaks only the Store interface, so the PostgreSQL store
@@ -62,8 +62,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     }
 
     async function order(acct: Account, names: string[], opts: { now?: number; expires?: number } = {}): Promise<Order> {
+      return store.orders.createWithAuthorizations(orderInput(acct, names, opts));
+    }
+
+    function orderInput(acct: Account, names: string[] | string, opts: { now?: number; expires?: number } = {}): NewOrder {
+      if (typeof names === 'string') names = [names];
       const now = at(opts.now ?? 0);
-      return store.orders.createWithAuthorizations({
+      return {
         id: id(),
         directory: acct.directory,
         accountId: acct.id,
@@ -82,7 +87,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           expires: at(opts.expires ?? 7 * 86_400_000),
           challenges: (value.startsWith('*.') ? ['dns-01'] : ['http-01', 'dns-01']).map((type) => ({ id: id(), type: type as 'http-01', token: id() })),
         })),
-      });
+      };
     }
 
     async function firstChallenge(authzId: string) {
@@ -747,6 +752,52 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           return store.settings.get('inside');
         });
         expect(r).toEqual({ ran: true, value: 'yes' });
+      });
+    });
+
+    describe('EAB keys and their policy (issue 9)', () => {
+      const key = (over: Partial<Parameters<Store['eabKeys']['create']>[0]> = {}) => ({
+        id: `kid-${id()}`,
+        directory: 'default',
+        label: 'team',
+        hmacKeyEnc: 'sealed',
+        expiresAt: null,
+        now: at(0),
+        ...over,
+      });
+
+      it('keeps a key with its narrowing rules, or with none; lists by directory', async () => {
+        const narrow = key({ directory: 'payments', policy: { allowedSuffixes: ['payments.corp.test'], wildcards: false, allowedIpCidrs: [], maxValidityDays: 30 } });
+        const plain = key({ now: at(1) });
+        await store.eabKeys.create(narrow);
+        await store.eabKeys.create(plain);
+        expect((await store.eabKeys.get(narrow.id))!).toMatchObject({ directory: 'payments', policy: narrow.policy, boundAccountId: null });
+        expect((await store.eabKeys.get(plain.id))!.policy).toBeNull();
+        expect((await store.eabKeys.list('payments')).map((k) => k.id)).toEqual([narrow.id]);
+        expect((await store.eabKeys.list('default')).map((k) => k.id)).toEqual([plain.id]);
+        expect(await store.eabKeys.revoke(narrow.id, at(2))).toBe(true);
+        expect(await store.eabKeys.revoke(narrow.id, at(3))).toBe(false);
+        expect((await store.eabKeys.get(narrow.id))!.revokedAt).toEqual(at(2));
+      });
+
+      it('an order keeps the EAB key whose policy applied; without one it is null', async () => {
+        const acct = await account();
+        const plain = await order(acct, ['plain.example.com']);
+        expect(plain.eabKeyId).toBeNull();
+        const narrowed = await store.orders.createWithAuthorizations({ ...orderInput(acct, 'narrow.example.com'), eabKeyId: 'kid-1' });
+        expect(narrowed.eabKeyId).toBe('kid-1');
+        expect((await store.orders.get(narrowed.id))!.eabKeyId).toBe('kid-1');
+      });
+
+      it('latestForKey with a directory looks only at that directory\'s orders', async () => {
+        const a = await order(await account({ directory: 'default' }), ['a.example.com']);
+        const b = await order(await account({ directory: 'payments' }), ['b.example.com']);
+        await store.issuance.recordAttempt({ id: 'in-default', orderId: a.id, spkiSha256: 'shared-key', startedAt: T0 + 1 });
+        await store.issuance.recordAttempt({ id: 'in-payments', orderId: b.id, spkiSha256: 'shared-key', startedAt: T0 + 2 });
+        expect((await store.issuance.latestForKey('shared-key'))!.id).toBe('in-payments');
+        expect((await store.issuance.latestForKey('shared-key', 'default'))!.id).toBe('in-default');
+        expect((await store.issuance.latestForKey('shared-key', 'payments'))!.id).toBe('in-payments');
+        expect(await store.issuance.latestForKey('shared-key', 'platform')).toBeNull();
       });
     });
 

@@ -19,6 +19,8 @@ export interface SimulatorApiDeps {
   ca: CaMaterial;
   store: IssuedStore;
   caTag: string;
+  /** Its number among the CAs the simulator serves (ncp-pca-api §3.9 caId). */
+  caId?: number;
   /** http://host:port of the simulator, for the CRL / CA URLs it publishes. */
   baseUrl: () => string;
   tiers: 1 | 2;
@@ -39,10 +41,6 @@ export class SimulatorApi {
 
   get crlUrl(): string {
     return `${this.d.baseUrl()}/ext/${this.d.caTag}/crl`;
-  }
-
-  checkTag(caTag: string): void {
-    if (caTag !== this.d.caTag) throw notFound('ca');
   }
 
   // ncp-pca-api §3.1
@@ -155,11 +153,6 @@ export class SimulatorApi {
     return Buffer.from(this.d.ca.root.cert.rawData);
   }
 
-  // ncp-pca-api §3.10 (one CA: the issuing one)
-  listCa(): unknown {
-    return { totalCnt: 1, totalPageNo: 1, currentPageNo: 1, caInfoList: [this.caDetail()] };
-  }
-
   // ncp-pca-api §3.9
   getCa(): unknown {
     return this.caDetail();
@@ -190,13 +183,14 @@ export class SimulatorApi {
     return rec;
   }
 
-  private caDetail(): unknown {
+  /** ncp-pca-api §3.9: this CA's details (GET /ca lists every CA's, server.ts). */
+  caDetail(): unknown {
     const { issuing } = this.d.ca;
     const node = new NodeX509(issuing.pem);
     const field = (dn: string, key: string): string | null => dn.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? null;
     return {
       caInfo: {
-        caId: 1,
+        caId: this.d.caId ?? 1,
         caTag: this.d.caTag,
         alias: 'simulator',
         memo: 'acme-pca-gateway embedded PCA simulator',

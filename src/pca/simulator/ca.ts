@@ -11,8 +11,14 @@ export const CA_KEY_ALG: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve:
 export const CA_SIGN_ALG: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 
 const DAY_MS = 86_400_000;
-const ROOT_NAME = 'CN=acme-pca-gateway Simulator Root CA, O=acme-pca-gateway, OU=PCA Simulator';
-const INTERMEDIATE_NAME = 'CN=acme-pca-gateway Simulator Intermediate CA, O=acme-pca-gateway, OU=PCA Simulator';
+/**
+ * Subject names. The default CA keeps the names it always had; every further CA (one per caTag)
+ * carries its tag, so two simulated CAs never share a name and a chain of one can never be
+ * mistaken for a chain of the other by name alone (RFC 5280 §6.1 chains by name, then signature).
+ */
+const rootName = (label?: string): string => `CN=acme-pca-gateway Simulator Root CA${label ? ` (${label})` : ''}, O=acme-pca-gateway, OU=PCA Simulator`;
+const intermediateName = (label?: string): string =>
+  `CN=acme-pca-gateway Simulator Intermediate CA${label ? ` (${label})` : ''}, O=acme-pca-gateway, OU=PCA Simulator`;
 
 export interface CaCert {
   cert: x509.X509Certificate;
@@ -34,8 +40,9 @@ export interface CaMaterial {
 /**
  * Loads the simulator's CA hierarchy from dataDir, creating what is missing. Keys are PKCS#8 PEM with
  * mode 0600. The root is also written to <dataDir>/root.pem so users can add it to their trust store.
+ * `label` (the caTag of a CA beside the default one) goes into the names of a CA created here.
  */
-export async function loadOrCreateCa(dataDir: string, tiers: 1 | 2, clock: Clock, random: Random): Promise<CaMaterial> {
+export async function loadOrCreateCa(dataDir: string, tiers: 1 | 2, clock: Clock, random: Random, label?: string): Promise<CaMaterial> {
   ensureX509Crypto();
   const caDir = join(dataDir, 'ca');
   await mkdir(caDir, { recursive: true, mode: 0o700 });
@@ -47,7 +54,7 @@ export async function loadOrCreateCa(dataDir: string, tiers: 1 | 2, clock: Clock
       const now = clock.nowMs();
       return x509.X509CertificateGenerator.createSelfSigned({
         serialNumber,
-        name: ROOT_NAME,
+        name: rootName(label),
         notBefore: new Date(now - 60_000),
         notAfter: new Date(now + 3652 * DAY_MS),
         keys,
@@ -69,7 +76,7 @@ export async function loadOrCreateCa(dataDir: string, tiers: 1 | 2, clock: Clock
         const now = clock.nowMs();
         return x509.X509CertificateGenerator.create({
           serialNumber,
-          subject: INTERMEDIATE_NAME,
+          subject: intermediateName(label),
           issuer: root.cert.subjectName,
           notBefore: new Date(now - 60_000),
           notAfter: new Date(Math.min(now + 1826 * DAY_MS, root.cert.notAfter.getTime())),

@@ -5,7 +5,7 @@ import type { Clock } from '../../platform/clock.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Random } from '../../platform/random.js';
 import type { SimulatorApi } from './api.js';
-import { GatewayError, PcaApiError } from './api-error.js';
+import { GatewayError, PcaApiError, notFound } from './api-error.js';
 import { checkNcpAuth } from './auth.js';
 import { FaultCounter, planFaults, type FaultController, type FaultEndpoint, type FaultKind, type FaultPlan } from './faults.js';
 
@@ -13,6 +13,8 @@ import { FaultCounter, planFaults, type FaultController, type FaultEndpoint, typ
 export const MAX_BODY_BYTES = 64 * 1024;
 
 interface Ctx {
+  /** Every CA served, by tag (GET /ca lists them all). */
+  apis: ReadonlyMap<string, SimulatorApi>;
   params: string[];
   query: URLSearchParams;
   body: Record<string, unknown>;
@@ -29,7 +31,7 @@ interface Route {
 const TAG = '([^/]+)';
 // ncp-pca-api §3; the sign route comes before the {serialNo} one so "sign" is never read as a serial.
 const ROUTES: Route[] = [
-  { method: 'GET', pattern: /^\/api\/v1\/ca$/, endpoint: 'get', handle: (api) => api.listCa() },
+  { method: 'GET', pattern: /^\/api\/v1\/ca$/, endpoint: 'get', handle: (_api, c) => listCas(c.apis) },
   { method: 'GET', pattern: new RegExp(`^/api/v1/ca/${TAG}$`), endpoint: 'get', handle: (api) => api.getCa() },
   {
     method: 'POST',
@@ -45,8 +47,8 @@ const ROUTES: Route[] = [
 ];
 
 export interface SimulatorServerDeps {
-  api: SimulatorApi;
-  caTag: string;
+  /** The CAs served on this port, by caTag; the first is the default (GET /_simulator/issued). */
+  apis: ReadonlyMap<string, SimulatorApi>;
   faults: FaultController;
   accessKey: string;
   secretKey: string;
@@ -66,7 +68,12 @@ export class SimulatorServer {
   private readonly closing = new AbortController();
   private readonly fired = new FaultCounter();
 
+  private readonly defaultApi: SimulatorApi;
+
   constructor(private readonly d: SimulatorServerDeps) {
+    const first = d.apis.values().next();
+    if (first.done) throw new Error('the simulator needs at least one CA');
+    this.defaultApi = first.value;
     this.server = http.createServer((req, res) => {
       this.dispatch(req, res).catch((e: unknown) => {
         d.logger?.error({ err: e }, 'simulator request failed');
@@ -90,7 +97,7 @@ export class SimulatorServer {
     const path = qIndex === -1 ? target : target.slice(0, qIndex);
     const query = new URLSearchParams(qIndex === -1 ? '' : target.slice(qIndex + 1));
 
-    if (path.startsWith('/_simulator/')) return this.admin(req, res, path, method);
+    if (path.startsWith('/_simulator/')) return this.admin(req, res, path, method, query);
     if (path.startsWith('/ext/')) return this.ext(res, path, method);
 
     let route: Route | undefined;
@@ -138,8 +145,9 @@ export class SimulatorServer {
         body = parsed as Record<string, unknown>;
       }
       // Every route but GET /ca captures the caTag first; an unknown one is a PCA 404 (after auth).
-      if (params[0] !== undefined) this.d.api.checkTag(decodeSegment(params[0]));
-      data = await route.handle(this.d.api, { params, query, body, plan });
+      const api = params[0] === undefined ? this.defaultApi : this.d.apis.get(decodeSegment(params[0]));
+      if (!api) throw notFound('ca');
+      data = await route.handle(api, { apis: this.d.apis, params, query, body, plan });
     } catch (e) {
       if (e instanceof SyntaxError) return sendEnvelopeError(res, new PcaApiError(400, 'INVALID_REQUEST', 'Invalid request.'));
       if (e instanceof PcaApiError) return sendEnvelopeError(res, e);
@@ -162,15 +170,16 @@ export class SimulatorServer {
   /** Unauthenticated CA distribution points (ncp-pca-api §1.1): DER, as browsers and OpenSSL expect. */
   private async ext(res: ServerResponse, path: string, method: string): Promise<void> {
     const m = /^\/ext\/([^/]+)\/(crl|ca)$/.exec(path);
-    if (method !== 'GET' || !m || decodeSegment(m[1]!) !== this.d.caTag) {
+    const api = m ? this.d.apis.get(decodeSegment(m[1]!)) : undefined;
+    if (method !== 'GET' || !m || !api) {
       return sendGatewayError(res, new GatewayError(404, '300', 'Not Found Exception', 'unknown resource'));
     }
-    if (m[2] === 'crl') return send(res, 200, 'application/pkix-crl', Buffer.from((await this.d.api.crl()).rawData));
-    return send(res, 200, 'application/pkix-cert', this.d.api.rootDer());
+    if (m[2] === 'crl') return send(res, 200, 'application/pkix-crl', Buffer.from((await api.crl()).rawData));
+    return send(res, 200, 'application/pkix-cert', api.rootDer());
   }
 
   /** Test and operator hooks; loopback peers only, no NCP auth. */
-  private async admin(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
+  private async admin(req: IncomingMessage, res: ServerResponse, path: string, method: string, query: URLSearchParams): Promise<void> {
     if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'loopback only' });
     if (path === '/_simulator/faults' && method === 'GET') return sendJson(res, 200, this.d.faults.get());
     if (path === '/_simulator/faults/fired' && method === 'GET') return sendJson(res, 200, this.fired.snapshot());
@@ -186,9 +195,20 @@ export class SimulatorServer {
       this.d.logger?.info({ faults: this.d.faults.get() }, 'simulator faults changed');
       return sendJson(res, 200, this.d.faults.get());
     }
-    if (path === '/_simulator/issued' && method === 'GET') return sendJson(res, 200, this.d.api.issued());
+    if (path === '/_simulator/issued' && method === 'GET') {
+      // ?caTag= picks a CA; without it, the default one (what callers with a single CA always got).
+      const tag = query.get('caTag');
+      const api = tag === null ? this.defaultApi : this.d.apis.get(tag);
+      return api ? sendJson(res, 200, api.issued()) : sendJson(res, 404, { error: `no CA with caTag ${tag}` });
+    }
     return sendJson(res, 404, { error: 'not found' });
   }
+}
+
+/** ncp-pca-api §3.10: every CA on this endpoint. */
+function listCas(apis: ReadonlyMap<string, SimulatorApi>): unknown {
+  const caInfoList = [...apis.values()].map((api) => api.caDetail());
+  return { totalCnt: caInfoList.length, totalPageNo: 1, currentPageNo: 1, caInfoList };
 }
 
 function decodeSegment(s: string): string {

@@ -37,8 +37,16 @@ export function postgresIssuance(db: PgDb): Store['issuance'] {
         orderId,
       ),
     attemptsForOrder: async (orderId) => (await db.all('SELECT * FROM issuance_attempts WHERE order_id = ? ORDER BY started_at, id', orderId)).map(rowToAttempt),
-    latestForKey: async (spkiSha256) => {
-      const r = await db.one('SELECT * FROM issuance_attempts WHERE spki_sha256 = ? ORDER BY started_at DESC, id DESC LIMIT 1', spkiSha256);
+    latestForKey: async (spkiSha256, directory) => {
+      const r =
+        directory === undefined
+          ? await db.one('SELECT * FROM issuance_attempts WHERE spki_sha256 = ? ORDER BY started_at DESC, id DESC LIMIT 1', spkiSha256)
+          : await db.one(
+              `SELECT a.* FROM issuance_attempts a JOIN orders o ON o.id = a.order_id
+               WHERE a.spki_sha256 = ? AND o.directory = ? ORDER BY a.started_at DESC, a.id DESC LIMIT 1`,
+              spkiSha256,
+              directory,
+            );
       return r ? rowToAttempt(r) : null;
     },
     earliestStartedAt: async () => ((await db.one('SELECT MIN(started_at) AS t FROM issuance_attempts'))?.t as number | null) ?? null,

@@ -92,8 +92,8 @@ export function postgresOrders(db: PgDb): Store['orders'] {
         // seq comes from the column's sequence (migration 005): unique however many replicas insert.
         await q.run(
           `INSERT INTO orders (id, directory, account_id, status, identifiers_json, not_before, not_after, profile, replaces,
-             replaces_certificate_id, expires_at, created_at, updated_at)
-           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             replaces_certificate_id, eab_key_id, expires_at, created_at, updated_at)
+           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           o.id,
           o.directory,
           o.accountId,
@@ -103,6 +103,7 @@ export function postgresOrders(db: PgDb): Store['orders'] {
           o.profile,
           o.replaces,
           o.replacesCertificateId ?? null,
+          o.eabKeyId ?? null,
           o.expires.getTime(),
           now,
           now,

@@ -24,13 +24,14 @@ export function sqliteEabKeys(db: Db): Store['eabKeys'] {
   return {
     create: async (k) => {
       db.run(
-        'INSERT INTO eab_keys (id, directory, label, hmac_key_enc, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO eab_keys (id, directory, label, hmac_key_enc, created_at, expires_at, policy_json) VALUES (?, ?, ?, ?, ?, ?, ?)',
         k.id,
         k.directory,
         k.label,
         k.hmacKeyEnc,
         k.now.getTime(),
         k.expiresAt?.getTime() ?? null,
+        k.policy ? JSON.stringify(k.policy) : null,
       );
     },
     get: async (id) => {

@@ -78,8 +78,8 @@ export function sqliteOrders(db: Db): Store['orders'] {
         const now = o.now.getTime();
         db.run(
           `INSERT INTO orders (id, directory, account_id, status, identifiers_json, not_before, not_after, profile, replaces,
-             replaces_certificate_id, expires_at, created_at, updated_at, seq)
-           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))`,
+             replaces_certificate_id, eab_key_id, expires_at, created_at, updated_at, seq)
+           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))`,
           o.id,
           o.directory,
           o.accountId,
@@ -89,6 +89,7 @@ export function sqliteOrders(db: Db): Store['orders'] {
           o.profile,
           o.replaces,
           o.replacesCertificateId ?? null,
+          o.eabKeyId ?? null,
           o.expires.getTime(),
           now,
           now,

@@ -57,12 +57,15 @@ export function attachCertbotLog(harness: Harness, s: CertbotSetup): void {
   harness.attachLog('certbot letsencrypt.log', () => fs.readFileSync(path.join(s.baseDir, 'logs', 'letsencrypt.log'), 'utf8'));
 }
 
-/** `certbot certonly --standalone` for `domains`; lineage named after `certName` (default: first domain). */
+/**
+ * `certbot certonly --standalone` for `domains`; lineage named after `certName` (default: first
+ * domain). `expectOk: false` returns a failed run instead of throwing.
+ */
 export async function certbotCertonly(
   harness: Harness,
   s: CertbotSetup,
   domains: string[],
-  opts: { certName?: string; extraArgs?: string[] } = {},
+  opts: { certName?: string; extraArgs?: string[]; expectOk?: boolean } = {},
 ): Promise<{ result: CommandResult; lineage: CertbotLineage }> {
   const certName = opts.certName ?? domains[0]!;
   const args = [
@@ -79,7 +82,8 @@ export async function certbotCertonly(
     ...domains.flatMap((d) => ['-d', d]),
     ...(opts.extraArgs ?? []),
   ];
-  const result = await harness.runOk(s.binary ?? 'certbot', args, { env: env(s), timeoutMs: 180_000 });
+  const run = opts.expectOk === false ? harness.run.bind(harness) : harness.runOk.bind(harness);
+  const result = await run(s.binary ?? 'certbot', args, { env: env(s), timeoutMs: 180_000 });
   return { result, lineage: certbotLineage(s, certName) };
 }
 
