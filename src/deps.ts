@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { splitListenAddress } from './platform/listen.js';
 import { splitCertificatePems } from './acme/pem.js';
 import { ValidityPolicy } from './acme/validity.js';
@@ -12,7 +13,7 @@ import { EabVerifier } from './auth/eab.js';
 import { EabKeySealer } from './platform/key-sealer.js';
 import { buildApp } from './http/app.js';
 import { Linker } from './acme/links.js';
-import { dataDirOf, eabKekPath } from './config/paths.js';
+import { eabKekPath } from './config/paths.js';
 import { EabKeyService } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
 import { DEFAULT_VALIDATION_DEADLINE_MS, JobQueue } from './jobs/queue.js';
@@ -161,7 +162,9 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   // ---- storage, nonces, auth ----
   const store = o.store ?? (await openStore(config, logger));
   const nonces = await NonceService.create(store, clock, random, config.acme.nonceLifetimeSeconds * 1000);
-  const eab = new EabVerifier(store.eabKeys, EabKeySealer.fromFile(eabKekPath(config)), clock, logger);
+  // One key-encryption key seals the EAB keys and the serving certificate's key; replicas share it.
+  const sealer = EabKeySealer.fromFile(eabKekPath(config));
+  const eab = new EabVerifier(store.eabKeys, sealer, clock, logger);
   const verifier = new RequestVerifier(store.accounts, nonces, linker, new KeyCache(), eab);
 
   // ---- validation authority ----
@@ -239,7 +242,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     ],
     logger,
   );
-  const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, pca, clock, logger) : null;
+  const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, { pca, clock, logger, store, sealer }) : null;
 
   await trustAnchors.start();
   await new StartupRecovery({ store, clock, queue, logger }).run();
@@ -288,17 +291,33 @@ const FINISHED_JOB_RETENTION_MS = 7 * 86_400_000;
 
 /**
  * tls.mode "pca": the listener's own certificate comes from the PCA it fronts, for the external
- * URL's host, cached beside the database (pca/serving-certificate.ts).
+ * URL's host, kept in the database for every replica (its key sealed with the key-encryption key),
+ * obtained by one replica at a time under a lock, and copied beside the database
+ * (pca/serving-certificate.ts).
  */
-function servingCertificateFor(config: GatewayConfig, pca: PcaClient, clock: Clock, logger: Logger): ServingCertificateManager {
+function servingCertificateFor(
+  config: GatewayConfig,
+  d: { pca: PcaClient; clock: Clock; logger: Logger; store: Store; sealer: EabKeySealer },
+): ServingCertificateManager {
+  const host = new URL(config.server.externalUrl).hostname.replace(/^\[|\]$/g, '');
+  const key = `serving_certificate:${host}`;
   return new ServingCertificateManager({
-    pca,
-    host: new URL(config.server.externalUrl).hostname.replace(/^\[|\]$/g, ''),
+    pca: d.pca,
+    host,
     periodDays: Math.min(config.pca.period, 90),
-    cacheDir: dataDirOf(config),
+    // Beside the key-encryption key: the database's directory with SQLite, the replica's own with PostgreSQL.
+    cacheDir: dirname(eabKekPath(config)),
     renewAtFraction: config.server.tls.renewAtFraction,
-    clock,
-    logger,
+    clock: d.clock,
+    logger: d.logger,
+    shared: {
+      sealer: d.sealer,
+      store: {
+        read: () => d.store.settings.get(key),
+        write: (expected, next) => d.store.settings.compareAndSet(key, expected, next),
+        exclusive: (fn) => d.store.tryExclusive(key, fn),
+      },
+    },
   });
 }
 
