@@ -25,8 +25,14 @@ export class RetryLater extends Error {
   }
 }
 
-/** How long a claimed job stays leased to its runner without a renewal. */
-const DEFAULT_LEASE_MS = 5 * 60_000;
+/**
+ * How long a claimed job stays leased to its runner without a renewal. The lease is renewed every
+ * third of it while the job runs, so its length only bounds how long the jobs of a replica that
+ * died (SIGKILL, a lost machine) wait before another replica takes them over: a client polling an
+ * order or a challenge it held sees it settle within about this long, well inside the minute or
+ * so that certbot and lego keep polling. Two renewals in a row may fail before the lease is lost.
+ */
+const DEFAULT_LEASE_MS = 20_000;
 
 export interface JobRunnerOptions {
   store: Store;
