@@ -85,4 +85,34 @@ describe('PcaAudit', () => {
     const second = await audit.run();
     expect(second).toMatchObject({ complete: true, recorded: 0 });
   });
+
+  it('leaves the certificate of an issuance still in flight (order processing, sign call pending) to the issuance job', async () => {
+    // Behind a load balancer the audit runs on one replica while another is between the PCA's answer
+    // and storing it: recording it as an orphan would be a false alarm.
+    const id = () => cryptoRandom.bytes(9).toString('base64url');
+    const now = new Date();
+    const { account } = await store.accounts.createOrGet({
+      id: id(), directory: 'default', jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }, thumbprint: id(), contact: [], termsOfServiceAgreed: true, eabKeyId: null, now,
+    });
+    const challengeId = id();
+    const order = await store.orders.createWithAuthorizations({
+      id: id(), directory: 'default', accountId: account.id, identifiers: [{ type: 'dns', value: 'busy.example' }], notBefore: null, notAfter: null,
+      profile: null, replaces: null, replacesCertificateId: null, expires: new Date(now.getTime() + 3_600_000), now,
+      authorizations: [{ id: id(), identifier: { type: 'dns', value: 'busy.example' }, wildcard: false, expires: new Date(now.getTime() + 3_600_000), challenges: [{ id: challengeId, type: 'http-01', token: id() }] }],
+    });
+    const job = () => ({ id: id(), runAt: now.getTime(), deadlineAt: now.getTime() + 60_000 });
+    expect(await store.challenges.start(challengeId, job(), now)).toBe(true);
+    expect(await store.challenges.recordValidation({ challengeId, valid: true, error: null, record: null, now })).toBe(true);
+    const key = await makeCsr(['busy.example'], { commonName: null });
+    expect(await store.orders.markProcessing(order.id, { der: Buffer.from([1]), spkiSha256: key.spkiSha256 }, job(), now)).toBe(true);
+    const attemptId = id();
+    await store.issuance.recordAttempt({ id: attemptId, orderId: order.id, spkiSha256: key.spkiSha256, startedAt: now.getTime() });
+    const signed = await client.sign(key.csrPem); // answered, not yet stored by the job
+
+    expect(await audit.run()).toMatchObject({ complete: true, recorded: 0 });
+    // Once the call's outcome is in doubt (the job gave the attempt up as unknown), it is the audit's.
+    await store.issuance.finishAttempt(attemptId, 'unknown', null, 'timeout', Date.now());
+    expect(await audit.run()).toMatchObject({ complete: true, recorded: 1 });
+    expect(await store.certificates.getBySerial(signed.serialNo.replace(/:/g, '').toLowerCase().replace(/^(00)+/, ''))).toMatchObject({ orderId: order.id });
+  });
 });
