@@ -71,6 +71,8 @@ export class JobRunner {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // The owner is what the jobs table names as lease_owner: this line says which replica that is.
+    this.o.logger.info({ owner: this.o.owner }, 'job runner started');
     this.schedule(0);
   }
 
