@@ -82,7 +82,7 @@ export class ServingCertificateManager {
       this.o.logger.warn({ err: (err as Error).message, notAfter: fallback.notAfter.toISOString() }, 'could not renew the serving certificate; using a cached one still valid');
       this.current = fallback;
     }
-    if (this.current.certPem !== file?.certPem) saveCacheFiles(this.o.cacheDir, this.current);
+    if (this.current.certPem !== file?.certPem) this.saveCopy(this.current);
     return this.current;
   }
 
@@ -104,14 +104,18 @@ export class ServingCertificateManager {
     if (this.dueForRenewal(current)) {
       next = await this.acquire(null);
     } else {
-      const stored = await this.readShared();
+      // A database that does not answer now only delays the pick-up to the next round.
+      const stored = await this.readShared().catch((err: Error) => {
+        this.o.logger.warn({ err: err.message }, 'could not read the shared serving certificate; looking again later');
+        return null;
+      });
       // The stored one is what every replica serves; one that would expire sooner is never taken
       // (validity is in whole seconds, so a renewal within the same second ties).
       next = stored && stored.notAfter.getTime() >= current.notAfter.getTime() ? stored : null;
     }
     if (!next || next.certPem === current.certPem) return null;
     this.current = next;
-    saveCacheFiles(this.o.cacheDir, next);
+    this.saveCopy(next);
     this.onRenew?.(next);
     this.o.logger.info({ notAfter: next.notAfter.toISOString() }, 'serving certificate renewed');
     return next;
@@ -192,6 +196,19 @@ export class ServingCertificateManager {
     return creds;
   }
 
+  /**
+   * The file copy. With replicas the database holds the certificate, so a copy that cannot be
+   * written (a read-only directory) costs only the fallback; alone, the copy is all there is.
+   */
+  private saveCopy(c: ServingCredentials): void {
+    try {
+      saveCacheFiles(this.o.cacheDir, c);
+    } catch (err) {
+      if (!this.o.shared) throw err;
+      this.o.logger.warn({ err: (err as Error).message, dir: this.o.cacheDir }, 'could not write the file copy of the serving certificate; serving the one from the database');
+    }
+  }
+
   private async readShared(): Promise<ServingCredentials | null> {
     const raw = await this.shared.read();
     return raw !== null ? this.decode(raw) : null;
@@ -218,7 +235,7 @@ export class ServingCertificateManager {
       notBefore: new Date(leaf.validFrom),
       notAfter: new Date(leaf.validTo),
     };
-    saveCacheFiles(this.o.cacheDir, creds);
+    this.saveCopy(creds);
     this.o.logger.info({ host: this.o.host, serial: signed.serialNo, notAfter: creds.notAfter.toISOString() }, 'serving certificate obtained from the PCA');
     return creds;
   }
