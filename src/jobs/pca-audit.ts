@@ -64,10 +64,14 @@ export class PcaAudit {
       await walkIssuedSince(this.d.search, watermark, guard, async (facts) => {
         result.looked++;
         if (!facts.spkiSha256 || (await store.certificates.getBySerial(normalizeSerialHex(facts.serialNo)))) return;
-        const attempt = await store.issuance.latestForKey(facts.spkiSha256);
-        if (!attempt) return; // not a key we asked for
-        const order = await store.orders.get(attempt.orderId);
-        if (!order || inFlight(attempt, order.status, clock.nowMs()) || storedMeanwhile(attempt, facts.serialNo)) return;
+        const first = await store.issuance.latestForKey(facts.spkiSha256);
+        if (!first) return; // not a key we asked for
+        const order = await store.orders.get(first.orderId);
+        if (!order) return;
+        // Read again after the order: an issuance that settled the order (on any replica) settled
+        // its attempt in the same write, so an attempt read before that write is not trusted.
+        const attempt = (await store.issuance.latestForKey(facts.spkiSha256)) ?? first;
+        if (inFlight(attempt, order.status, clock.nowMs()) || storedMeanwhile(attempt, facts.serialNo)) return;
         if (!(await recordOrphan(this.d, facts, order))) return;
         result.recorded++;
         logger.warn({ serial: facts.serialNo, orderId: order.id }, 'PCA audit: recorded a certificate the PCA issued that the gateway had no record of');
