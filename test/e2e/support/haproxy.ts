@@ -97,7 +97,7 @@ export async function startHaproxy(harness: Harness, o: Omit<HaproxyConfigOption
   const proc = harness.spawn('haproxy', HAPROXY_BINARY, ['-db', '-f', configPath]);
 
   const stats = async (): Promise<BackendStats[]> => {
-    const res = await httpRequest(`http://127.0.0.1:${statsPort}/stats;csv`, { timeoutMs: 2_000 });
+    const res = await httpRequest(`http://127.0.0.1:${statsPort}/stats;csv`, { timeoutMs: 2_000, freshConnection: true });
     if (res.status !== 200) throw new Error(`HAProxy stats → ${res.status}`);
     const [header, ...rows] = res.body.trim().split('\n');
     const cols = header!.replace(/^# /, '').split(',');

@@ -63,7 +63,7 @@ export async function startStandaloneSimulator(
     secretKey,
     process: proc,
     issued: async () => {
-      const res = await httpRequest(`${url}/_simulator/issued`, { timeoutMs: 10_000 });
+      const res = await httpRequest(`${url}/_simulator/issued`, { timeoutMs: 10_000, freshConnection: true });
       if (res.status !== 200) throw new Error(`GET /_simulator/issued → ${res.status}`);
       return JSON.parse(res.body) as SimulatorIssued[];
     },

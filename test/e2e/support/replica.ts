@@ -119,7 +119,7 @@ export class Replica {
       if (!proc.isRunning()) throw new Error(`${this.name} exited during start-up (${last}):\n${proc.output()}`);
       if (Date.now() > deadline) throw new Error(`${this.name} was not ready within ${timeoutMs} ms (${last}):\n${proc.output()}`);
       try {
-        const res = await httpRequest(`${this.url}/readyz`, { caPem: fs.readFileSync(this.o.caFile), timeoutMs: 2_000 });
+        const res = await httpRequest(`${this.url}/readyz`, { caPem: fs.readFileSync(this.o.caFile), timeoutMs: 2_000, freshConnection: true });
         if (res.status === 200) return;
         last = `HTTP ${res.status} ${res.body}`;
       } catch (err) {
@@ -150,7 +150,7 @@ export class Replica {
 
   /** Reads this generation's counters from /metrics. */
   async scrape(): Promise<Counts> {
-    const res = await httpRequest(`${this.url}/metrics`, { caPem: fs.readFileSync(this.o.caFile), timeoutMs: 3_000 });
+    const res = await httpRequest(`${this.url}/metrics`, { caPem: fs.readFileSync(this.o.caFile), timeoutMs: 3_000, freshConnection: true });
     if (res.status !== 200) throw new Error(`${this.name} /metrics → ${res.status}`);
     const counts = parseCounts(res.body);
     this.countsByGeneration.set(this.generation, counts);
