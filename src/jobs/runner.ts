@@ -62,6 +62,8 @@ export class JobRunner {
   private readonly renewals = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
   private claiming = false;
+  /** Settles when the claim in progress (if any) has launched what it claimed. */
+  private claimDone: Promise<void> = Promise.resolve();
   private rerun = false;
 
   constructor(private readonly o: JobRunnerOptions) {
@@ -90,6 +92,9 @@ export class JobRunner {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // A claim still in flight would lease jobs after releaseAll below, to an owner that is gone:
+    // another replica could take them only when the lease runs out. Its jobs are ours to finish or hand back.
+    await this.claimDone;
     const all = Promise.allSettled([...this.active]);
     await Promise.race([all, new Promise((r) => setTimeout(r, deadlineMs).unref())]);
     // The jobs still running are handed back: their leases are no longer ours to renew.
@@ -110,6 +115,8 @@ export class JobRunner {
       return;
     }
     this.claiming = true;
+    let claimed!: () => void;
+    this.claimDone = new Promise<void>((resolve) => (claimed = resolve));
     try {
       for (const kind of Object.keys(this.o.concurrency) as JobKind[]) {
         const free = this.o.concurrency[kind] - (this.activeByKind.get(kind) ?? 0);
@@ -121,6 +128,7 @@ export class JobRunner {
       this.o.logger.error({ err }, 'job claim failed');
     } finally {
       this.claiming = false;
+      claimed();
     }
     if (!this.running) return;
     if (this.rerun) {
