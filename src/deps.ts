@@ -263,10 +263,12 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     logger,
     metrics,
     async close() {
-      housekeeping.stop();
+      // Housekeeping (the PCA audit) and the jobs wind down together, both before the database closes.
+      const housekeepingDone = housekeeping.stop(5_000);
       trustAnchors.stop();
       servingCertificate?.stop();
       await jobs.stop(10_000);
+      await housekeepingDone;
       await store.close();
       await closePca();
     },
