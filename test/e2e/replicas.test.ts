@@ -251,6 +251,7 @@ describe.skipIf(skip)('three gateway replicas on one PostgreSQL behind HAProxy',
           ...perReplica.map((p) => `  ${p.name}: ${p.requests} ACME requests, ${p.badNonce} badNonce, ${p.serverInternal} serverInternal (${p.events}); logged at warn or above: ${p.warnings}`),
           ...stats.map((s) => `  haproxy ${s.name}: ${s.status}, ${s.sessions} connections, ${s.connectErrors} connect errors, ${s.retries} retries, ${s.redispatches} redispatched`),
           `  jobs the killed replica held, taken over by another: ${takenOver.length} (${takenOver.map((j) => `${j.state} after ${j.attempts} runs`).join(', ') || 'none was running at the kill'})`,
+          `  requests acme-client re-sent after a reset (each may draw one badNonce): ${acmeClientResets(started).split('\n').filter(Boolean).length}`,
           `  client runs repeated after a connection reset: ${retries.length}${retries.length ? `\n    ${retries.join('\n    ')}` : ''}`,
           `  simulator: ${onSimulator.length} certificates signed (${onSimulator.length - issued.length} beyond the clients': the serving certificate and any order a reset client left behind), ${keys.length - new Set(keys).size} keys signed twice`,
         ].join('\n'),
@@ -258,6 +259,11 @@ describe.skipIf(skip)('three gateway replicas on one PostgreSQL behind HAProxy',
       for (const p of perReplica) expect(p.requests, `${p.name} answered no ACME request`).toBeGreaterThan(0);
       for (const s of stats) expect(s.sessions, `HAProxy sent no connection to ${s.name}`).toBeGreaterThan(0);
       expect(perReplica.reduce((n, p) => n + p.serverInternal, 0)).toBe(0);
+      // A nonce one replica issued is never refused by another: the only badNonce answers are to
+      // acme-client re-sending, after a reset, a request whose nonce the server had already spent
+      // (one each at most), and acme-client recovers from those with a fresh nonce.
+      const resent = acmeClientResets(started).split('\n').filter(Boolean).length;
+      expect(perReplica.reduce((n, p) => n + p.badNonce, 0)).toBeLessThanOrEqual(resent);
       // No key was signed twice, so a certificate the audit "found" would be a false alarm (the audit
       // on one replica racing another replica's issuance); a claim failing or a lease lost would be a
       // replica stepping on another's jobs, or on its own database while it shuts down.
