@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { splitListenAddress } from './platform/listen.js';
 import { splitCertificatePems } from './acme/pem.js';
 import { ValidityPolicy } from './acme/validity.js';
@@ -14,7 +15,7 @@ import { buildApp } from './http/app.js';
 import type { DirectoryRoutes } from './http/directory-routes.js';
 import { DEFAULT_DIRECTORY, Linker } from './acme/links.js';
 import { IssuancePolicy, type IssuanceRules } from './acme/issuance-policy.js';
-import { dataDirOf, eabKekPath } from './config/paths.js';
+import { eabKekPath } from './config/paths.js';
 import { EabKeyService } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
 import { IssuanceByDirectory, validityCapOf } from './jobs/issue-by-directory.js';
@@ -152,7 +153,9 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   // ---- storage, nonces, auth (shared: the verifier scopes kids and EAB keys to the directory) ----
   const store = o.store ?? (await openStore(config, logger));
   const nonces = await NonceService.create(store, clock, random, config.acme.nonceLifetimeSeconds * 1000);
-  const eab = new EabVerifier(store.eabKeys, EabKeySealer.fromFile(eabKekPath(config)), clock, logger);
+  // One key-encryption key seals the EAB keys and the serving certificate's key; replicas share it.
+  const sealer = EabKeySealer.fromFile(eabKekPath(config));
+  const eab = new EabVerifier(store.eabKeys, sealer, clock, logger);
   const verifier = new RequestVerifier(store.accounts, nonces, linker, new KeyCache(), eab);
 
   // ---- validation authority ----
@@ -225,7 +228,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     ],
     logger,
   );
-  const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, main.gateway.pca, clock, logger) : null;
+  const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, { pca: main.gateway.pca, clock, logger, store, sealer }) : null;
 
   for (const b of built) await b.trustAnchors.start();
   await new StartupRecovery({ store, clock, queue, logger }).run();
@@ -247,10 +250,12 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     logger,
     metrics,
     async close() {
-      housekeeping.stop();
+      // Housekeeping (the PCA audits) and the jobs wind down together, both before the database closes.
+      const housekeepingDone = housekeeping.stop(5_000);
       for (const b of built) b.trustAnchors.stop();
       servingCertificate?.stop();
       await jobs.stop(10_000);
+      await housekeepingDone;
       await store.close();
       for (const b of built) b.closePca();
       await sim?.running.close();
@@ -402,17 +407,33 @@ const FINISHED_JOB_RETENTION_MS = 7 * 86_400_000;
 
 /**
  * tls.mode "pca": the listener's own certificate comes from the PCA it fronts, for the external
- * URL's host, cached beside the database (pca/serving-certificate.ts).
+ * URL's host, kept in the database for every replica (its key sealed with the key-encryption key),
+ * obtained by one replica at a time under a lock, and copied beside the database
+ * (pca/serving-certificate.ts).
  */
-function servingCertificateFor(config: GatewayConfig, pca: PcaClient, clock: Clock, logger: Logger): ServingCertificateManager {
+function servingCertificateFor(
+  config: GatewayConfig,
+  d: { pca: PcaClient; clock: Clock; logger: Logger; store: Store; sealer: EabKeySealer },
+): ServingCertificateManager {
+  const host = new URL(config.server.externalUrl).hostname.replace(/^\[|\]$/g, '');
+  const key = `serving_certificate:${host}`;
   return new ServingCertificateManager({
-    pca,
-    host: new URL(config.server.externalUrl).hostname.replace(/^\[|\]$/g, ''),
+    pca: d.pca,
+    host,
     periodDays: Math.min(config.pca.period, 90),
-    cacheDir: dataDirOf(config),
+    // Beside the key-encryption key: the database's directory with SQLite, the replica's own with PostgreSQL.
+    cacheDir: dirname(eabKekPath(config)),
     renewAtFraction: config.server.tls.renewAtFraction,
-    clock,
-    logger,
+    clock: d.clock,
+    logger: d.logger,
+    shared: {
+      sealer: d.sealer,
+      store: {
+        read: () => d.store.settings.get(key),
+        write: (expected, next) => d.store.settings.compareAndSet(key, expected, next),
+        exclusive: (fn) => d.store.tryExclusive(key, fn),
+      },
+    },
   });
 }
 

@@ -54,9 +54,9 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     writeLinks(c);
   });
 
-  app.onError((err, c) => problemResponse(c, err, logger));
+  app.onError((err, c) => problemResponse(c, err, logger, deps.metrics));
   // The path is the client's (as long as the listener's header limit allows): cut short in the detail.
-  app.notFound((c) => problemResponse(c, new AcmeProblem('malformed', `no such resource: ${c.req.method} ${clip(c.req.path)}`, { status: 404 }), logger));
+  app.notFound((c) => problemResponse(c, new AcmeProblem('malformed', `no such resource: ${c.req.method} ${clip(c.req.path)}`, { status: 404 }), logger, deps.metrics));
 
   // ---- operations ----
   app.get('/livez', (c) => c.json({ status: 'ok' }));
@@ -99,7 +99,7 @@ function writeLinks(c: Ctx): void {
   }
 }
 
-function problemResponse(c: Ctx, err: unknown, logger: Logger): Response {
+function problemResponse(c: Ctx, err: unknown, logger: Logger, metrics: Metrics): Response {
   let problem: AcmeProblem;
   if (err instanceof AcmeProblem) {
     problem = err;
@@ -107,6 +107,7 @@ function problemResponse(c: Ctx, err: unknown, logger: Logger): Response {
     logger.error({ err, requestId: c.get('requestId'), method: c.req.method, path: c.req.path }, 'unhandled error');
     problem = new AcmeProblem('serverInternal', `the server experienced an internal error (request ${c.get('requestId') ?? '?'})`);
   }
+  metrics.problems.inc({ type: problem.type });
   for (const [k, v] of Object.entries(problem.headers ?? {})) c.header(k, v);
   return c.body(JSON.stringify(problem.toDocument()), problem.status as 400, { 'Content-Type': PROBLEM_TYPE });
 }

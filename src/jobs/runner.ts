@@ -25,8 +25,14 @@ export class RetryLater extends Error {
   }
 }
 
-/** How long a claimed job stays leased to its runner without a renewal. */
-const DEFAULT_LEASE_MS = 5 * 60_000;
+/**
+ * How long a claimed job stays leased to its runner without a renewal. The lease is renewed every
+ * third of it while the job runs, so its length only bounds how long the jobs of a replica that
+ * died (SIGKILL, a lost machine) wait before another replica takes them over: a client polling an
+ * order or a challenge it held sees it settle within about this long, well inside the minute or
+ * so that certbot and lego keep polling. Two renewals in a row may fail before the lease is lost.
+ */
+const DEFAULT_LEASE_MS = 20_000;
 
 export interface JobRunnerOptions {
   store: Store;
@@ -56,6 +62,8 @@ export class JobRunner {
   private readonly renewals = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
   private claiming = false;
+  /** Settles when the claim in progress (if any) has launched what it claimed. */
+  private claimDone: Promise<void> = Promise.resolve();
   private rerun = false;
 
   constructor(private readonly o: JobRunnerOptions) {
@@ -65,6 +73,8 @@ export class JobRunner {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // The owner is what the jobs table names as lease_owner: this line says which replica that is.
+    this.o.logger.info({ owner: this.o.owner }, 'job runner started');
     this.schedule(0);
   }
 
@@ -82,6 +92,9 @@ export class JobRunner {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // A claim still in flight would lease jobs after releaseAll below, to an owner that is gone:
+    // another replica could take them only when the lease runs out. Its jobs are ours to finish or hand back.
+    await this.claimDone;
     const all = Promise.allSettled([...this.active]);
     await Promise.race([all, new Promise((r) => setTimeout(r, deadlineMs).unref())]);
     // The jobs still running are handed back: their leases are no longer ours to renew.
@@ -102,6 +115,8 @@ export class JobRunner {
       return;
     }
     this.claiming = true;
+    let claimed!: () => void;
+    this.claimDone = new Promise<void>((resolve) => (claimed = resolve));
     try {
       for (const kind of Object.keys(this.o.concurrency) as JobKind[]) {
         const free = this.o.concurrency[kind] - (this.activeByKind.get(kind) ?? 0);
@@ -113,6 +128,7 @@ export class JobRunner {
       this.o.logger.error({ err }, 'job claim failed');
     } finally {
       this.claiming = false;
+      claimed();
     }
     if (!this.running) return;
     if (this.rerun) {

@@ -12,6 +12,7 @@ export class Metrics {
   readonly pcaCalls: Histogram<'operation' | 'outcome'>;
   readonly jobsInFlight: Gauge;
   readonly jobRuns: Counter<'kind' | 'outcome'>;
+  readonly problems: Counter<'type'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -51,6 +52,14 @@ export class Metrics {
       name: 'acme_job_runs_total',
       help: 'Background job runs by kind and outcome: done, retry, gave_up',
       labelNames: ['kind', 'outcome'],
+      registers: [this.registry],
+    });
+    // Which problems clients get (badNonce, orderNotReady, serverInternal…): behind a load balancer,
+    // the first sign of replicas that do not agree (a nonce one refuses that another issued).
+    this.problems = new Counter({
+      name: 'acme_problems_total',
+      help: 'Problem documents answered, by ACME error type',
+      labelNames: ['type'],
       registers: [this.registry],
     });
     const metrics = this;

@@ -144,6 +144,11 @@ export interface Store {
     getOrCreate(key: string, make: () => string): Promise<string>;
     get(key: string): Promise<string | null>;
     set(key: string, value: string): Promise<void>;
+    /**
+     * Stores value under key only while the key still holds expected (null: while it is absent), in
+     * one conditional write; false when another writer changed it first (then nothing is written).
+     */
+    compareAndSet(key: string, expected: string | null, value: string): Promise<boolean>;
   };
   nonces: {
     /** true the first time a nonce is redeemed, false on replay. */

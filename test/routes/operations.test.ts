@@ -54,6 +54,18 @@ describe('/livez, /readyz, /metrics', () => {
     expect(text).toMatch(/acme_jobs_in_flight 0\n/);
   });
 
+  it('problem documents are counted by type (a replayed nonce is a badNonce)', async () => {
+    const t = await startTestGateway();
+    gateways.push(t);
+    const c = await AcmeTestClient.withAccount(t);
+    const nonce = await c.nonce();
+    expect((await c.postAsGet(c.kid!, { nonce })).status).toBe(200);
+    expect((await c.postAsGet(c.kid!, { nonce })).status).toBe(400);
+    expect((await c.postAsGet(c.kid!, { nonce })).status).toBe(400);
+    const text = await (await t.request('/metrics')).text();
+    expect(text).toMatch(/acme_problems_total\{type="badNonce"\} 2\n/);
+  });
+
   it('not ready (503) while the PCA keeps failing and the circuit breaker is open', async () => {
     const down = () => Promise.reject(new PcaError('network', 'connection refused'));
     const failingPca: PcaClient = { sign: down, chain: down, revoke: down, getCert: down, listCerts: down, crl: down };

@@ -206,6 +206,18 @@ export function describeReplicaContract(name: string, make: () => Promise<Replic
       }
     });
 
+    it('settings.compareAndSet over one value on two replicas at once: exactly one replaces it', async () => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const key = `cas-${round}`;
+        const [x, y] = await Promise.all([a.settings.compareAndSet(key, null, 'from-a'), b.settings.compareAndSet(key, null, 'from-b')]);
+        expect([x, y].filter(Boolean)).toHaveLength(1);
+        const first = (await a.settings.get(key))!;
+        const [p, q] = await Promise.all([a.settings.compareAndSet(key, first, 'a2'), b.settings.compareAndSet(key, first, 'b2')]);
+        expect([p, q].filter(Boolean)).toHaveLength(1);
+        expect(await b.settings.get(key)).toBe(p ? 'a2' : 'b2');
+      }
+    });
+
     it('one account key registered on two replicas at once: one account, the other gets it back', async () => {
       for (let round = 0; round < ROUNDS; round++) {
         const thumbprint = `tp-${round}`;

@@ -144,6 +144,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.settings.set('w', '2');
         expect(await store.settings.get('w')).toBe('2');
       });
+
+      it('compareAndSet: writes only over the value it expects (null: only where absent)', async () => {
+        expect(await store.settings.compareAndSet('c', null, 'one')).toBe(true);
+        expect(await store.settings.compareAndSet('c', null, 'again')).toBe(false);
+        expect(await store.settings.get('c')).toBe('one');
+        expect(await store.settings.compareAndSet('c', 'stale', 'two')).toBe(false);
+        expect(await store.settings.get('c')).toBe('one');
+        expect(await store.settings.compareAndSet('c', 'one', 'two')).toBe(true);
+        expect(await store.settings.get('c')).toBe('two');
+        expect(await store.settings.compareAndSet('absent', 'x', 'y')).toBe(false);
+        expect(await store.settings.get('absent')).toBeNull();
+      });
     });
 
     // ---------- nonces ----------
