@@ -50,6 +50,14 @@ import type { Store } from './store/types.js';
 import { createCaaChecker, createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
 import { CaaRecheck, type CaaWiring } from './jobs/caa-recheck.js';
 import type { ChallengeType, ChallengeValidator } from './validation/types.js';
+import { buildAdminListener, buildOpsParts, type AdminListenerParts } from './deps-ops.js';
+import { RequestScope } from './platform/request-scope.js';
+import type { PostJson } from './platform/webhook-post.js';
+import type { AdminToken } from './platform/admin-token.js';
+import { JobQueue as AdminJobQueue } from './jobs/queue.js';
+import { OpsEvents } from './services/ops-events.js';
+import { OperatorActions } from './services/operator-actions.js';
+import { AdminReadModel } from './admin/read-model.js';
 
 // The one wiring site: every component is built here and passed in. Tests build the same graph
 // with fakes through the overrides.
@@ -67,6 +75,11 @@ export interface GatewayOverrides {
   jobPollMs?: number;
   /** Node process metrics in /metrics (off in tests that build several gateways). */
   defaultMetrics?: boolean;
+  /** The request context the logger reads (tests that check log lines build the logger with it). */
+  requestScope?: RequestScope;
+  /** How webhooks are POSTed (tests: a fake). */
+  webhookPost?: PostJson;
+  adminToken?: AdminToken;
 }
 
 export interface Gateway {
@@ -85,6 +98,8 @@ export interface Gateway {
   servingCertificate: ServingCertificateManager | null;
   logger: Logger;
   metrics: Metrics;
+  /** The admin listener's app (/metrics, /livez, /readyz, the console, /api) and its token. */
+  admin: AdminListenerParts;
   close(): Promise<void>;
 }
 
@@ -92,7 +107,9 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   ensureX509Crypto();
   const clock = o.clock ?? systemClock;
   const random = o.random ?? cryptoRandom;
-  const logger = o.logger ?? createLogger({ level: config.logging.level, secrets: [config.pca.secretKey, config.pca.accessKey] });
+  const scope = o.requestScope ?? new RequestScope();
+  const pretty = config.logging.format === 'pretty' || (config.logging.format === 'auto' && process.stdout.isTTY === true);
+  const logger = o.logger ?? createLogger({ level: config.logging.level, secrets: [config.pca.secretKey, config.pca.accessKey], scope, pretty });
   const linker = new Linker(config.server.externalUrl);
 
   // ---- the Private CA ----
@@ -186,7 +203,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
 
   // ---- services and jobs ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
-  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config), jobs: queue };
+  const ops = buildOpsParts({ config, store, clock, random, logger, metrics, queue, scope, ...(o.webhookPost ? { post: o.webhookPost } : {}) });
+  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config), jobs: queue, events: ops.events };
   const validity = new ValidityPolicy({ defaultPeriodDays: config.pca.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
   const search = new PcaCertificateSearch(pca);
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }) });
@@ -195,13 +213,14 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     clock,
     logger: logger.child({ component: 'jobs' }),
     owner: `gw-${randomId(random)}`,
-    concurrency: { validate: config.validation.concurrency, issue: config.pca.issuanceConcurrency },
+    concurrency: { validate: config.validation.concurrency, issue: config.pca.issuanceConcurrency, notify: 4 },
     pollMs: o.jobPollMs ?? 500,
     queue,
     metrics,
     handlers: {
-      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics, caa),
-      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }), metrics, ...(caa ? { caaRecheck: new CaaRecheck({ store, caa, clock, logger }) } : {}) }),
+      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics, caa, ops.events),
+      issue: new IssuanceJob({ store, pca, search, validity, trustAnchors: () => trustAnchors.current(), clock, random, logger: logger.child({ component: 'issuance' }), metrics, events: ops.events, ...(caa ? { caaRecheck: new CaaRecheck({ store, caa, clock, logger }) } : {}) }),
+      notify: ops.notify,
     },
   });
   metrics.observeJobsInFlight(() => jobs.inFlight);
@@ -222,11 +241,14 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     renewalInfo: new RenewalInfoService(ctx),
     logger,
     random,
-    ready: async () => {
-      await store.ping();
-      if (pca.breakerState() === 'open') throw new Error('the Private CA is failing (circuit breaker open)');
-    },
+    scope,
+    events: ops.events,
   });
+  const ready = async () => {
+    await store.ping();
+    if (pca.breakerState() === 'open') throw new Error('the Private CA is failing (circuit breaker open)');
+  };
+  const admin = buildAdminListener({ config, store, clock, random, logger, metrics, scope, ops, pca, trustAnchorPems: () => trustAnchors.pems(), ready, ...(o.adminToken ? { token: o.adminToken } : {}) });
 
   // Housekeeping: redeemed nonces past their lifetime, finished jobs after a week (kept that long for
   // post-mortems of an order's timeline), and the PCA audit.
@@ -236,6 +258,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
       { name: 'prune finished jobs', everyMs: 10 * 60_000, run: () => store.jobs.pruneFinished(clock.nowMs() - FINISHED_JOB_RETENTION_MS) },
       // Replicas sharing a database audit it once: whoever holds the lock runs, the others skip.
       { name: 'PCA audit', everyMs: config.pca.auditIntervalMs, run: () => store.tryExclusive('pca-audit', () => audit.run()) },
+      ...ops.tasks,
     ],
     logger,
   );
@@ -259,6 +282,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     servingCertificate,
     logger,
     metrics,
+    admin,
     async close() {
       housekeeping.stop();
       trustAnchors.stop();
@@ -307,14 +331,26 @@ export interface AdminParts {
   store: Store;
   eabKeys: EabKeyService;
   clock: Clock;
+  /** The admin read model and actions, over the database (no PCA: revocation goes through the admin API). */
+  readModel: AdminReadModel;
+  actions: OperatorActions;
+  events: OpsEvents;
+  config: GatewayConfig;
   close(): Promise<void>;
 }
 
 export async function buildAdmin(config: GatewayConfig, o: { clock?: Clock; random?: Random; store?: Store; logger?: Logger } = {}): Promise<AdminParts> {
   const clock = o.clock ?? systemClock;
   const store = o.store ?? (await openStore(config, o.logger ?? createLogger({ level: config.logging.level })));
-  const eabKeys = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), clock, o.random ?? cryptoRandom);
-  return { store, eabKeys, clock, close: () => store.close() };
+  const random = o.random ?? cryptoRandom;
+  const logger = o.logger ?? createLogger({ level: config.logging.level });
+  const eabKeys = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), clock, random);
+  // Webhook deliveries an admin command causes are queued in the database; the running gateway sends them.
+  const queue = new AdminJobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
+  const events = new OpsEvents({ store, clock, random, logger, jobs: queue, webhooks: config.notifications.webhooks.map((h) => ({ url: h.url, events: h.events })) });
+  const readModel = new AdminReadModel({ store, clock });
+  const actions = new OperatorActions({ store, clock, logger, events });
+  return { store, eabKeys, clock, readModel, actions, events, config, close: () => store.close() };
 }
 
 /**

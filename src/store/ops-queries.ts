@@ -89,7 +89,7 @@ export function opsIntents(q: OpsQueries): OpsStore {
     },
     reports: {
       listAccounts: async (f) => {
-        const w = where([f.status !== undefined && ['a.status = ?', f.status]]);
+        const w = where([f.status !== undefined && ['a.status = ?', f.status], f.id !== undefined && ['a.id = ?', f.id]]);
         const rows = await q.all(
           `SELECT a.*,
              (SELECT COUNT(*) FROM orders o WHERE o.account_id = a.id) AS n_orders,

@@ -119,7 +119,7 @@ export interface OpsStore {
     list(filter: AuditFilter): Promise<AuditEvent[]>;
   };
   reports: {
-    listAccounts(filter: { status?: Account['status']; limit: number }): Promise<AccountSummary[]>;
+    listAccounts(filter: { status?: Account['status']; id?: string; limit: number }): Promise<AccountSummary[]>;
     /** Newest first. */
     listOrders(filter: OrderFilter): Promise<Order[]>;
     authorizationHistory(orderId: string): Promise<AuthorizationHistory[]>;
