@@ -75,7 +75,8 @@ export function buildTimeline(t: TimelineInput): TimelineEntry[] {
   if (t.certificate) {
     const c = t.certificate;
     add(c.createdAt.getTime(), 6, { at: iso(c.createdAt.getTime()), event: 'certificate.issued', summary: `certificate issued: serial ${c.serialHex}, valid until ${c.notAfter.toISOString()}`, outcome: 'valid' });
-    if (c.revokedAt) add(c.revokedAt.getTime(), 7, { at: iso(c.revokedAt.getTime()), event: 'certificate.revoked', summary: `certificate revoked (reason ${c.revocationReason ?? 0})`, outcome: 'revoked' });
+    // The audit trail's revocation (which says who) replaces the bare one from the certificate row.
+    if (c.revokedAt && !t.audit.some((e) => e.action === 'certificate.revoked')) add(c.revokedAt.getTime(), 7, { at: iso(c.revokedAt.getTime()), event: 'certificate.revoked', summary: `certificate revoked (reason ${c.revocationReason ?? 0})`, outcome: 'revoked' });
   } else if (order.status === 'invalid') {
     add(order.updatedAt.getTime(), 6, {
       at: iso(order.updatedAt.getTime()),

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { DEFAULT_DIRECTORY } from '../acme/links.js';
 import { buildAdmin } from '../deps.js';
 import { parseExpiry } from '../services/eab-keys.js';
+import { cliOperator } from './admin-context.js';
 
 const USAGE = `Usage:
   acme-pca-gateway eab create --label LABEL [--expires 30d|ISO-DATE] [--config FILE]
@@ -31,6 +32,7 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
         }
         const expires = values.expires ? parseExpiry(values.expires, now()) : null;
         const key = await service.create(DEFAULT_DIRECTORY, values.label, expires);
+        await admin.events.record({ action: 'admin.eab.created', actor: cliOperator(), eabKeyId: key.keyId, directory: DEFAULT_DIRECTORY, detail: { label: key.label } });
         if (values.json) out.write(`${JSON.stringify({ keyId: key.keyId, hmacKey: key.hmacKey, label: key.label, expiresAt: key.expiresAt })}\n`);
         else
           out.write(
@@ -67,6 +69,7 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
           return 2;
         }
         const done = await service.revoke(id);
+        if (done) await admin.events.record({ action: 'admin.eab.revoked', actor: cliOperator(), eabKeyId: id });
         out.write(done ? `revoked ${id}\n` : `no unrevoked key ${id}\n`);
         return done ? 0 : 1;
       }
