@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { parseSince } from '../admin/duration.js';
 import type { Account, OrderStatus } from '../acme/types.js';
 import { OperatorActionError } from '../services/operator-actions.js';
-import { cliOperator, defaultIo, short, UsageError, withAdmin, type Io } from './admin-context.js';
+import { cliOperator, defaultIo, idsAsPositionals, short, UsageError, withAdmin, type Io } from './admin-context.js';
 import { json, table } from './format.js';
 
 // `accounts list|show|deactivate`, `orders list|show`, `audit list|export`: the admin read model
@@ -31,7 +31,7 @@ const OPTIONS = {
 
 function parse(args: string[]) {
   try {
-    return parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
+    return parseArgs({ args: idsAsPositionals(args, OPTIONS), allowPositionals: true, strict: true, options: OPTIONS });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

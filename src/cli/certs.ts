@@ -4,7 +4,7 @@ import { parseDurationMs } from '../admin/duration.js';
 import { adminTokenPath } from '../config/paths.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { splitListenAddress } from '../platform/listen.js';
-import { defaultIo, short, UsageError, withAdmin, type Io } from './admin-context.js';
+import { defaultIo, idsAsPositionals, short, UsageError, withAdmin, type Io } from './admin-context.js';
 import { json, table } from './format.js';
 
 // `certs list|show|revoke`. Listing and showing read the database; revoking must reach the Private
@@ -18,24 +18,26 @@ export const CERTS_USAGE = `Usage:
   acme-pca-gateway certs revoke SERIAL [--reason 0-10] [--config FILE]     (through the running gateway's admin listener)
 `;
 
+const CERTS_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean', default: false },
+  'expiring-within': { type: 'string' },
+  'not-renewed': { type: 'boolean', default: false },
+  name: { type: 'string' },
+  account: { type: 'string' },
+  limit: { type: 'string' },
+  reason: { type: 'string' },
+} as const;
+
 export async function certsCommand(args: string[], io: Io = defaultIo()): Promise<number> {
   const [sub, ...rest] = args;
   let parsed;
   try {
     parsed = parseArgs({
-      args: rest,
+      args: idsAsPositionals(rest, CERTS_OPTIONS),
       allowPositionals: true,
       strict: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        json: { type: 'boolean', default: false },
-        'expiring-within': { type: 'string' },
-        'not-renewed': { type: 'boolean', default: false },
-        name: { type: 'string' },
-        account: { type: 'string' },
-        limit: { type: 'string' },
-        reason: { type: 'string' },
-      },
+      options: CERTS_OPTIONS,
     });
   } catch (err) {
     throw new UsageError((err as Error).message);

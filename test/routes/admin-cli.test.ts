@@ -228,3 +228,11 @@ it('the admin token file was created 0600 at the first start', () => {
   expect(statSync(path).mode & 0o777).toBe(0o600);
   expect(readFileSync(path, 'utf8').trim()).toBe(t.gw.admin.token.token);
 });
+
+it('an id that starts with "-" (random base64url) is an id, not an option', async () => {
+  const { idsAsPositionals } = await import('../../src/cli/admin-context.js');
+  const options = { config: { type: 'string' as const, short: 'c' }, json: { type: 'boolean' as const } };
+  expect(idsAsPositionals(['-5xAbc', '--json', '-c', 'f.yaml'], options)).toEqual(['--json', '-c', 'f.yaml', '--', '-5xAbc']);
+  expect(idsAsPositionals(['--config=f', '--bogus', 'x'], options)).toEqual(['--config=f', '--bogus', '--', 'x']);
+  expect((await run(ordersCommand, 'show', '-no-such-order')).code).toBe(1);
+});
