@@ -38,9 +38,23 @@ export class OpsEvents implements OpsEventSink {
     },
   ) {}
 
+  private lastMs = -1;
+  private sameMs = 0;
+
+  /**
+   * The audit trail is read in (time, id) order; events of one millisecond keep the order they were
+   * recorded in because the id starts with the time and a counter within it (then randomness, so
+   * ids from several replicas never collide).
+   */
+  private nextId(nowMs: number): string {
+    this.sameMs = nowMs === this.lastMs ? this.sameMs + 1 : 0;
+    this.lastMs = nowMs;
+    return `${nowMs.toString(36).padStart(9, '0')}${this.sameMs.toString(36).padStart(3, '0')}${randomId(this.o.random)}`;
+  }
+
   async record(e: OpsEvent): Promise<void> {
     const now = this.o.clock.now();
-    const id = randomId(this.o.random);
+    const id = this.nextId(now.getTime());
     const request = this.o.scope?.current();
     const actor = e.actor ?? (e.accountId && request ? { kind: 'account' as const, name: e.accountId } : { kind: 'system' as const, name: null });
     if (e.audit !== false) {
