@@ -86,7 +86,9 @@ function caLifetimes(anchors: string[], chain: string[], nowMs: number): Console
       if (seen.has(c.fingerprint256)) return;
       seen.add(c.fingerprint256);
       const notAfter = new Date(c.validTo);
-      out.push({ role, subject: c.subject.replace(/\n/g, ', '), notAfter: notAfter.toISOString(), daysLeft: Math.floor((notAfter.getTime() - nowMs) / DAY_MS) });
+      // The common name says which CA it is; the whole subject when there is none.
+      const cn = /(?:^|\n)CN=([^\n]+)/.exec(c.subject)?.[1];
+      out.push({ role, subject: cn ?? c.subject.replace(/\n/g, ', '), notAfter: notAfter.toISOString(), daysLeft: Math.floor((notAfter.getTime() - nowMs) / DAY_MS) });
     } catch {
       // not a certificate: nothing to show
     }
