@@ -174,6 +174,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
         ? [simulator.rootPem]
         : null;
   const trustAnchors = new TrustAnchors({ pca, fixed: fixedAnchors?.map((p) => new X509Certificate(p)) ?? null, logger });
+  metrics.observeCaNotAfter(() => trustAnchors.current().map((a) => Date.parse(a.validTo)));
 
   // ---- storage, nonces, auth ----
   const store = o.store ?? (await openStore(config, logger));

@@ -30,6 +30,7 @@ export class Metrics {
   readonly jobQueueDepth: Gauge<'kind'>;
   readonly jobQueueOldestAge: Gauge<'kind'>;
   readonly certificatesExpiring: Gauge<'within'>;
+  readonly caNotAfter: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -129,6 +130,15 @@ export class Metrics {
         this.set({ within: '30d' }, s.expiringWithin30d);
       },
     });
+    this.caNotAfter = new Gauge({
+      name: 'acme_ca_not_after_timestamp_seconds',
+      help: 'When the soonest-expiring trust anchor the gateway checks chains against expires (Unix time)',
+      registers: [this.registry],
+      collect() {
+        const times = metrics.caNotAfterProvider();
+        if (times.length) this.set(Math.min(...times) / 1000);
+      },
+    });
     this.jobsInFlight = new Gauge({
       name: 'acme_jobs_in_flight',
       help: 'Background jobs running now in this process',
@@ -140,6 +150,12 @@ export class Metrics {
   }
 
   private jobsInFlightProvider: () => number = () => 0;
+  private caNotAfterProvider: () => number[] = () => [];
+
+  /** The trust anchors' notAfter (epoch ms), read at each scrape. */
+  observeCaNotAfter(read: () => number[]): void {
+    this.caNotAfterProvider = read;
+  }
   private snapshotProvider: () => Promise<OpsSnapshot> = async () => EMPTY_SNAPSHOT;
   private current: OpsSnapshot = EMPTY_SNAPSHOT;
 

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcaError } from '../../src/pca/errors.js';
 import type { PcaClient } from '../../src/pca/types.js';
@@ -93,6 +94,8 @@ describe('the admin listener: /livez, /readyz, /metrics', () => {
     expect(text).toMatch(/acme_problems_total\{type="badNonce"\} 1\n/);
     expect(text).toMatch(/acme_jobs_in_flight 0\n/);
     expect(text).toMatch(/acme_certificates_expiring\{within="30d"\} 0\n/);
+    const caNotAfter = Number(/^acme_ca_not_after_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
+    expect(caNotAfter * 1000).toBe(Date.parse(new X509Certificate(t.gw.trustAnchorPems()[0]!).validTo));
     // Nothing names a certificate or a host: no per-name labels.
     expect(text).not.toMatch(/example\.com/);
   });
