@@ -105,6 +105,7 @@ export function buildAdminListener(p: {
     consoleData: () => consoleSource.data(),
     scope: p.scope,
     random: p.random,
+    clock: p.clock,
     logger: p.logger.child({ component: 'admin' }),
   });
   return { app: app as unknown as Hono, token, console: consoleSource };

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { Account, OrderStatus } from '../acme/types.js';
+import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Random } from '../platform/random.js';
@@ -37,6 +38,7 @@ export interface AdminAppDeps {
   consoleData: () => Promise<ConsoleData>;
   scope: RequestScope;
   random: Random;
+  clock: Clock;
   logger: Logger;
 }
 
@@ -139,9 +141,9 @@ export function buildAdminApp(d: AdminAppDeps): Hono<Env> {
     return c.json(await d.readModel.certificate(view.id));
   });
 
-  app.get('/api/audit', async (c) => c.json(await d.readModel.audit(auditFilter(c))));
+  app.get('/api/audit', async (c) => c.json(await d.readModel.audit(auditFilter(c, d.clock.nowMs()))));
   app.get('/api/audit/export', async (c) => {
-    const events = await d.readModel.audit({ ...auditFilter(c), limit: 100_000 });
+    const events = await d.readModel.audit({ ...auditFilter(c, d.clock.nowMs()), limit: 100_000 });
     return c.body(events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : ''), 200, { 'Content-Type': 'application/x-ndjson' });
   });
 
@@ -153,9 +155,9 @@ function limitOf(c: Context): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, 10_000) : 100;
 }
 
-function auditFilter(c: Context) {
+function auditFilter(c: Context, nowMs: number) {
   const since = c.req.query('since');
-  const sinceMs = since ? parseSince(since, Date.now()) : null;
+  const sinceMs = since ? parseSince(since, nowMs) : null;
   const action = c.req.query('action');
   return { limit: limitOf(c), ...(sinceMs !== null ? { sinceMs } : {}), ...(action ? { action } : {}) };
 }

@@ -36,7 +36,7 @@ details{border-bottom:1px solid #eef0f3;padding:4px 0}summary{cursor:pointer}
 .explain{background:#fff4f4;border-left:3px solid #b3261e;padding:6px 10px;margin:6px 0}
 svg text{font-size:11px;fill:#5a6475}svg .issued{fill:#2e7d4f}svg .failed{fill:#c62828}svg .axis{stroke:#aab2bf}
 .legend span{margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
-code{font-family:ui-monospace,monospace;font-size:12px}`;
+code{font-family:ui-monospace,monospace;font-size:12px}.muted{color:#5a6475}`;
 
 function orderBlock(o: OrderDetail): string {
   const failed = o.status === 'invalid';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acme, acmeClientAutoHttp01, type Http01Responder } from './support/acmeClient.js';
 import { startAcmeClientGateway } from './support/acme-gateway.js';
 import { binariesRequired, requireBinary } from './support/binaries.js';
-import { repoRoot } from './support/build.js';
+import { gatewayEntry, repoRoot } from './support/build.js';
 import type { Gateway } from './support/gateway.js';
 import { useHarness } from './support/harness.js';
 
@@ -88,6 +88,24 @@ describe.skipIf(chromiumMissing || challBin.skip)('the console in headless Chrom
     } finally {
       await context.close();
     }
+  });
+
+  it('the built binary\'s admin commands see the same orders: certs list --json, orders show --json, exit codes', async () => {
+    const cli = (...args: string[]) => h.run(process.execPath, [gatewayEntry(), ...args, '--config', gateway.configPath], { cwd: repoRoot, timeoutMs: 60_000 });
+    const certs = await cli('certs', 'list', '--json');
+    expect(certs.code).toBe(0);
+    const list = JSON.parse(certs.stdout) as Array<{ serial: string; names: string[]; notAfter: string; status: string; account: string; order: string }>;
+    expect(list.map((c) => c.order).sort()).toEqual([...made.ok].sort());
+    for (const c of list) expect(Object.keys(c)).toEqual(expect.arrayContaining(['serial', 'names', 'notAfter', 'status', 'account', 'order']));
+    const shown = await cli('orders', 'show', made.failed, '--json');
+    expect(shown.code).toBe(0);
+    const order = JSON.parse(shown.stdout) as { status: string; timeline: Array<{ event: string }> };
+    expect(order.status).toBe('invalid');
+    expect(order.timeline.map((e) => e.event)).toContain('pca.sign');
+    expect((await cli('orders', 'show', 'no-such-order')).code).toBe(1);
+    const usage = await cli('certs', 'list', '--expiring-within', 'soon');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/not a duration like 30d/);
   });
 
   it('without the token the console asks for it (401 with a Basic challenge)', async () => {

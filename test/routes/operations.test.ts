@@ -105,7 +105,7 @@ describe('the admin listener: /livez, /readyz, /metrics', () => {
     const real = { chain: async () => ['-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n'] };
     const down = () => Promise.reject(new PcaError('network', 'connection refused'));
     const flaky: PcaClient = { sign: down, chain: () => (up ? real.chain() : down()), revoke: down, getCert: down, listCerts: down, crl: down };
-    const t = await startTestGateway({ overrides: { pca: flaky, trustAnchorPems: [] }, config: { pca: { breakerCooldownMs: 200 } } });
+    const t = await startTestGateway({ overrides: { pca: flaky, trustAnchorPems: [] }, config: { pca: { breakerCooldownMs: 3000 } } });
     gateways.push(t);
     // Each call retries with backoff; the breaker opens after enough consecutive failures.
     for (let i = 0; i < 3; i++) await t.gw.pca.chain().catch(() => undefined);
@@ -114,7 +114,7 @@ describe('the admin listener: /livez, /readyz, /metrics', () => {
     expect(await res.json()).toMatchObject({ status: 'not ready', reason: expect.stringMatching(/circuit breaker open/) });
     // The PCA is back: after the cooldown one call goes through, the breaker closes, ready again.
     up = true;
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 3100));
     await t.gw.pca.chain();
     const back = await t.admin('/readyz', { token: null });
     expect(back.status).toBe(200);
