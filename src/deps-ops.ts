@@ -6,7 +6,7 @@ import type { NotifyEvent } from './acme/ops-events.js';
 import type { GatewayConfig } from './config/schema.js';
 import { adminTokenPath } from './config/paths.js';
 import { NotifyJob } from './jobs/notify.js';
-import type { JobQueue } from './jobs/queue.js';
+import { DEFAULT_VALIDATION_DEADLINE_MS, JobQueue } from './jobs/queue.js';
 import { loadAdminToken, type AdminToken } from './platform/admin-token.js';
 import type { Clock } from './platform/clock.js';
 import type { Logger } from './platform/logger.js';
@@ -109,4 +109,18 @@ export function buildAdminListener(p: {
     logger: p.logger.child({ component: 'admin' }),
   });
   return { app: app as unknown as Hono, token, console: consoleSource };
+}
+
+/** What the admin commands (cli/) use besides the store: the read model, the actions, the audit trail. */
+export interface CommandOps {
+  readModel: AdminReadModel;
+  actions: OperatorActions;
+  events: OpsEvents;
+}
+
+export function buildCommandOps(p: { config: GatewayConfig; store: Store; clock: Clock; random: Random; logger: Logger }): CommandOps {
+  // Webhook deliveries a command causes are queued in the database; the running gateway sends them.
+  const queue = new JobQueue({ random: p.random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: p.config.pca.issuanceDeadlineMs } });
+  const events = new OpsEvents({ store: p.store, clock: p.clock, random: p.random, logger: p.logger, jobs: queue, webhooks: p.config.notifications.webhooks.map((h) => ({ url: h.url, events: h.events })) });
+  return { readModel: new AdminReadModel({ store: p.store, clock: p.clock }), actions: new OperatorActions({ store: p.store, clock: p.clock, logger: p.logger, events }), events };
 }

@@ -54,10 +54,7 @@ import { buildAdminListener, buildOpsParts, type AdminListenerParts } from './de
 import { RequestScope } from './platform/request-scope.js';
 import type { PostJson } from './platform/webhook-post.js';
 import type { AdminToken } from './platform/admin-token.js';
-import { JobQueue as AdminJobQueue } from './jobs/queue.js';
-import { OpsEvents } from './services/ops-events.js';
-import { OperatorActions } from './services/operator-actions.js';
-import { AdminReadModel } from './admin/read-model.js';
+import { buildCommandOps, type CommandOps } from './deps-ops.js';
 
 // The one wiring site: every component is built here and passed in. Tests build the same graph
 // with fakes through the overrides.
@@ -328,30 +325,22 @@ function servingCertificateFor(config: GatewayConfig, pca: PcaClient, clock: Clo
 }
 
 /** What the admin commands (cli/) need, built from the same configuration as the gateway. */
-export interface AdminParts {
+export interface AdminParts extends CommandOps {
   store: Store;
   eabKeys: EabKeyService;
   clock: Clock;
-  /** The admin read model and actions, over the database (no PCA: revocation goes through the admin API). */
-  readModel: AdminReadModel;
-  actions: OperatorActions;
-  events: OpsEvents;
   config: GatewayConfig;
   close(): Promise<void>;
 }
 
 export async function buildAdmin(config: GatewayConfig, o: { clock?: Clock; random?: Random; store?: Store; logger?: Logger } = {}): Promise<AdminParts> {
   const clock = o.clock ?? systemClock;
-  const store = o.store ?? (await openStore(config, o.logger ?? createLogger({ level: config.logging.level })));
+  // On stderr: an admin command's stdout is its output (--json for scripts).
+  const logger = o.logger ?? createLogger({ level: config.logging.level, destination: process.stderr });
+  const store = o.store ?? (await openStore(config, logger));
   const random = o.random ?? cryptoRandom;
-  const logger = o.logger ?? createLogger({ level: config.logging.level });
   const eabKeys = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), clock, random);
-  // Webhook deliveries an admin command causes are queued in the database; the running gateway sends them.
-  const queue = new AdminJobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
-  const events = new OpsEvents({ store, clock, random, logger, jobs: queue, webhooks: config.notifications.webhooks.map((h) => ({ url: h.url, events: h.events })) });
-  const readModel = new AdminReadModel({ store, clock });
-  const actions = new OperatorActions({ store, clock, logger, events });
-  return { store, eabKeys, clock, readModel, actions, events, config, close: () => store.close() };
+  return { store, eabKeys, clock, ...buildCommandOps({ config, store, clock, random, logger }), config, close: () => store.close() };
 }
 
 /**
