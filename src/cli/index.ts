@@ -55,13 +55,13 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
     case 'db':
       return adminCommand(() => dbCommand(rest), '');
     case 'accounts':
-      return adminCommand(() => accountsCommand(rest), ADMIN_USAGE);
+      return adminCommand(() => accountsCommand(rest), ADMIN_USAGE, rest);
     case 'orders':
-      return adminCommand(() => ordersCommand(rest), ADMIN_USAGE);
+      return adminCommand(() => ordersCommand(rest), ADMIN_USAGE, rest);
     case 'audit':
-      return adminCommand(() => auditCommand(rest), ADMIN_USAGE);
+      return adminCommand(() => auditCommand(rest), ADMIN_USAGE, rest);
     case 'certs':
-      return adminCommand(() => certsCommand(rest), CERTS_USAGE);
+      return adminCommand(() => certsCommand(rest), CERTS_USAGE, rest);
     case 'pca-simulator':
       return pcaSimulatorCommand(rest);
     case 'help':
@@ -79,7 +79,11 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
  * Runs an admin command with its exit codes (cli/admin-context.ts): a usage or configuration error
  * is 2 with the message; a failure to reach the database or another unexpected error is 3.
  */
-async function adminCommand(run: () => Promise<number>, usage: string): Promise<number> {
+async function adminCommand(run: () => Promise<number>, usage: string, args: string[] = []): Promise<number> {
+  if (usage && (args[0] === 'help' || args.includes('--help') || args.includes('-h'))) {
+    process.stdout.write(usage);
+    return 0;
+  }
   try {
     return await run();
   } catch (err) {
