@@ -47,7 +47,9 @@ export class ValidationJob implements JobHandler {
       keyAuthorization,
     });
     if (outcome.valid) outcome = await this.checkCaa(outcome, found.authz, found.challenge.type, account);
-    const log = this.logger.child({ challengeId: job.subjectId, authzId: found.authz.id, type: found.challenge.type });
+    // The order id on the validation's lines too, so one grep follows an order through its life.
+    const orderIds = await this.store.reports.ordersOfAuthorization(found.authz.id).catch(() => [] as string[]);
+    const log = this.logger.child({ challengeId: job.subjectId, authzId: found.authz.id, type: found.challenge.type, ...(orderIds.length === 1 ? { orderId: orderIds[0] } : { orderIds }) });
     this.metrics?.validations.inc({ type: found.challenge.type, result: outcome.valid ? 'valid' : 'invalid' });
     if (outcome.valid) log.info({ record: outcome.record }, 'challenge valid');
     else log.info({ record: outcome.record, problem: outcome.problem.toDocument() }, 'challenge invalid');

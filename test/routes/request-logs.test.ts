@@ -32,6 +32,7 @@ describe('request and order ids in the logs', () => {
 
     const created = lines.find((l) => l.msg === 'order created')!;
     expect(created).toMatchObject({ requestId: expect.stringMatching(/^[0-9a-f]{16}$/), orderId });
+    expect(lines.find((l) => l.msg === 'challenge valid')!.orderId).toBe(orderId);
     const issued = lines.find((l) => l.msg === 'certificate issued')!;
     expect(issued.orderId).toBe(orderId);
     // The lines of one request share its id; another request has another.
