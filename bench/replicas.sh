@@ -73,16 +73,17 @@ PY
 }
 
 sqlite_run() { # NAME: the reference, one gateway on SQLite with no load balancer, same PCA and clients
-  local name=$1 p d="$WORK/$1"; p=$(port); mkdir -p "$d"
+  local name=$1 p ap d="$WORK/$1"; p=$(port); ap=$(port); mkdir -p "$d"
   cat >"$d/gw.yaml" <<YAML
 server: { listen: "127.0.0.1:$p", externalUrl: "https://localhost:$p", tls: { mode: pca } }
+admin: { listen: "127.0.0.1:$ap", token: "bench-replicas-admin-token" }
 storage: { sqlite: "$d/gateway.sqlite" }
 validation: { httpPort: $H01, tlsAlpnPort: $(port), dnsResolvers: ["127.0.0.1:$DNS"], allowedCidrs: ["127.0.0.1/32"] }
 pca: { kind: ncp, endpoint: "http://127.0.0.1:$SIMP", caTag: "$TAG", accessKey: "$AK", secretKey: "$SK", period: 30 }
 logging: { level: warn }
 YAML
   node dist/src/main.js serve --config "$d/gw.yaml" >"$d/gateway.log" 2>&1 & local gw=$!; PIDS+=($gw)
-  for _ in $(seq 300); do curl -s -o /dev/null --cacert "$ROOTPEM" "https://localhost:$p/readyz" && break; sleep 0.1; done
+  for _ in $(seq 300); do curl -sf -o /dev/null "http://127.0.0.1:$ap/readyz" && break; sleep 0.1; done
   load "$name" "https://localhost:$p/directory" "sim=$SIM,gw=$gw"
   kill "$gw" 2>/dev/null; wait "$gw" 2>/dev/null
 }
@@ -93,9 +94,10 @@ run() { # NAME REPLICAS: that many replicas on a fresh PostgreSQL database behin
   lb=$(port); stats=$(port)
   local servers=""
   for i in $(seq "$n"); do
-    local p; p=$(port); local d="$WORK/$name/r$i"; mkdir -p "$d"; cp "$WORK/eab-kek.key" "$d/"
+    local p ap; p=$(port); ap=$(port); local d="$WORK/$name/r$i"; mkdir -p "$d"; cp "$WORK/eab-kek.key" "$d/"
     cat >"$d/gw.yaml" <<YAML
 server: { listen: "127.0.0.1:$p", externalUrl: "https://localhost:$lb", tls: { mode: pca } }
+admin: { listen: "127.0.0.1:$ap", token: "bench-replicas-admin-token" }
 storage: { postgres: "postgres://acme@127.0.0.1:$PGPORT/$db" }
 acme: { eabKekFile: "$d/eab-kek.key" }
 validation: { httpPort: $H01, tlsAlpnPort: $(port), dnsResolvers: ["127.0.0.1:$DNS"], allowedCidrs: ["127.0.0.1/32"] }
@@ -103,7 +105,7 @@ pca: { kind: ncp, endpoint: "http://127.0.0.1:$SIMP", caTag: "$TAG", accessKey: 
 logging: { level: warn }
 YAML
     node dist/src/main.js serve --config "$d/gw.yaml" >"$d/gateway.log" 2>&1 & gw+=($!); PIDS+=($!)
-    servers+="    server r$i 127.0.0.1:$p"$'\n'
+    servers+="    server r$i 127.0.0.1:$p port $ap"$'\n'
     watch+=",r$i=${gw[-1]}"
   done
   cat >"$WORK/$name/haproxy.cfg" <<CFG
@@ -125,7 +127,7 @@ backend gateways
     option httpchk
     http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
-    default-server check check-ssl check-sni localhost verify required ca-file $ROOTPEM inter 1s fall 2 rise 2
+    default-server check inter 1s fall 2 rise 2
 $servers
 listen stats
     mode http

@@ -53,6 +53,12 @@ import type { Store } from './store/types.js';
 import { createCaaChecker, createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
 import { CaaRecheck, type CaaWiring } from './jobs/caa-recheck.js';
 import type { ChallengeType, ChallengeValidator } from './validation/types.js';
+import type { OpsEventSink } from './acme/ops-events.js';
+import { buildAdminListener, buildOpsParts, type AdminListenerParts } from './deps-ops.js';
+import { RequestScope } from './platform/request-scope.js';
+import type { PostJson } from './platform/webhook-post.js';
+import type { AdminToken } from './platform/admin-token.js';
+import { buildCommandOps, type CommandOps } from './deps-ops.js';
 
 // The one wiring site: every component is built here and passed in. Tests build the same graph
 // with fakes through the overrides. Issue 9: a directory per configured name, each with its own PCA
@@ -73,6 +79,11 @@ export interface GatewayOverrides {
   jobPollMs?: number;
   /** Node process metrics in /metrics (off in tests that build several gateways). */
   defaultMetrics?: boolean;
+  /** The request context the logger reads (tests that check log lines build the logger with it). */
+  requestScope?: RequestScope;
+  /** How webhooks are POSTed (tests: a fake). */
+  webhookPost?: PostJson;
+  adminToken?: AdminToken;
 }
 
 /** One served directory, as the entry points (banner, tests) see it. */
@@ -109,6 +120,8 @@ export interface Gateway {
   servingCertificate: ServingCertificateManager | null;
   logger: Logger;
   metrics: Metrics;
+  /** The admin listener's app (/metrics, /livez, /readyz, the console, /api) and its token. */
+  admin: AdminListenerParts;
   close(): Promise<void>;
 }
 
@@ -141,7 +154,9 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   ensureX509Crypto();
   const clock = o.clock ?? systemClock;
   const random = o.random ?? cryptoRandom;
-  const logger = o.logger ?? createLogger({ level: config.logging.level, secrets: [config.pca.secretKey, config.pca.accessKey] });
+  const scope = o.requestScope ?? new RequestScope();
+  const pretty = config.logging.format === 'pretty' || (config.logging.format === 'auto' && process.stdout.isTTY === true);
+  const logger = o.logger ?? createLogger({ level: config.logging.level, secrets: [config.pca.secretKey, config.pca.accessKey], scope, pretty });
   const linker = new Linker(config.server.externalUrl);
   const metrics = new Metrics({ defaultMetrics: o.defaultMetrics ?? true });
   const specs = directorySpecs(config);
@@ -180,22 +195,26 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
 
   // ---- the directories ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
-  const shared = { config, o, clock, random, logger, metrics, linker, store, queue, sim, addressPolicy, caa };
+  const ops = buildOpsParts({ config, store, clock, random, logger, metrics, queue, scope, ...(o.webhookPost ? { post: o.webhookPost } : {}) });
+  const shared = { config, o, clock, random, logger, metrics, linker, store, queue, sim, addressPolicy, caa, events: ops.events };
   const built = specs.map((spec) => buildDirectory(spec, shared));
   const main = built[0]!;
+  // The CA's end of life, for alerting: the soonest notAfter of every directory's trust anchors.
+  metrics.observeCaNotAfter(() => built.flatMap((b) => b.trustAnchors.current().map((a) => Date.parse(a.validTo))));
 
   const jobs = new JobRunner({
     store,
     clock,
     logger: logger.child({ component: 'jobs' }),
     owner: `gw-${randomId(random)}`,
-    concurrency: { validate: config.validation.concurrency, issue: config.pca.issuanceConcurrency },
+    concurrency: { validate: config.validation.concurrency, issue: config.pca.issuanceConcurrency, notify: 4 },
     pollMs: o.jobPollMs ?? 500,
     queue,
     metrics,
     handlers: {
-      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics, caa),
+      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics, caa, ops.events),
       issue: new IssuanceByDirectory({ store, clock, logger: logger.child({ component: 'issuance' }), handlers: new Map(built.map((b) => [b.gateway.name, b.issuance])), fallback: main.issuance }),
+      notify: ops.notify,
     },
   });
   metrics.observeJobsInFlight(() => jobs.inFlight);
@@ -209,12 +228,30 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     directories: built.map((b) => b.routes),
     logger,
     random,
-    ready: async () => {
-      await store.ping();
-      // Every directory's PCA: a directory that cannot issue makes the gateway not ready (issue 9).
-      const failing = built.filter((b) => b.gateway.pca.breakerState() === 'open').map((b) => b.gateway.name);
-      if (failing.length) throw new Error(`the Private CA is failing (circuit breaker open) for directory ${failing.join(', ')}`);
-    },
+    scope,
+    events: ops.events,
+  });
+  const ready = async () => {
+    await store.ping();
+    // Every directory's PCA: a directory that cannot issue makes the gateway not ready (issue 9).
+    const failing = built.filter((b) => b.gateway.pca.breakerState() === 'open').map((b) => b.gateway.name);
+    if (failing.length) throw new Error(`the Private CA is failing (circuit breaker open) for directory ${failing.join(', ')}`);
+  };
+  const pcaByDirectory = new Map(built.map((b) => [b.gateway.name, b.gateway.pca]));
+  const admin = buildAdminListener({
+    config,
+    store,
+    clock,
+    random,
+    logger,
+    metrics,
+    scope,
+    ops,
+    pca: main.gateway.pca,
+    pcaFor: (directory) => pcaByDirectory.get(directory),
+    trustAnchorPems: () => built.flatMap((b) => b.trustAnchors.pems()),
+    ready,
+    ...(o.adminToken ? { token: o.adminToken } : {}),
   });
 
   // Housekeeping: redeemed nonces past their lifetime, finished jobs after a week (kept that long for
@@ -225,6 +262,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
       { name: 'prune finished jobs', everyMs: 10 * 60_000, run: () => store.jobs.pruneFinished(clock.nowMs() - FINISHED_JOB_RETENTION_MS) },
       // Replicas sharing a database audit each PCA once: whoever holds the lock runs, the others skip.
       ...built.map((b) => ({ name: `PCA audit (${b.gateway.name})`, everyMs: b.auditIntervalMs, run: () => store.tryExclusive(`pca-audit:${b.gateway.name}`, () => b.gateway.audit.run()) })),
+      ...ops.tasks,
     ],
     logger,
   );
@@ -249,6 +287,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     servingCertificate,
     logger,
     metrics,
+    admin,
     async close() {
       // Housekeeping (the PCA audits) and the jobs wind down together, both before the database closes.
       const housekeepingDone = housekeeping.stop(5_000);
@@ -279,6 +318,8 @@ interface SharedParts {
   addressPolicy: AddressPolicy;
   /** CAA (one policy for every directory for now); undefined when off. */
   caa: CaaWiring | undefined;
+  /** The audit trail and webhooks (issue 13). */
+  events: OpsEventSink;
 }
 
 /** One directory: its PCA target, trust anchors, validity and policy, use cases, issuance job and audit. */
@@ -320,7 +361,7 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
   // ---- validity, policy and the use cases ----
   const validity = new ValidityPolicy({ defaultPeriodDays: target.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
   const policy = new IssuancePolicy([{ source: isDefault ? 'the default directory' : `directory "${spec.name}"`, rules: spec.policy }]);
-  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config, spec, policy), jobs: s.queue };
+  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config, spec, policy), jobs: s.queue, events: s.events };
   const search = new PcaCertificateSearch(pca);
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }), directory: spec.name, sharedWatermark: isDefault });
   const issuance = new IssuanceJob({
@@ -334,6 +375,7 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     random,
     logger: logger.child({ component: 'issuance' }),
     metrics,
+    events: s.events,
     ...(s.caa ? { caaRecheck: new CaaRecheck({ store, caa: s.caa, clock, logger }) } : {}),
   });
   const routes: DirectoryRoutes = {
@@ -438,18 +480,22 @@ function servingCertificateFor(
 }
 
 /** What the admin commands (cli/) need, built from the same configuration as the gateway. */
-export interface AdminParts {
+export interface AdminParts extends CommandOps {
   store: Store;
   eabKeys: EabKeyService;
   clock: Clock;
+  config: GatewayConfig;
   close(): Promise<void>;
 }
 
 export async function buildAdmin(config: GatewayConfig, o: { clock?: Clock; random?: Random; store?: Store; logger?: Logger } = {}): Promise<AdminParts> {
   const clock = o.clock ?? systemClock;
-  const store = o.store ?? (await openStore(config, o.logger ?? createLogger({ level: config.logging.level })));
-  const eabKeys = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), clock, o.random ?? cryptoRandom);
-  return { store, eabKeys, clock, close: () => store.close() };
+  // On stderr: an admin command's stdout is its output (--json for scripts).
+  const logger = o.logger ?? createLogger({ level: config.logging.level, destination: process.stderr });
+  const store = o.store ?? (await openStore(config, logger));
+  const random = o.random ?? cryptoRandom;
+  const eabKeys = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), clock, random);
+  return { store, eabKeys, clock, ...buildCommandOps({ config, store, clock, random, logger }), config, close: () => store.close() };
 }
 
 /**

@@ -113,6 +113,8 @@ export interface TestGateway {
   urlIn(directory: string, kind: RouteKind, id?: string): string;
   /** A request through app.request(); a path is made absolute on the external URL. */
   request(pathOrUrl: string, init?: RequestInit): Promise<Response>;
+  /** A request to the admin listener's app (/metrics, /readyz, /api/…), with the admin token unless `token: null`. */
+  admin(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   /** Closes the gateway and builds a new one on the same SQLite file and simulator data. */
   restart(): Promise<TestGateway>;
   /** Closes the gateway (idempotent). */
@@ -139,6 +141,8 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       pca: { kind: 'simulator' },
       simulator: { listen: '127.0.0.1:0', dataDir: join(dir, 'pca') },
       logging: { level: 'silent' },
+      // The admin token beside the database in the temp dir (with PostgreSQL it would default to ./data).
+      admin: { tokenFile: join(dir, 'admin.token') },
     },
     opts.config,
   );
@@ -160,6 +164,12 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     url: (kind, id) => gw.linker.url(kind, undefined, id),
     urlIn: (directory, kind, id) => gw.linker.url(kind, directory, id),
     request: async (pathOrUrl, init) => gw.app.request(/^https?:/.test(pathOrUrl) ? pathOrUrl : `${EXTERNAL_URL}${pathOrUrl}`, init),
+    admin: async (path, init = {}) => {
+      const { token = gw.admin.token.token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token !== null) headers.set('Authorization', `Bearer ${token}`);
+      return gw.admin.app.request(`http://127.0.0.1${path}`, { ...rest, headers });
+    },
     restart: async () => {
       await t.close();
       return startTestGateway({ ...opts, dir, ...(database ? { database } : {}) });

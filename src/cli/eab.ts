@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { buildAdmin } from '../deps.js';
 import { parseExpiry } from '../services/eab-keys.js';
 import { POLICY_FLAGS, POLICY_USAGE, policyFromFlags } from './eab-policy.js';
+import { cliOperator } from './admin-context.js';
 
 const USAGE = `Usage:
   acme-pca-gateway eab create --label LABEL [--expires 30d|ISO-DATE] [--directory NAME] [policy flags] [--config FILE]
@@ -66,6 +67,7 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
         const expires = values.expires ? parseExpiry(values.expires, now()) : null;
         for (const note of ineffective(policy, directoryPolicy(config, directory))) process.stderr.write(`note: ${note}\n`);
         const key = await service.create(directory, values.label, expires, policy);
+        await admin.events.record({ action: 'admin.eab.created', actor: cliOperator(), eabKeyId: key.keyId, directory, detail: { label: key.label } });
         if (values.json) {
           out.write(`${JSON.stringify({ keyId: key.keyId, hmacKey: key.hmacKey, label: key.label, expiresAt: key.expiresAt, directory, policy })}\n`);
         } else {
@@ -105,6 +107,7 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
           return 2;
         }
         const done = await service.revoke(id, directory);
+        if (done) await admin.events.record({ action: 'admin.eab.revoked', actor: cliOperator(), eabKeyId: id, directory });
         out.write(done ? `revoked ${id}\n` : `no unrevoked key ${id} in directory ${directory}\n`);
         return done ? 0 : 1;
       }

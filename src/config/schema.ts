@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { directoryNameProblem, issuancePolicySchema, simulatorTagProblem } from './policy-schema.js';
+import { adminSchema, notificationsSchema } from './ops-schema.js';
 
 // The configuration file's shape. Every key has a default so that an empty file (or none) runs the
 // gateway on its embedded defaults: a SQLite file under ./data and the built-in PCA simulator.
@@ -214,9 +215,15 @@ export const configSchema = z
       .strict()
       .prefault({}),
     logging: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** auto: readable lines when stdout is a terminal, JSON otherwise. */
+        format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      })
       .strict()
       .prefault({}),
+    admin: adminSchema,
+    notifications: notificationsSchema,
   })
   .strict()
   .superRefine((c, ctx) => {

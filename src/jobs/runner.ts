@@ -38,10 +38,11 @@ export interface JobRunnerOptions {
   store: Store;
   clock: Clock;
   logger: Logger;
-  handlers: Record<JobKind, JobHandler>;
+  /** A kind without a handler (notify, when no webhook is configured) is never claimed. */
+  handlers: Partial<Record<JobKind, JobHandler>>;
   owner: string;
   /** Jobs of each kind run at once, at most: validations and PCA calls are limited separately. */
-  concurrency: Record<JobKind, number>;
+  concurrency: Partial<Record<JobKind, number>>;
   leaseMs?: number;
   pollMs?: number;
   /** Backoff for retries: base * 2^(attempts-1), capped, with full jitter. */
@@ -119,7 +120,8 @@ export class JobRunner {
     this.claimDone = new Promise<void>((resolve) => (claimed = resolve));
     try {
       for (const kind of Object.keys(this.o.concurrency) as JobKind[]) {
-        const free = this.o.concurrency[kind] - (this.activeByKind.get(kind) ?? 0);
+        if (!this.o.handlers[kind]) continue;
+        const free = (this.o.concurrency[kind] ?? 0) - (this.activeByKind.get(kind) ?? 0);
         if (free <= 0) continue;
         const jobs = await this.o.store.jobs.claimDue(this.o.owner, this.o.clock.nowMs(), this.o.leaseMs ?? DEFAULT_LEASE_MS, free, kind);
         for (const job of jobs) this.launch(job);
@@ -184,7 +186,7 @@ export class JobRunner {
   }
 
   private async runOnce(job: Job): Promise<'done' | 'retry' | 'gave_up'> {
-    const handler = this.o.handlers[job.kind];
+    const handler = this.o.handlers[job.kind]!; // tick claims only kinds that have one
     const log = this.o.logger.child({ jobId: job.id, kind: job.kind, subject: job.subjectId, attempt: job.attempts });
     if (this.o.clock.nowMs() > job.deadlineAt) {
       await this.giveUp(job, handler, new Error('deadline passed'), log);

@@ -3,7 +3,7 @@ import { accountUpdatePayload, newAccountPayload, parsePayload } from '../acme/p
 import { AcmeProblem } from '../acme/problems.js';
 import type { Account } from '../acme/types.js';
 import { EabKeyUnavailable } from '../store/types.js';
-import { newId, type ServiceContext } from './context.js';
+import { eventsOf, newId, type ServiceContext } from './context.js';
 
 // Accounts (RFC 8555 §7.3). The JWS and the externalAccountBinding were checked by auth/ (the
 // new-account entry point); this is the policy around them.
@@ -65,8 +65,9 @@ export class AccountService {
     } else if (this.ctx.settings.externalAccountRequired) {
       throw new AcmeProblem('externalAccountRequired', 'this server requires an externalAccountBinding (RFC 8555 §7.3.4)');
     }
+    let outcome: NewAccountOutcome;
     try {
-      return await this.ctx.store.accounts.createOrGet({
+      outcome = await this.ctx.store.accounts.createOrGet({
         id: newId(this.ctx),
         directory,
         jwk,
@@ -81,6 +82,13 @@ export class AccountService {
       if (err instanceof EabKeyUnavailable) throw new AcmeProblem('unauthorized', 'the external account key is already bound to an account');
       throw err;
     }
+    if (outcome.created) {
+      const a = outcome.account;
+      const events = eventsOf(this.ctx);
+      await events.record({ action: 'account.created', accountId: a.id, directory: a.directory, eabKeyId, detail: { contact: a.contact } });
+      if (eabKeyId) await events.record({ action: 'eab.used', accountId: a.id, directory: a.directory, eabKeyId });
+    }
+    return outcome;
   }
 
   /** POST to the account URL: read (POST-as-GET or {}), update contact, or deactivate (RFC 8555 §7.3.2, §7.3.6). */
@@ -92,6 +100,7 @@ export class AccountService {
     if (body.status === 'deactivated') {
       const done = await this.ctx.store.accounts.deactivate(account.id, this.ctx.clock.now());
       if (!done) throw new AcmeProblem('unauthorized', 'the account is not valid');
+      await eventsOf(this.ctx).record({ action: 'account.deactivated', accountId: account.id, directory: account.directory });
       return done;
     }
     if (body.contact !== undefined) {

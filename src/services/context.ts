@@ -1,5 +1,6 @@
 import type { KeyType } from '../acme/csr.js';
 import type { IssuancePolicy } from '../acme/issuance-policy.js';
+import { noOpsEvents, type OpsEventSink } from '../acme/ops-events.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -37,6 +38,11 @@ export interface ServiceContext {
   settings: ServiceSettings;
   /** The background work: job records with their deadlines, wake-ups, and "a job has run". */
   jobs: JobQueue;
+  /** The audit trail and webhooks (services/ops-events.ts); absent: nothing recorded. */
+  events?: OpsEventSink;
 }
+
+/** The context's event sink, or one that drops everything. */
+export const eventsOf = (ctx: Pick<ServiceContext, 'events'>): OpsEventSink => ctx.events ?? noOpsEvents;
 
 export const newId = (ctx: Pick<ServiceContext, 'random'>): string => randomId(ctx.random);

@@ -24,6 +24,7 @@ export const COPIED_TABLES = [
   'issuance_attempts',
   'jobs',
   'used_nonces',
+  'audit_events',
 ] as const;
 
 export interface CopyReport {

@@ -142,6 +142,7 @@ export function rowToJob(r: Row): Job {
     deadlineAt: r.deadline_at as number,
     lastError: textOrNull(r.last_error),
     createdAt: r.created_at as number,
+    payload: textOrNull(r.payload_json),
   };
 }
 

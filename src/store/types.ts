@@ -12,6 +12,7 @@ import type {
   Identifier,
   Order,
 } from '../acme/types.js';
+import type { OpsStore } from './ops-types.js';
 
 // The Store is an async interface of intents, not CRUD (ARCHITECTURE.md): each method is one atomic
 // unit, and every state change is a conditional write whose result says whether it happened. Nothing
@@ -63,7 +64,7 @@ export interface NewOrder {
   now: Date;
 }
 
-export type JobKind = 'validate' | 'issue';
+export type JobKind = 'validate' | 'issue' | 'notify';
 
 export interface Job {
   id: string;
@@ -75,6 +76,8 @@ export interface Job {
   deadlineAt: number;
   lastError: string | null;
   createdAt: number;
+  /** What a job carries besides its subject (a webhook delivery's body); null for the others. */
+  payload?: string | null;
 }
 
 export interface NewJob {
@@ -138,7 +141,7 @@ export type KeyChangeResult = { ok: true; account: Account } | { ok: false; reas
 /** What Store.tryExclusive did: ran fn (with its value), or left it to the lock's holder. */
 export type Exclusive<T> = { ran: true; value: T } | { ran: false };
 
-export interface Store {
+export interface Store extends OpsStore {
   settings: {
     /** The value under key; when absent, stores make() atomically (first writer wins) and returns it. */
     getOrCreate(key: string, make: () => string): Promise<string>;

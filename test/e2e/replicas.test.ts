@@ -95,7 +95,7 @@ describe.skipIf(skip)('three gateway replicas on one PostgreSQL behind HAProxy',
     expect(await servingSigned()).toBe(1);
     expect(new Set(await Promise.all(replicas.map((r) => r.servedFingerprint()))).size).toBe(1);
 
-    const lb: Haproxy = await startHaproxy(h, { port: lbPort, backends: replicas.map((r) => ({ name: r.name, port: r.port })), caFile: sim.rootPemPath, host: HOST });
+    const lb: Haproxy = await startHaproxy(h, { port: lbPort, backends: replicas.map((r) => ({ name: r.name, port: r.port, adminPort: r.adminPort })) });
     await lb.waitUp(3);
     const directoryUrl = `https://${HOST}:${lb.port}/directory`;
     const db = new pg.Pool({ connectionString: database.url, max: 2 });

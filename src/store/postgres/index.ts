@@ -9,6 +9,7 @@ import { migratePostgres } from './migrate.js';
 import { postgresNonces } from './nonces.js';
 import { postgresAuthorizations, postgresChallenges, postgresOrders } from './orders.js';
 import { postgresSettings } from './settings.js';
+import { opsIntents } from '../ops-queries.js';
 
 // The PostgreSQL Store, for several gateway replicas on one database: the same intents as the
 // SQLite store, module for module, over a connection pool (db.ts). Opening it applies the
@@ -33,6 +34,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     certificates: postgresCertificates(db),
     issuance: postgresIssuance(db),
     jobs: postgresJobs(db),
+    ...opsIntents(db),
     tryExclusive: async (name, fn) => {
       if (held.has(name)) return { ran: false };
       held.add(name);

@@ -6,7 +6,8 @@ import type { ManagedProcess } from './process.js';
 
 // Debian's HAProxy in front of gateway replicas, configured as the README's "Several replicas"
 // section shows: TCP mode (TLS goes through to the replicas, which serve the PCA-issued
-// certificate), round-robin with no stickiness, a health check on /readyz over TLS, and a
+// certificate), round-robin with no stickiness, a health check on each replica's admin listener
+// (/readyz, plain HTTP on its own port), and a
 // connection refused by a dead replica retried on another one (retries + redispatch). A stats page
 // on its own port tells how many connections each replica got and how many were retried.
 
@@ -15,16 +16,14 @@ export const HAPROXY_BINARY = '/usr/sbin/haproxy';
 export interface HaproxyBackend {
   name: string;
   port: number;
+  /** The replica's admin listener, where the health check asks /readyz. */
+  adminPort: number;
 }
 
 export interface HaproxyConfigOptions {
   port: number;
   statsPort: number;
   backends: HaproxyBackend[];
-  /** The PCA root the health check verifies the replicas' certificate with. */
-  caFile: string;
-  /** The external host name: SNI and Host of the health check. */
-  host: string;
 }
 
 export function haproxyConfig(o: HaproxyConfigOptions): string {
@@ -49,10 +48,10 @@ frontend acme
 backend gateways
     balance roundrobin
     option httpchk
-    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host ${o.host}
+    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
-    default-server check check-ssl check-sni ${o.host} verify required ca-file ${o.caFile} inter 500ms fall 2 rise 2
-${o.backends.map((b) => `    server ${b.name} 127.0.0.1:${b.port}`).join('\n')}
+    default-server check inter 500ms fall 2 rise 2
+${o.backends.map((b) => `    server ${b.name} 127.0.0.1:${b.port} port ${b.adminPort}`).join('\n')}
 
 listen stats
     mode http

@@ -12,8 +12,11 @@ import type { ManagedProcess } from './process.js';
 // database and PCA, listening on its own port behind the load balancer. What is per replica lives in
 // its directory: the config, a copy of the shared eab-kek.key, and its file copy of the serving
 // certificate. It can be killed (SIGKILL), stopped (SIGTERM) and started again; its request and
-// problem counters (/metrics) are read while it runs and kept per process generation, since a
-// killed process takes its counters with it.
+// problem counters (/metrics on its admin listener, plain HTTP on loopback behind a token) are read
+// while it runs and kept per process generation, since a killed process takes its counters with it.
+
+/** The admin token every replica is given (the admin listener needs one for /metrics). */
+const ADMIN_TOKEN = 'replicas-e2e-admin-token';
 
 export interface ReplicaOptions {
   name: string;
@@ -49,6 +52,8 @@ export class Replica {
   private constructor(
     private readonly harness: Harness,
     readonly port: number,
+    /** Its admin listener (/readyz for the load balancer's health check, /metrics). */
+    readonly adminPort: number,
     private readonly o: ReplicaOptions,
   ) {
     this.dir = harness.tempDir(`replica-${o.name}`);
@@ -56,11 +61,12 @@ export class Replica {
   }
 
   static async create(harness: Harness, o: ReplicaOptions): Promise<Replica> {
-    const r = new Replica(harness, await harness.freePort(), o);
+    const r = new Replica(harness, await harness.freePort(), await harness.freePort(), o);
     fs.copyFileSync(o.kekFile, path.join(r.dir, 'eab-kek.key'));
     const config = { ...o.config };
     config.server = { ...(config.server ?? {}), listen: `127.0.0.1:${r.port}` };
     config.acme = { ...(config.acme ?? {}), eabKekFile: path.join(r.dir, 'eab-kek.key') };
+    config.admin = { ...(config.admin ?? {}), listen: `127.0.0.1:${r.adminPort}`, token: ADMIN_TOKEN };
     fs.writeFileSync(r.configPath, stringify(config));
     return r;
   }
@@ -110,7 +116,11 @@ export class Replica {
     this.events.push(`start #${this.generation}`);
   }
 
-  /** Waits until /readyz answers 200 over TLS that verifies to the PCA root. */
+  get adminUrl(): string {
+    return `http://127.0.0.1:${this.adminPort}`;
+  }
+
+  /** Waits until /readyz (admin listener) answers 200 and the ACME port serves TLS that verifies to the PCA root. */
   async ready(timeoutMs = 60_000): Promise<void> {
     const proc = this.current!;
     const deadline = Date.now() + timeoutMs;
@@ -119,9 +129,12 @@ export class Replica {
       if (!proc.isRunning()) throw new Error(`${this.name} exited during start-up (${last}):\n${proc.output()}`);
       if (Date.now() > deadline) throw new Error(`${this.name} was not ready within ${timeoutMs} ms (${last}):\n${proc.output()}`);
       try {
-        const res = await httpRequest(`${this.url}/readyz`, { caPem: fs.readFileSync(this.o.caFile), timeoutMs: 2_000, freshConnection: true });
-        if (res.status === 200) return;
-        last = `HTTP ${res.status} ${res.body}`;
+        const res = await httpRequest(`${this.adminUrl}/readyz`, { timeoutMs: 2_000, freshConnection: true });
+        if (res.status === 200) {
+          const dir = await httpRequest(`${this.url}/directory`, { caPem: fs.readFileSync(this.o.caFile), timeoutMs: 2_000, freshConnection: true });
+          if (dir.status === 200) return;
+          last = `directory HTTP ${dir.status} ${dir.body}`;
+        } else last = `readyz HTTP ${res.status} ${res.body}`;
       } catch (err) {
         last = (err as Error).message;
       }
@@ -150,7 +163,7 @@ export class Replica {
 
   /** Reads this generation's counters from /metrics. */
   async scrape(): Promise<Counts> {
-    const res = await httpRequest(`${this.url}/metrics`, { caPem: fs.readFileSync(this.o.caFile), timeoutMs: 3_000, freshConnection: true });
+    const res = await httpRequest(`${this.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, timeoutMs: 3_000, freshConnection: true });
     if (res.status !== 200) throw new Error(`${this.name} /metrics → ${res.status}`);
     const counts = parseCounts(res.body);
     this.countsByGeneration.set(this.generation, counts);
