@@ -24,6 +24,8 @@ export const COPIED_TABLES = [
   'issuance_attempts',
   'jobs',
   'used_nonces',
+  'rate_limit_events',
+  'preauthorization_uses',
 ] as const;
 
 export interface CopyReport {

@@ -8,6 +8,8 @@ import { postgresJobs } from './jobs.js';
 import { migratePostgres } from './migrate.js';
 import { postgresNonces } from './nonces.js';
 import { postgresAuthorizations, postgresChallenges, postgresOrders } from './orders.js';
+import { postgresPreauthorizations } from './preauthorizations.js';
+import { postgresRateLimits } from './rate-limits.js';
 import { postgresSettings } from './settings.js';
 
 // The PostgreSQL Store, for several gateway replicas on one database: the same intents as the
@@ -30,6 +32,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     authorizations: postgresAuthorizations(db),
     challenges: postgresChallenges(db),
     eabKeys: postgresEabKeys(db),
+    rateLimits: postgresRateLimits(db),
+    preauthorizations: postgresPreauthorizations(db),
     certificates: postgresCertificates(db),
     issuance: postgresIssuance(db),
     jobs: postgresJobs(db),
