@@ -38,8 +38,13 @@ export const RATE_LIMIT_NAMES: readonly RateLimitName[] = [
   'concurrentValidationsPerAccount',
 ];
 
-/** An EAB key's overrides (`eab create --rate-…`): a key set here replaces the directory's value for the key's account. */
-export type RateLimitOverrides = Partial<RateLimitSettings>;
+/**
+ * An EAB key's overrides (`eab create --rate-…`): a limit set here replaces the directory's value for
+ * the key's account; a windowed one without its own window keeps the directory's.
+ */
+export type RateLimitOverrides = {
+  [K in RateLimitName]?: RateLimitSettings[K] extends WindowedLimit ? { limit: number; windowSeconds?: number | undefined } : number;
+};
 
 /** Failed validations count for an hour (issue 9: "per account per identifier per hour"; Let's Encrypt's window too). */
 export const FAILED_VALIDATION_WINDOW_MS = 3_600_000;
@@ -67,12 +72,15 @@ export function appliedLimits(
   const out = {} as Record<RateLimitName, AppliedLimit>;
   for (const name of RATE_LIMIT_NAMES) {
     const own = key?.overrides?.[name];
-    const value = own ?? directory.limits[name];
+    const base = directory.limits[name];
     const rule = `rateLimits.${name} of ${own !== undefined ? `EAB key ${key!.id}` : directory.source}`;
-    out[name] =
-      typeof value === 'number'
-        ? { name, limit: value, windowMs: name === 'failedValidationsPerIdentifier' ? FAILED_VALIDATION_WINDOW_MS : null, rule }
-        : { name, limit: value.limit, windowMs: value.windowSeconds * 1000, rule };
+    if (typeof base === 'number') {
+      const limit = typeof own === 'number' ? own : base;
+      out[name] = { name, limit, windowMs: name === 'failedValidationsPerIdentifier' ? FAILED_VALIDATION_WINDOW_MS : null, rule };
+    } else {
+      const value = typeof own === 'object' ? own : undefined;
+      out[name] = { name, limit: value?.limit ?? base.limit, windowMs: (value?.windowSeconds ?? base.windowSeconds) * 1000, rule };
+    }
   }
   return out;
 }
@@ -139,7 +147,7 @@ export function describeOverrides(overrides: RateLimitOverrides | null | undefin
   if (!overrides) return '-';
   const parts = RATE_LIMIT_NAMES.filter((n) => overrides[n] !== undefined).map((n) => {
     const v = overrides[n]!;
-    return `${n}=${typeof v === 'number' ? v : `${v.limit}/${spellWindow(v.windowSeconds * 1000)}`}`;
+    return `${n}=${typeof v === 'number' ? v : v.windowSeconds === undefined ? v.limit : `${v.limit}/${spellWindow(v.windowSeconds * 1000)}`}`;
   });
   return parts.length ? parts.join(' ') : '-';
 }
