@@ -277,6 +277,18 @@ describe('documented configurations parse (issue 9)', () => {
     expect(c.server.trustProxyHeaders).toBe(false);
   });
 
+  it('the README examples of rate limits and pre-authorized scopes', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const limits = /## Rate limits\n[\s\S]+?```yaml\n([\s\S]+?)```/.exec(readme);
+    expect(limits, 'README has a rate limits example').not.toBeNull();
+    const c = parseConfig(parseYaml(limits![1]!));
+    expect(c.rateLimits).toMatchObject({ newOrdersPerAccount: { limit: 300, windowSeconds: 10_800 }, newAccountsPerIp: { limit: 20, windowSeconds: 3600 }, pendingOrdersPerAccount: 0 });
+    expect(c.directories.payments!.rateLimits.newOrdersPerAccount).toEqual({ limit: 50, windowSeconds: 3600 });
+    const scopes = /### Pre-authorized scopes\n[\s\S]+?```yaml\n([\s\S]+?)```/.exec(readme);
+    expect(scopes, 'README has a pre-authorization example').not.toBeNull();
+    expect(parseConfig(parseYaml(scopes![1]!)).directories.agents!.policy.preAuthorization).toBe(true);
+  });
+
   it('the README example of two teams with two CAs', () => {
     const readme = readFileSync(new URL('README.md', root), 'utf8');
     const block = /### Two teams, two CAs\n\n```yaml\n([\s\S]+?)```/.exec(readme);
