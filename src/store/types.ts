@@ -2,7 +2,8 @@ import type { JWK } from 'jose';
 import type { CheckedCsr } from '../acme/csr.js';
 import type { IssuanceRules } from '../acme/issuance-policy.js';
 import type { PreauthorizedScopes } from '../acme/preauthorization.js';
-import type { RateLimitName, RateLimitOverrides } from '../acme/rate-limits.js';
+import type { RateLimitOverrides } from '../acme/rate-limits.js';
+import type { ConcurrentLimit, CountedLimit, PreauthorizationUsage, PreauthorizationUse } from './limit-types.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type {
   IssuedCertificate,
@@ -21,6 +22,9 @@ import type {
 // Which status a row may move to is decided by acme/status.ts, never by the store; and an intent
 // writes nothing its comment below does not name.
 
+// Rate limits and pre-authorization records (issue 9) have their types in limit-types.ts.
+export { RateLimitExceeded, type ConcurrentLimit, type CountedLimit, type PreauthorizationUsage, type PreauthorizationUse } from './limit-types.js';
+
 export interface NewAccount {
   id: string;
   directory: string;
@@ -32,53 +36,6 @@ export interface NewAccount {
   now: Date;
   /** newAccountsPerIp: checked and counted in the write that creates the account (never for an existing one). */
   rateLimit?: CountedLimit | null;
-}
-
-/**
- * A windowed rate limit (RFC 8555 §6.6) that an intent checks and counts in its own write: at most
- * `max` events of `name` for `subject` in any window of `windowMs`. The event is counted only when
- * the intent writes what it creates; when the limit refuses, RateLimitExceeded and nothing written.
- * Two writers (replicas) racing for the last slot: one gets it.
- */
-export interface CountedLimit {
-  name: RateLimitName;
-  subject: string;
-  max: number;
-  windowMs: number;
-}
-
-/** A limit on what exists at once (pending orders, running validations), checked in the write that adds one. */
-export interface ConcurrentLimit {
-  name: RateLimitName;
-  max: number;
-}
-
-/**
- * Thrown by an intent a limit refused (nothing was written): which limit, and when one more would
- * pass — the oldest counted event leaving the window, the oldest pending order expiring, the
- * earliest running validation's deadline; null when the store cannot tell.
- */
-export class RateLimitExceeded extends Error {
-  constructor(
-    readonly limit: RateLimitName,
-    readonly retryAtMs: number | null,
-  ) {
-    super(`rate limit ${limit} reached`);
-  }
-}
-
-/** One identifier an EAB key's scope pre-authorized (issue 9), as recorded in the same write as the order. */
-export interface PreauthorizationUse {
-  eabKeyId: string;
-  directory: string;
-  orderId: string;
-  authzId: string;
-  accountId: string;
-  identifier: Identifier;
-  wildcard: boolean;
-  /** The scope that covered it, e.g. "suffix build.corp.internal". */
-  scope: string;
-  usedAt: Date;
 }
 
 export interface NewChallenge {
@@ -198,13 +155,6 @@ export interface EabKeyRecord {
   preauthorizedScopes: PreauthorizedScopes | null;
 }
 
-/** How much one EAB key's scopes were used (`eab list`). */
-export interface PreauthorizationUsage {
-  eabKeyId: string;
-  /** Identifiers pre-authorized. */
-  count: number;
-  lastUsedAt: Date;
-}
 
 /** Thrown by accounts.createOrGet when the EAB key was bound, revoked or expired meanwhile. */
 export class EabKeyUnavailable extends Error {

@@ -1,5 +1,7 @@
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcmeProblem } from '../../src/acme/problems.js';
+import { listen, type RunningListener } from '../../src/http/listener.js';
 import { ManualClock } from '../../src/platform/clock.js';
 import type { EabKeyExtras, EabKeyService } from '../../src/services/eab-keys.js';
 import { AcmeTestClient, startTestGateway, type AcmeResponse, type TestGateway } from '../harness.js';
@@ -269,5 +271,41 @@ describe('the client address behind a proxy (server.trustProxyHeaders)', () => {
     gateways.push(t);
     expectJson(await register(t, '192.0.2.1'), 201);
     expectRateLimited(await register(t, '192.0.2.2'), 60, /from 10\.0\.0\.1:/);
+  });
+});
+
+describe('the client address on a real socket', () => {
+  let t: TestGateway;
+  let server: RunningListener;
+  beforeAll(async () => {
+    t = await startTestGateway({ config: { rateLimits: { newAccountsPerIp: { limit: 1, windowSeconds: 60 } } } });
+    server = await listen(t.gw.app as never, { host: '127.0.0.1', port: 0, tls: null });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await t?.dispose();
+  });
+
+  /** newAccount for a fresh key, sent through the Node listener (so the socket's address is the client's). */
+  async function overTheWire(): Promise<{ status: number; retryAfter: string | undefined; body: { detail?: string } }> {
+    const c = await AcmeTestClient.create(t);
+    const jws = await c.sign(c.url('newAccount'), { termsOfServiceAgreed: true }, { jwk: true });
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: server.port, path: new URL(c.url('newAccount')).pathname, method: 'POST', headers: { 'Content-Type': 'application/jose+json' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(jws));
+    });
+  }
+
+  it("@hono/node-server's incoming request gives the peer address: the second new account from 127.0.0.1 is refused", async () => {
+    expect((await overTheWire()).status).toBe(201);
+    const refused = await overTheWire();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.retryAfter)).toBeGreaterThan(50);
+    expect(refused.body.detail).toMatch(/too many new accounts from 127\.0\.0\.1: the limit is 1 per 1m/);
   });
 });
