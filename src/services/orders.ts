@@ -146,23 +146,21 @@ export class OrderService {
    */
   private async checkFailedValidations(account: Account, authzs: NewAuthorization[], limits: Applied, now: Date): Promise<void> {
     const applied = limits.failedValidationsPerIdentifier;
-    const refused: AcmeProblem[] = [];
-    let latest = 0;
+    const refused: Array<{ problem: AcmeProblem; until: number; value: string }> = [];
     for (const a of authzs) {
       const limit = counted(applied, failedValidationSubject(account.id, a.identifier));
       const until = limit ? await this.ctx.store.rateLimits.check(limit, now) : null;
       if (until === null) continue;
-      latest = Math.max(latest, until);
-      refused.push(rateLimitedProblem(applied, `failed validations of "${a.identifier.value}" for this account`, until, now.getTime(), { identifier: a.identifier }));
+      const problem = rateLimitedProblem(applied, `failed validations of "${a.identifier.value}" for this account`, until, now.getTime(), { identifier: a.identifier });
+      refused.push({ problem, until, value: a.identifier.value });
     }
     if (refused.length === 0) return;
-    this.ctx.logger.info({ accountId: account.id, limit: applied.name, identifiers: refused.map((p) => p.identifier?.value) }, 'rate limited');
-    if (refused.length === 1) throw refused[0]!;
-    const first = refused[0]!;
-    throw new AcmeProblem('rateLimited', `${refused.length} identifiers of the order: ${first.detail}`, {
-      subproblems: refused,
-      headers: { 'Retry-After': String(Math.max(...refused.map((p) => Number(p.headers!['Retry-After'])))) },
-    });
+    this.ctx.logger.info({ accountId: account.id, limit: applied.name, identifiers: refused.map((r) => r.value) }, 'rate limited');
+    if (refused.length === 1) throw refused[0]!.problem;
+    // The order passes only once every identifier does: the longest wait is the client's.
+    const names = refused.map((r) => `"${r.value}"`).join(', ');
+    const top = rateLimitedProblem(applied, `failed validations of ${names} for this account`, Math.max(...refused.map((r) => r.until)), now.getTime());
+    throw new AcmeProblem('rateLimited', top.detail, { subproblems: refused.map((r) => r.problem), ...(top.headers ? { headers: top.headers } : {}) });
   }
 
   /** The key's scopes where the directory lets them apply (policy.preAuthorization) and the key is not revoked. */

@@ -145,6 +145,15 @@ describe('rate limits', () => {
     expectJson(await c.newOrder(['fine.example.com']), 201, at);
     const both = await c.newOrder(['fine2.example.com', 'flaky.example.com']);
     expectRateLimited(both, 3600 - 120, /failed validations of "flaky\.example\.com"/, index(t, 'flaky'));
+    // Two limited identifiers: one subproblem each, and the longer wait.
+    t.validators.fail(new AcmeProblem('incorrectResponse', 'wrong key authorization'), { value: 'flaky-b.example.com' });
+    for (let i = 0; i < 2; i++) await c.completeAuthorizations((await c.newOrder(['flaky-b.example.com'])).body);
+    const two = await c.newOrder(['flaky.example.com', 'flaky-b.example.com']);
+    expectRateLimited(two, 3600, /^too many failed validations of "flaky\.example\.com", "flaky-b\.example\.com" for this account: the limit is 2 per 1h .*; retry after 3600 s$/, index(t, 'flaky'));
+    expect(two.body.subproblems.map((p: { identifier: { value: string }; type: string; detail: string }) => [p.type, p.identifier.value, /retry after (\d+) s/.exec(p.detail)![1]])).toEqual([
+      ['urn:ietf:params:acme:error:rateLimited', 'flaky.example.com', '3480'],
+      ['urn:ietf:params:acme:error:rateLimited', 'flaky-b.example.com', '3600'],
+    ]);
     // Another account of the same client has its own count.
     const other = await from(t, '198.51.100.5', 'flaky');
     expectJson(await other.newAccount(), 201, at);
