@@ -15,7 +15,8 @@ import { buildApp } from './http/app.js';
 import type { DirectoryRoutes } from './http/directory-routes.js';
 import { DEFAULT_DIRECTORY, Linker } from './acme/links.js';
 import { IssuancePolicy, type IssuanceRules } from './acme/issuance-policy.js';
-import { eabKekPath } from './config/paths.js';
+import type { RateLimitSettings } from './acme/rate-limits.js';
+import { dataDirOf, eabKekPath } from './config/paths.js';
 import { EabKeyService } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
 import { IssuanceByDirectory, validityCapOf } from './jobs/issue-by-directory.js';
@@ -129,18 +130,20 @@ export interface Gateway {
 interface DirectorySpec {
   name: string;
   pca: PcaTargetConfig;
-  policy: IssuanceRules;
+  policy: IssuanceRules & { preAuthorization?: boolean | undefined };
+  rateLimits: RateLimitSettings;
   acme: { externalAccountRequired: boolean; termsOfService?: string | undefined; website?: string | undefined };
 }
 
 function directorySpecs(config: GatewayConfig): DirectorySpec[] {
   const top = { externalAccountRequired: config.acme.externalAccountRequired, termsOfService: config.acme.termsOfService, website: config.acme.website };
   return [
-    { name: DEFAULT_DIRECTORY, pca: config.pca, policy: config.policy, acme: top },
+    { name: DEFAULT_DIRECTORY, pca: config.pca, policy: config.policy, rateLimits: config.rateLimits, acme: top },
     ...Object.entries(config.directories).map(([name, d]) => ({
       name,
       pca: d.pca,
       policy: d.policy,
+      rateLimits: d.rateLimits,
       acme: {
         externalAccountRequired: d.acme.externalAccountRequired ?? top.externalAccountRequired,
         termsOfService: d.acme.termsOfService ?? top.termsOfService,
@@ -260,6 +263,8 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     [
       { name: 'prune nonces', everyMs: 10 * 60_000, run: () => nonces.prune() },
       { name: 'prune finished jobs', everyMs: 10 * 60_000, run: () => store.jobs.pruneFinished(clock.nowMs() - FINISHED_JOB_RETENTION_MS) },
+      // Rate-limit events that have left their window (RFC 8555 §6.6 limits in the database).
+      { name: 'prune rate-limit windows', everyMs: 10 * 60_000, run: () => store.rateLimits.prune(clock.nowMs()) },
       // Replicas sharing a database audit each PCA once: whoever holds the lock runs, the others skip.
       ...built.map((b) => ({ name: `PCA audit (${b.gateway.name})`, everyMs: b.auditIntervalMs, run: () => store.tryExclusive(`pca-audit:${b.gateway.name}`, () => b.gateway.audit.run()) })),
       ...ops.tasks,
@@ -360,8 +365,9 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
 
   // ---- validity, policy and the use cases ----
   const validity = new ValidityPolicy({ defaultPeriodDays: target.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
-  const policy = new IssuancePolicy([{ source: isDefault ? 'the default directory' : `directory "${spec.name}"`, rules: spec.policy }]);
-  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config, spec, policy), jobs: s.queue, events: s.events };
+  const source = isDefault ? 'the default directory' : `directory "${spec.name}"`;
+  const policy = new IssuancePolicy([{ source, rules: spec.policy }]);
+  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: { ...serviceSettings(config, spec, policy), source }, jobs: s.queue, events: s.events };
   const search = new PcaCertificateSearch(pca);
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }), directory: spec.name, sharedWatermark: isDefault });
   const issuance = new IssuanceJob({
@@ -431,7 +437,7 @@ async function startSimulator(config: GatewayConfig, simulated: DirectorySpec[],
 type StartedSimulator = Awaited<ReturnType<typeof startSimulator>>;
 
 /** The configuration as one directory's use cases see it (services/context.ts). */
-function serviceSettings(config: GatewayConfig, spec: DirectorySpec, policy: IssuancePolicy): ServiceSettings {
+function serviceSettings(config: GatewayConfig, spec: DirectorySpec, policy: IssuancePolicy): Omit<ServiceSettings, 'source'> {
   const profiles = config.acme.profiles;
   return {
     termsOfServiceRequired: spec.acme.termsOfService !== undefined,
@@ -441,6 +447,8 @@ function serviceSettings(config: GatewayConfig, spec: DirectorySpec, policy: Iss
     finalizeWaitMs: config.server.finalizeWaitMs,
     profileKeyTypes: (profile) => (profile !== null && Object.hasOwn(profiles, profile) ? profiles[profile]!.keyTypes : undefined),
     policy,
+    rateLimits: spec.rateLimits,
+    preAuthorization: spec.policy.preAuthorization === true,
   };
 }
 

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { directoryNameProblem, issuancePolicySchema, simulatorTagProblem } from './policy-schema.js';
 import { adminSchema, notificationsSchema } from './ops-schema.js';
+import { rateLimitsSchema } from './rate-limits-schema.js';
 
 // The configuration file's shape. Every key has a default so that an empty file (or none) runs the
 // gateway on its embedded defaults: a SQLite file under ./data and the built-in PCA simulator.
@@ -131,6 +132,8 @@ const directorySchema = z
   .object({
     pca: directoryPcaSchema.prefault({}),
     policy: issuancePolicySchema.prefault({}),
+    /** This directory's rate limits (config/rate-limits-schema.ts); a key left out is the default, not the top level's. */
+    rateLimits: rateLimitsSchema.prefault({}),
     acme: z
       .object({
         externalAccountRequired: z.boolean().optional(),
@@ -153,6 +156,11 @@ export const configSchema = z
         maxBodyBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
         /** How long a finalize request waits for the PCA before answering "processing". */
         finalizeWaitMs: z.number().int().min(0).max(25_000).default(5_000),
+        /**
+         * The client address of newAccountsPerIp from the last X-Forwarded-For entry instead of the
+         * socket. Only behind a proxy that appends it: otherwise every client names its own address.
+         */
+        trustProxyHeaders: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -204,6 +212,8 @@ export const configSchema = z
     pca: pcaSchema.prefault({}),
     /** The default directory's issuance policy (acme/issuance-policy.ts); {} allows what the gateway allows. */
     policy: issuancePolicySchema.prefault({}),
+    /** The default directory's rate limits (RFC 8555 §6.6; acme/rate-limits.ts); 0 turns one off. */
+    rateLimits: rateLimitsSchema.prefault({}),
     /** More directories, by name (acme/links.ts: <externalUrl>/<name>/directory). */
     directories: z.record(z.string(), directorySchema).default({}),
     simulator: z

@@ -75,7 +75,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   }
 
   // ---- the ACME directories (RFC 8555 §7) ----
-  for (const d of deps.directories) registerDirectoryRoutes(app, { linker, verifier: deps.verifier, maxBodyBytes: config.server.maxBodyBytes }, d);
+  for (const d of deps.directories) registerDirectoryRoutes(app, { linker, verifier: deps.verifier, maxBodyBytes: config.server.maxBodyBytes, trustProxyHeaders: config.server.trustProxyHeaders }, d);
 
   return app;
 }

@@ -1,9 +1,10 @@
 import { AcmeProblem } from '../acme/problems.js';
+import { FAILED_VALIDATION_WINDOW_MS, failedValidationSubject } from '../acme/rate-limits.js';
 import type { Account } from '../acme/types.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import type { Job, Store } from '../store/types.js';
+import type { Job, Store, ValidationResult } from '../store/types.js';
 import type { ChallengeType, ChallengeValidator, ValidationOutcome } from '../validation/types.js';
 import type { CaaWiring } from './caa-recheck.js';
 import type { OpsEventSink } from '../acme/ops-events.js';
@@ -53,8 +54,11 @@ export class ValidationJob implements JobHandler {
     this.metrics?.validations.inc({ type: found.challenge.type, result: outcome.valid ? 'valid' : 'invalid' });
     if (outcome.valid) log.info({ record: outcome.record }, 'challenge valid');
     else log.info({ record: outcome.record, problem: outcome.problem.toDocument() }, 'challenge invalid');
+    // A failure the client could have avoided counts against failedValidationsPerIdentifier (RFC
+    // 8555 §6.6), in the same write that records it; the gateway's own failures (giveUp) do not.
+    const countFailure = { subject: failedValidationSubject(account.id, found.authz.identifier), windowMs: FAILED_VALIDATION_WINDOW_MS };
     const now = this.clock.now();
-    const recorded = await this.record(job.subjectId, outcome.valid ? null : outcome.problem, outcome.record, now);
+    const recorded = await this.record(job.subjectId, outcome.valid ? null : outcome.problem, outcome.record, countFailure, now);
     if (recorded && !outcome.valid) await this.ordersFailed(found.authz.id, found.authz.identifier.value, outcome.problem, now);
   }
 
@@ -98,13 +102,14 @@ export class ValidationJob implements JobHandler {
     await this.record(job.subjectId, new AcmeProblem('serverInternal', 'the validation could not be completed; try a new order'), null);
   }
 
-  private async record(challengeId: string, problem: AcmeProblem | null, record: unknown, now: Date = this.clock.now()): Promise<boolean> {
+  private async record(challengeId: string, problem: AcmeProblem | null, record: unknown, countFailure: ValidationResult['countFailure'] = null, now: Date = this.clock.now()): Promise<boolean> {
     return this.store.challenges.recordValidation({
       challengeId,
       valid: problem === null,
       error: problem?.toDocument() ?? null,
       record,
       now,
+      countFailure,
     });
   }
 }

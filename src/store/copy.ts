@@ -25,6 +25,8 @@ export const COPIED_TABLES = [
   'jobs',
   'used_nonces',
   'audit_events',
+  'rate_limit_events',
+  'preauthorization_uses',
 ] as const;
 
 export interface CopyReport {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Account, Order } from '../../src/acme/types.js';
 import type { IssuedCertificate, NewJob, Store } from '../../src/store/types.js';
+import { describeReplicaLimitsContract } from './store-contract-replicas-limits.js';
 
 // The contract of a store shared by several gateway replicas (issue 12): two Store instances, each
 // with its own connection pool, on one database, racing for the same rows. Every race is run a few
@@ -280,5 +281,8 @@ export function describeReplicaContract(name: string, make: () => Promise<Replic
       expect([...seen].sort()).toEqual(created.map((o) => o.id).sort());
       expect(new Set(seen).size).toBe(12);
     });
+
+    // Rate limits raced by two replicas (issue 9): store-contract-replicas-limits.ts.
+    describeReplicaLimitsContract(() => [a, b]);
   });
 }

@@ -4,6 +4,7 @@ import type { ProblemDocument } from '../../src/acme/problems.js';
 import { authorizationDeactivatedProblem } from '../../src/acme/status.js';
 import type { Account, Order } from '../../src/acme/types.js';
 import type { IssuedCertificate, NewJob, NewOrder, Store } from '../../src/store/types.js';
+import { describeLimitsContract } from './store-contract-limits.js';
 
 // The contract every Store implementation must meet (ARCHITECTURE.md: "a Store contract suite that
 // every Store implementation must pass"). It speaks only the Store interface, so the PostgreSQL store
@@ -812,6 +813,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.issuance.latestForKey('shared-key', 'platform')).toBeNull();
       });
     });
+
+    // Rate limits and pre-authorized scopes (issue 9): store-contract-limits.ts.
+    describeLimitsContract(() => store);
 
     it('ping answers', async () => {
       await expect(store.ping()).resolves.toBeUndefined();

@@ -8,6 +8,8 @@ import { postgresJobs } from './jobs.js';
 import { migratePostgres } from './migrate.js';
 import { postgresNonces } from './nonces.js';
 import { postgresAuthorizations, postgresChallenges, postgresOrders } from './orders.js';
+import { postgresPreauthorizations } from './preauthorizations.js';
+import { postgresRateLimits } from './rate-limits.js';
 import { postgresSettings } from './settings.js';
 import { opsIntents } from '../ops-queries.js';
 
@@ -31,6 +33,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     authorizations: postgresAuthorizations(db),
     challenges: postgresChallenges(db),
     eabKeys: postgresEabKeys(db),
+    rateLimits: postgresRateLimits(db),
+    preauthorizations: postgresPreauthorizations(db),
     certificates: postgresCertificates(db),
     issuance: postgresIssuance(db),
     jobs: postgresJobs(db),

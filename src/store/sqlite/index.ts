@@ -7,6 +7,8 @@ import { sqliteIssuance } from './issuance.js';
 import { sqliteJobs } from './jobs.js';
 import { sqliteNonces } from './nonces.js';
 import { sqliteAuthorizations, sqliteChallenges, sqliteOrders } from './orders.js';
+import { sqlitePreauthorizations } from './preauthorizations.js';
+import { sqliteRateLimits } from './rate-limits.js';
 import { sqliteSettings } from './settings.js';
 import { opsIntents } from '../ops-queries.js';
 
@@ -28,6 +30,8 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     authorizations: sqliteAuthorizations(db),
     challenges: sqliteChallenges(db),
     eabKeys: sqliteEabKeys(db),
+    rateLimits: sqliteRateLimits(db),
+    preauthorizations: sqlitePreauthorizations(db),
     certificates: sqliteCertificates(db),
     issuance: sqliteIssuance(db),
     jobs: sqliteJobs(db),
