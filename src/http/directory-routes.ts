@@ -51,6 +51,12 @@ export function registerDirectoryRoutes(app: Hono<Env>, shared: SharedRouteDeps,
   app.get(linker.pattern('directory', dir), (c) => json(c, 200, renderDirectory(linker, dir, d.meta)));
   // HEAD → 200, GET → 204 (interop item 3: uacme wants exactly 204 on GET).
   app.on(['GET', 'HEAD'], linker.pattern('newNonce', dir), (c) => c.body(null, c.req.method === 'HEAD' ? 200 : 204));
+  // RFC 8555 §7.2 defines only HEAD and GET on newNonce: any other method is 405 with Allow (RFC 9110
+  // §15.5.6), not "no such resource" for a resource that exists. A POST still gets a fresh nonce (§6.5).
+  app.on(['POST', 'PUT', 'DELETE', 'PATCH'], linker.pattern('newNonce', dir), (c) => {
+    c.header('Allow', 'GET, HEAD');
+    throw new AcmeProblem('malformed', `newNonce is fetched with HEAD or GET (RFC 8555 §7.2), not ${c.req.method}`, { status: 405 });
+  });
 
   // ---- accounts (RFC 8555 §7.3) ----
   app.post(linker.pattern('newAccount', dir), signed.newAccount, async (c) => {

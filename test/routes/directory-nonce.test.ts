@@ -62,15 +62,22 @@ describe('/new-nonce', () => {
     expectProblem(err, 'malformed', 400);
   });
 
-  // RFC 8555 §7.2 defines HEAD and GET on newNonce only. The gateway has no POST route there, so a
-  // POST falls through to the catch-all: 404 malformed, with a fresh nonce like every POST answer
-  // (§6.5). Pinned as it is; 405 with Allow: GET, HEAD (RFC 9110 §15.5.6), or Boulder's POST-as-GET
-  // → 200, would be more accurate than "no such resource" for a resource that exists.
-  it('refuses POST: 404 malformed problem document, with a Replay-Nonce', async () => {
+  // RFC 8555 §7.2 defines HEAD and GET on newNonce only: another method is 405 with Allow (RFC 9110
+  // §15.5.6), and a POST answer carries a fresh nonce like every POST answer (§6.5).
+  it('refuses POST: 405 malformed problem document with Allow: GET, HEAD and a Replay-Nonce', async () => {
     for (const body of ['{}', '']) {
       const res = await readResponse(await t.request('/new-nonce', { method: 'POST', body, headers: { 'Content-Type': 'application/jose+json' } }));
-      expectProblem(res, 'malformed', 404);
-      expect(res.body.detail).toBe('no such resource: POST /new-nonce');
+      expectProblem(res, 'malformed', 405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
+      expect(res.body.detail).toBe('newNonce is fetched with HEAD or GET (RFC 8555 §7.2), not POST');
+    }
+  });
+
+  it('refuses PUT and DELETE the same way', async () => {
+    for (const method of ['PUT', 'DELETE']) {
+      const res = await readResponse(await t.request('/new-nonce', { method }));
+      expectProblem(res, 'malformed', 405); // the newNonce resource hands a nonce out whatever the method
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
     }
   });
 });
