@@ -16,7 +16,7 @@ import type { DirectoryRoutes } from './http/directory-routes.js';
 import { DEFAULT_DIRECTORY, Linker } from './acme/links.js';
 import { IssuancePolicy, type IssuanceRules } from './acme/issuance-policy.js';
 import type { RateLimitSettings } from './acme/rate-limits.js';
-import { dataDirOf, eabKekPath } from './config/paths.js';
+import { eabKekPath } from './config/paths.js';
 import { EabKeyService } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
 import { IssuanceByDirectory, validityCapOf } from './jobs/issue-by-directory.js';
