@@ -373,6 +373,8 @@ async function startSimulator(config: GatewayConfig, simulated: DirectorySpec[],
     secretKey,
     tiers: config.simulator.tiers,
     defaultPeriodDays: config.pca.period,
+    // The trial mode signs every key a client commonly sends; the rest of the simulator is strict.
+    behaviour: { keyRule: 'any', ...config.simulator.behaviour },
     logger: logger.child({ component: 'pca-simulator' }),
     ...(config.pca.kind === 'simulator' && config.pca.caTag ? { caTag: config.pca.caTag } : {}),
     extraCaTags: simulated.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => d.pca.caTag!),

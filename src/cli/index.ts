@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { serve } from './serve.js';
-import { pcaSimulatorCommand } from './pca-simulator.js';
+import { PCA_SIMULATOR_USAGE, pcaSimulatorCommand } from './pca-simulator.js';
 import { eabCommand } from './eab.js';
 import { dbCommand } from './db.js';
 
@@ -9,8 +9,7 @@ const USAGE = `Usage: acme-pca-gateway <command> [options]
 
 Commands:
   serve [--config FILE]        Run the ACME server (default: embedded SQLite + PCA simulator)
-  pca-simulator --listen HOST:PORT --data-dir DIR --access-key K --secret-key S [--ca-tag TAG] [--extra-ca-tag TAG]... [--tiers 1|2]
-                               Run the NCP-compatible Private CA simulator on its own
+${PCA_SIMULATOR_USAGE}
   eab create --label L [--expires 30d] [--directory NAME] [policy flags] | eab list | eab revoke KEY_ID   [--config FILE]
                                External Account Binding keys (RFC 8555 §7.3.4)
   db copy --from sqlite:FILE --to postgres:URL [--force] [--password-file FILE]

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { directoryNameProblem, issuancePolicySchema, simulatorTagProblem } from './policy-schema.js';
+import { simulatorBehaviourSchema } from './simulator-schema.js';
 
 // The configuration file's shape. Every key has a default so that an empty file (or none) runs the
 // gateway on its embedded defaults: a SQLite file under ./data and the built-in PCA simulator.
@@ -210,6 +211,8 @@ export const configSchema = z
         listen: hostPort.default('127.0.0.1:14001'),
         dataDir: z.string().default('./data/pca-simulator'),
         tiers: z.union([z.literal(1), z.literal(2)]).default(2),
+        /** Issue 10: the embedded simulator's switchable behaviours (config/simulator-schema.ts). */
+        behaviour: simulatorBehaviourSchema.default({}),
       })
       .strict()
       .prefault({}),

@@ -36,7 +36,8 @@ describe.each([1, 2] as const)('NcpPcaClient against the simulator (tiers %i)', 
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pca-client-'));
-    sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK, tiers });
+    // keyRule any: the client is shown signing RSA and EC keys; the CA's own rule is the simulator's test.
+    sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK, tiers, behaviour: { keyRule: 'any' } });
     client = new NcpPcaClient({ endpoint: sim.url, caTag: sim.caTag, accessKey: AK, secretKey: SK, clock: systemClock, timeoutMs: 5000 });
   });
   afterAll(async () => {
@@ -125,7 +126,8 @@ describe('NcpPcaClient errors', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pca-client-err-'));
-    sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK });
+    // keyRule any: a P-384 CSR is signed below, so only the keys no PCA signs are refused here.
+    sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK, behaviour: { keyRule: 'any' } });
   });
   afterAll(async () => {
     for (const c of clients) c.close();

@@ -68,11 +68,23 @@ describe('crash: SIGKILL at random moments during concurrent issuance', () => {
 
     const startupMs: number[] = [];
     const killedAt: number[] = [];
+    // Issue 10: what each process cost the PCA. The simulator is embedded, so its counters start at
+    // zero with each process; they are read just before the kill. `unsettled` is how many sign
+    // attempts the process found with an unknown outcome when it started (what it had to reconcile).
+    const perProcess: Array<{ unsettledAtStart: number; calls: Record<string, number>; droppedSigns: number }> = [];
+    let unsettledAtStart = 0;
+    const recordProcess = async (): Promise<void> => {
+      const [calls, fired] = await Promise.all([gw.calls(), gw.firedFaults()]);
+      perProcess.push({ unsettledAtStart, calls, droppedSigns: fired.dropAfterSign?.sign ?? 0 });
+    };
+    const unsettledNow = (): number => readGatewayDb(gw.sqlitePath).attempts.filter((a) => a.outcome === 'pending' || a.outcome === 'unknown').length;
     for (let k = 0; k < KILLS; k++) {
       await sleep(300 + Math.floor(Math.random() * 2_200));
       killedAt.push(Date.now() - started);
+      await recordProcess();
       const exit = await gw.kill('SIGKILL');
       expect(exit?.signal).toBe('SIGKILL');
+      unsettledAtStart = unsettledNow();
       startupMs.push(await gw.start());
       // The simulator is up before the listener, so this must work (a failure here is no chaos).
       await pcaFaults();
@@ -84,6 +96,7 @@ describe('crash: SIGKILL at random moments during concurrent issuance', () => {
 
     const quiet = await waitUntilQuiet(gw.sqlitePath, ISSUANCE_DEADLINE_MS + 10_000);
     const issued = await gw.issued();
+    await recordProcess();
     await gw.kill('SIGTERM');
     const db = readGatewayDb(gw.sqlitePath);
     expect(journalSerials(gw.simulatorDir).sort()).toEqual(issued.map((i) => i.serialNo).sort());
@@ -117,6 +130,8 @@ describe('crash: SIGKILL at random moments during concurrent issuance', () => {
       ...summary,
     };
     console.log(`crash summary: ${JSON.stringify(stats, null, 2)}`);
+    const pcaCallsPerProcess = perProcess.map((p, i) => ({ process: i + 1, ...p }));
+    console.log(`crash: PCA calls per process (the first is the one started before the kills):\n${pcaCallsPerProcess.map((p) => JSON.stringify(p)).join('\n')}`);
 
     expect(gw.restarts).toBeGreaterThanOrEqual(20);
     expect(violations).toEqual([]);

@@ -1,4 +1,4 @@
-import { createPublicKey, webcrypto } from 'node:crypto';
+import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { x509 } from '../x509-setup.js';
 import { parsePemBlocks } from '../../acme/pem.js';
 import { spkiSha256Hex } from '../../acme/csr.js';
@@ -7,9 +7,16 @@ import { PcaApiError } from './api-error.js';
 
 export type LeafKeyKind = 'RSA' | 'EC';
 
+/** A key as NAVER's issuer describes it (pkg/pca/pca.go): "RSA" + modulus bits, or "ECDSA" + curve order bits. */
+export interface KeyShape {
+  kind: LeafKeyKind;
+  bits: number;
+}
+
 export interface ParsedCsr {
   publicKey: x509.PublicKey;
   keyKind: LeafKeyKind;
+  keyShape: KeyShape;
   commonName?: string;
   dnsNames: string[];
   ipAddresses: string[];
@@ -21,7 +28,8 @@ const MAX_CN = 64;
 
 /**
  * Parses and checks a CSR the way the PCA's sign endpoint would (ncp-pca-api §3.1): it must parse,
- * its self-signature must verify, and its key must be RSA >= 2048 or EC P-256/P-384.
+ * its self-signature must verify, and its key must be RSA 2048-8192 or EC P-256/P-384/P-521 (which
+ * of them the CA takes is the API's key rule, api.ts).
  */
 export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
   const der = parsePemBlocks(csrPem).find((b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST')?.der;
@@ -33,7 +41,7 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
     throw new PcaApiError(400, 'INVALID_INPUT', 'csr could not be parsed.');
   }
 
-  const keyKind = checkKeyType(Buffer.from(csr.publicKey.rawData));
+  const keyShape = checkKeyType(Buffer.from(csr.publicKey.rawData));
   let valid = false;
   try {
     valid = await csr.verify();
@@ -62,23 +70,36 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
   if (!commonName && dnsNames.length === 0 && ipAddresses.length === 0) {
     throw new PcaApiError(400, 'INVALID_INPUT', 'csr names no subject.');
   }
-  const parsed: ParsedCsr = { publicKey: csr.publicKey, keyKind, dnsNames, ipAddresses };
+  const parsed: ParsedCsr = { publicKey: csr.publicKey, keyKind: keyShape.kind, keyShape, dnsNames, ipAddresses };
   if (commonName) parsed.commonName = commonName;
   return parsed;
 }
 
-function checkKeyType(spkiDer: Buffer): LeafKeyKind {
+const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
+
+function checkKeyType(spkiDer: Buffer): KeyShape {
   let key;
   try {
     key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
   } catch {
     throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type.');
   }
-  const d = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa' && (d.modulusLength ?? 0) >= 2048 && (d.modulusLength ?? 0) <= 8192) return 'RSA';
-  if (key.asymmetricKeyType === 'ec' && (d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1')) return 'EC';
-  throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type; use RSA 2048+ or EC P-256/P-384.');
+  const shape = keyShapeOf(key);
+  if (shape?.kind === 'RSA' && shape.bits >= 2048 && shape.bits <= 8192) return shape;
+  if (shape?.kind === 'EC') return shape;
+  throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type; use RSA 2048+ or EC P-256/P-384/P-521.');
 }
+
+/** The shape of a public key, or null for a type the simulator never signs (Ed25519, other curves). */
+export function keyShapeOf(key: KeyObject): KeyShape | null {
+  const d = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa') return { kind: 'RSA', bits: d.modulusLength ?? 0 };
+  const bits = key.asymmetricKeyType === 'ec' ? CURVE_BITS[d.namedCurve ?? ''] : undefined;
+  return bits ? { kind: 'EC', bits } : null;
+}
+
+/** NCP's name for a key shape (ncp-pca-api §3: RSA2048, RSA4096, EC256, EC521). */
+export const ncpKeyName = (s: KeyShape): string => `${s.kind}${s.bits}`;
 
 export interface LeafParams {
   csr: ParsedCsr;
