@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { directoryNameProblem, issuancePolicySchema, simulatorTagProblem } from './policy-schema.js';
+import { directoryNameProblem, issuancePolicySchema, KEY_TYPES, simulatorTagProblem } from './policy-schema.js';
 import { simulatorBehaviourSchema } from './simulator-schema.js';
 
 // The configuration file's shape. Every key has a default so that an empty file (or none) runs the
@@ -87,7 +87,7 @@ const profileSchema = z
   .object({
     description: z.string().default(''),
     period: z.number().int().min(1).max(3650).optional(),
-    keyTypes: z.array(z.enum(['rsa2048', 'rsa3072', 'rsa4096', 'ecdsa-p256', 'ecdsa-p384'])).optional(),
+    keyTypes: z.array(z.enum(KEY_TYPES)).optional(),
   })
   .strict();
 

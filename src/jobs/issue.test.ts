@@ -65,6 +65,12 @@ class ProbePca implements PcaClient {
   crl() {
     return this.inner.crl();
   }
+  getCa() {
+    return this.inner.getCa();
+  }
+  rotateCrl() {
+    return this.inner.rotateCrl();
+  }
 }
 
 describe('IssuanceJob reconciliation', () => {

@@ -1,7 +1,7 @@
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { PcaError } from './errors.js';
-import type { PcaCertInfo, PcaCertPage, PcaClient, PcaPeriod, PcaSignResult } from './types.js';
+import type { PcaCaInfo, PcaCertInfo, PcaCertPage, PcaClient, PcaSignOptions, PcaSignResult } from './types.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -79,7 +79,7 @@ export class ResilientPcaClient implements PcaClient {
     return this.opts.clock.nowMs() - this.openedAt >= this.cooldownMs ? 'half-open' : 'open';
   }
 
-  sign(csrPem: string, opts?: { period?: PcaPeriod; signal?: AbortSignal }): Promise<PcaSignResult> {
+  sign(csrPem: string, opts?: PcaSignOptions): Promise<PcaSignResult> {
     return this.run('sign', () => this.inner.sign(csrPem, opts), this.retrySign, opts?.signal);
   }
   chain(): Promise<string[]> {
@@ -97,6 +97,13 @@ export class ResilientPcaClient implements PcaClient {
   }
   crl(): Promise<string> {
     return this.run('crl', () => this.inner.crl(), true);
+  }
+  getCa(): Promise<PcaCaInfo> {
+    return this.run('getCa', () => this.inner.getCa(), true);
+  }
+  /** Publishing the CRL again is harmless, so it is retried. */
+  rotateCrl(): Promise<void> {
+    return this.run('rotateCrl', () => this.inner.rotateCrl(), true);
   }
 
   private async run<T>(op: string, fn: () => Promise<T>, retry: boolean, signal?: AbortSignal): Promise<T> {

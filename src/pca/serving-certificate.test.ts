@@ -45,6 +45,8 @@ describe('ServingCertificateManager', () => {
     getCert: (s) => pca.getCert(s),
     listCerts: (p) => pca.listCerts(p),
     crl: () => pca.crl(),
+    getCa: () => pca.getCa(),
+    rotateCrl: () => pca.rotateCrl(),
   };
 
   beforeAll(async () => {

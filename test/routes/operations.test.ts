@@ -56,7 +56,7 @@ describe('/livez, /readyz, /metrics', () => {
 
   it('not ready (503) while the PCA keeps failing and the circuit breaker is open', async () => {
     const down = () => Promise.reject(new PcaError('network', 'connection refused'));
-    const failingPca: PcaClient = { sign: down, chain: down, revoke: down, getCert: down, listCerts: down, crl: down };
+    const failingPca: PcaClient = { sign: down, chain: down, revoke: down, getCert: down, listCerts: down, crl: down, getCa: down, rotateCrl: down };
     const t = await startTestGateway({ overrides: { pca: failingPca, trustAnchorPems: [] } });
     gateways.push(t);
     // Each call retries with backoff; the breaker opens after enough consecutive failures.

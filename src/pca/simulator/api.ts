@@ -8,7 +8,8 @@ import { toPem } from '../../acme/pem.js';
 import { colonSerial, serialHex, type CaMaterial } from './ca.js';
 import { buildCrl } from './crl.js';
 import { PcaApiError, notFound } from './api-error.js';
-import { freshPublicKey, issueLeaf, keyShapeOf, ncpKeyName, parseCsr, spkiSha256, type KeyShape } from './leaf.js';
+import { keyShapeOf, ncpKeyName, type KeyShape } from '../key-shape.js';
+import { freshPublicKey, issueLeaf, parseCsr, spkiSha256 } from './leaf.js';
 import type { IssuedRecord, IssuedStore } from './store.js';
 
 const DAY_MS = 86_400_000;

@@ -1,17 +1,13 @@
-import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
+import { createPublicKey, webcrypto } from 'node:crypto';
+import { keyShapeOf, type KeyShape } from '../key-shape.js';
 import { x509 } from '../x509-setup.js';
 import { parsePemBlocks } from '../../acme/pem.js';
 import { spkiSha256Hex } from '../../acme/csr.js';
 import { CA_SIGN_ALG, type CaCert } from './ca.js';
 import { PcaApiError } from './api-error.js';
 
-export type LeafKeyKind = 'RSA' | 'EC';
-
-/** A key as NAVER's issuer describes it (pkg/pca/pca.go): "RSA" + modulus bits, or "ECDSA" + curve order bits. */
-export interface KeyShape {
-  kind: LeafKeyKind;
-  bits: number;
-}
+export type LeafKeyKind = KeyShape['kind'];
+export type { KeyShape };
 
 export interface ParsedCsr {
   publicKey: x509.PublicKey;
@@ -75,8 +71,6 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
   return parsed;
 }
 
-const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
-
 function checkKeyType(spkiDer: Buffer): KeyShape {
   let key;
   try {
@@ -90,16 +84,6 @@ function checkKeyType(spkiDer: Buffer): KeyShape {
   throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type; use RSA 2048+ or EC P-256/P-384/P-521.');
 }
 
-/** The shape of a public key, or null for a type the simulator never signs (Ed25519, other curves). */
-export function keyShapeOf(key: KeyObject): KeyShape | null {
-  const d = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa') return { kind: 'RSA', bits: d.modulusLength ?? 0 };
-  const bits = key.asymmetricKeyType === 'ec' ? CURVE_BITS[d.namedCurve ?? ''] : undefined;
-  return bits ? { kind: 'EC', bits } : null;
-}
-
-/** NCP's name for a key shape (ncp-pca-api §3: RSA2048, RSA4096, EC256, EC521). */
-export const ncpKeyName = (s: KeyShape): string => `${s.kind}${s.bits}`;
 
 export interface LeafParams {
   csr: ParsedCsr;
