@@ -1,7 +1,8 @@
 import type { IssuanceRules } from '../acme/issuance-policy.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type { Account, Authorization, AuthorizationStatus, Certificate, Challenge, Identifier, Order } from '../acme/types.js';
-import type { EabKeyRecord, IssuanceAttempt, Job, JobKind } from './types.js';
+import { splitCertificatePems } from '../acme/pem.js';
+import type { EabKeyRecord, IssuanceAttempt, Job, JobKind, PcaCertificateRecord } from './types.js';
 
 // Rows to domain objects, shared by the SQLite and the PostgreSQL store: both have the same tables
 // and columns (migrations/ and migrations/postgres/), so one mapping keeps the two backends returning
@@ -115,6 +116,17 @@ export function rowToEabKey(r: Row): EabKeyRecord {
     boundAccountId: textOrNull(r.bound_account_id),
     boundAt: dateOrNull(r.bound_at),
     policy: r.policy_json === null || r.policy_json === undefined ? null : json<IssuanceRules>(r.policy_json),
+  };
+}
+
+export function rowToPcaCertificate(r: Row): PcaCertificateRecord {
+  const chain = r.chain_pem as string;
+  return {
+    serialNo: r.serial as string,
+    notBeforeMs: Number(r.not_before),
+    spkiSha256: textOrNull(r.spki_sha256),
+    certPem: r.cert_pem as string,
+    caChainPems: chain ? splitCertificatePems(chain) : [],
   };
 }
 

@@ -9,6 +9,7 @@ import { migratePostgres } from './migrate.js';
 import { postgresNonces } from './nonces.js';
 import { postgresAuthorizations, postgresChallenges, postgresOrders } from './orders.js';
 import { postgresSettings } from './settings.js';
+import { postgresPcaCertificates } from './pca-certificates.js';
 
 // The PostgreSQL Store, for several gateway replicas on one database: the same intents as the
 // SQLite store, module for module, over a connection pool (db.ts). Opening it applies the
@@ -32,6 +33,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     eabKeys: postgresEabKeys(db),
     certificates: postgresCertificates(db),
     issuance: postgresIssuance(db),
+    pcaCertificates: postgresPcaCertificates(db),
     jobs: postgresJobs(db),
     tryExclusive: async (name, fn) => {
       if (held.has(name)) return { ran: false };

@@ -8,6 +8,7 @@ import { sqliteJobs } from './jobs.js';
 import { sqliteNonces } from './nonces.js';
 import { sqliteAuthorizations, sqliteChallenges, sqliteOrders } from './orders.js';
 import { sqliteSettings } from './settings.js';
+import { sqlitePcaCertificates } from './pca-certificates.js';
 
 // The SQLite Store: one module per aggregate over one database (db.ts). All SQL of the gateway is
 // in this folder; every intent is one transaction that never spans an await.
@@ -29,6 +30,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     eabKeys: sqliteEabKeys(db),
     certificates: sqliteCertificates(db),
     issuance: sqliteIssuance(db),
+    pcaCertificates: sqlitePcaCertificates(db),
     jobs: sqliteJobs(db),
     tryExclusive: async (name, fn) => {
       if (held.has(name)) return { ran: false };
