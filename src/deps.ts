@@ -21,9 +21,11 @@ import { IssuanceByDirectory, validityCapOf } from './jobs/issue-by-directory.js
 import { DEFAULT_VALIDATION_DEADLINE_MS, JobQueue } from './jobs/queue.js';
 import { StartupRecovery } from './jobs/recovery.js';
 import { PcaAudit } from './jobs/pca-audit.js';
-import { PcaCertificateSearch } from './jobs/pca-search.js';
+import { LEARNED_RETENTION_MS, PcaCertificateSearch } from './jobs/pca-search.js';
 import { JobRunner } from './jobs/runner.js';
 import { ValidationJob } from './jobs/validate.js';
+import type { CaWatch } from './pca/ca-status.js';
+import { CrlPublisher } from './pca/crl-publisher.js';
 import { connectPca, type PcaEndpoint } from './pca/connect.js';
 import type { ResilientPcaClient } from './pca/resilient.js';
 import { startPcaSimulator, type RunningSimulator, type SimulatedCa } from './pca/simulator/index.js';
@@ -87,6 +89,8 @@ export interface GatewayDirectory {
   /** Where it issues from, for people: "embedded NCP PCA simulator (caTag payments-ca)". */
   pcaDescription: string;
   audit: PcaAudit;
+  /** Its CA as last read (issue 10). */
+  ca: CaWatch;
 }
 
 export interface Gateway {
@@ -211,6 +215,9 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
       // Every directory's PCA: a directory that cannot issue makes the gateway not ready (issue 9).
       const failing = built.filter((b) => b.gateway.pca.breakerState() === 'open').map((b) => b.gateway.name);
       if (failing.length) throw new Error(`the Private CA is failing (circuit breaker open) for directory ${failing.join(', ')}`);
+      // Issue 10: a CA that cannot sign (not ACTIVE, expired, credentials or caTag refused).
+      const unusable = built.flatMap((b) => (b.gateway.ca.notReady() ? [`${b.gateway.name}: ${b.gateway.ca.notReady()}`] : []));
+      if (unusable.length) throw new Error(`the Private CA cannot issue for directory ${unusable.join('; ')}`);
     },
   });
 
@@ -220,6 +227,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     [
       { name: 'prune nonces', everyMs: 10 * 60_000, run: () => nonces.prune() },
       { name: 'prune finished jobs', everyMs: 10 * 60_000, run: () => store.jobs.pruneFinished(clock.nowMs() - FINISHED_JOB_RETENTION_MS) },
+      { name: 'prune learned PCA certificates', everyMs: 60 * 60_000, run: () => store.pcaCertificates.prune(clock.nowMs() - LEARNED_RETENTION_MS) },
       // Replicas sharing a database audit each PCA once: whoever holds the lock runs, the others skip.
       ...built.map((b) => ({ name: `PCA audit (${b.gateway.name})`, everyMs: b.auditIntervalMs, run: () => store.tryExclusive(`pca-audit:${b.gateway.name}`, () => b.gateway.audit.run()) })),
     ],
@@ -227,7 +235,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   );
   const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, main.gateway.pca, clock, logger) : null;
 
-  for (const b of built) await b.trustAnchors.start();
+  for (const b of built) await Promise.all([b.trustAnchors.start(), b.gateway.ca.start()]);
   await new StartupRecovery({ store, clock, queue, logger }).run();
   jobs.start();
   housekeeping.start();
@@ -248,7 +256,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     metrics,
     async close() {
       housekeeping.stop();
-      for (const b of built) b.trustAnchors.stop();
+      for (const b of built) [b.trustAnchors, b.gateway.ca].forEach((c) => c.stop());
       servingCertificate?.stop();
       await jobs.stop(10_000);
       await store.close();
@@ -297,7 +305,7 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     const { caTag, accessKey, secretKey, timeoutMs } = target;
     endpoint = { endpoint: target.endpoint!, caTag: caTag!, accessKey: accessKey!, secretKey: secretKey!, timeoutMs, ca: target.caFile ? readFileSync(target.caFile, 'utf8') : undefined };
   }
-  const { pca, close: closePca } = connectPca(endpoint, target, { clock, logger, metrics });
+  const { pca, ca, caKey, close: closePca } = connectPca(endpoint, target, { clock, logger, metrics, simulatorKeyRule: config.simulator.behaviour.keyRule ?? 'any', name: spec.name });
   const pcaDescription =
     'client' in endpoint ? 'a PCA client given by the caller' : `${simulatedCa ? 'embedded NCP PCA simulator' : `NCP PCA ${endpoint.endpoint}`} (caTag ${endpoint.caTag})`;
 
@@ -316,7 +324,8 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
   const validity = new ValidityPolicy({ defaultPeriodDays: target.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
   const policy = new IssuancePolicy([{ source: isDefault ? 'the default directory' : `directory "${spec.name}"`, rules: spec.policy }]);
   const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config, spec, policy), jobs: s.queue };
-  const search = new PcaCertificateSearch(pca);
+  // Issue 10: one search of the CA's list for every job that needs it; what it learns is kept.
+  const search = new PcaCertificateSearch({ pca, ca: caKey, store, clock, logger: logger.child({ component: 'pca-search' }) });
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }), directory: spec.name, sharedWatermark: isDefault });
   const issuance = new IssuanceJob({
     store,
@@ -329,6 +338,7 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     random,
     logger: logger.child({ component: 'issuance' }),
     metrics,
+    ca,
     ...(s.caa ? { caaRecheck: new CaaRecheck({ store, caa: s.caa, clock, logger }) } : {}),
   });
   const routes: DirectoryRoutes = {
@@ -337,14 +347,17 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
       externalAccountRequired: spec.acme.externalAccountRequired,
       termsOfService: spec.acme.termsOfService ?? null,
       website: spec.acme.website ?? null,
-      profiles: Object.fromEntries(Object.entries(config.acme.profiles).map(([name, p]) => [name, p.description])),
+      // Read on every directory request: the descriptions follow the CA's key rule as last read.
+      get profiles() {
+        return Object.fromEntries(Object.entries(config.acme.profiles).map(([name, p]) => [name, ca.describeProfile(p.description, p.keyTypes)]));
+      },
     },
     accounts: new AccountService(ctx),
-    orders: new OrderService(ctx, validity, s.addressPolicy),
+    orders: new OrderService(ctx, validity, s.addressPolicy, ca),
     authorizations: new AuthorizationService(ctx),
     challenges: new ChallengeService(ctx),
     certificates: new CertificateService(ctx),
-    revocation: new RevocationService(ctx, pca),
+    revocation: new RevocationService(ctx, pca, new CrlPublisher(pca, target.rotateCrlAfterRevoke, logger)),
     keyChange: new KeyChangeService(ctx, s.linker),
     renewalInfo: new RenewalInfoService(ctx),
   };
@@ -356,6 +369,7 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     rootPemPath: target.trustAnchorFile ?? simulatedCa?.rootPemPath ?? null,
     pcaDescription,
     audit,
+    ca,
   };
   return { gateway, routes, issuance, trustAnchors, closePca, auditIntervalMs: target.auditIntervalMs };
 }

@@ -11,6 +11,7 @@ import type { Identifier } from './types.js';
 
 /** The key types the gateway takes (NCP documents RSA2048, RSA4096, EC256, EC521: what a CA signs is pca/ca-status.ts). */
 export type KeyType = 'rsa2048' | 'rsa3072' | 'rsa4096' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521';
+export const KEY_TYPES: readonly KeyType[] = ['rsa2048', 'rsa3072', 'rsa4096', 'ecdsa-p256', 'ecdsa-p384', 'ecdsa-p521'];
 
 export interface CheckedCsr {
   der: Buffer;

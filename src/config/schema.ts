@@ -114,6 +114,15 @@ const pcaSchema = z
     breakerCooldownMs: z.number().int().min(100).max(10 * 60_000).default(30_000),
     /** How often the audit compares the PCA's list with the database (0 = never). */
     auditIntervalMs: z.number().int().min(0).default(15 * 60_000),
+    /**
+     * Issue 10: the CSR keys the CA signs: "ca" (its own key type only, as NAVER's issuer assumes) or
+     * a list. Default: "ca" for ncp; for the embedded simulator, what its keyRule signs.
+     */
+    keyTypes: z.union([z.literal('ca'), z.array(z.enum(KEY_TYPES)).min(1)]).optional(),
+    /** How often the CA is read again (Get CA: its status, end and key). */
+    caRefreshMs: z.number().int().min(1_000).max(24 * 3_600_000).default(5 * 60_000),
+    /** Publish the CRL right after a revocation (POST /crl/rotate), unless the PCA refuses it. */
+    rotateCrlAfterRevoke: z.boolean().default(true),
     /** Total time an order may spend retrying the PCA before it ends invalid. */
     issuanceDeadlineMs: z.number().int().min(1000).default(10 * 60_000),
   })

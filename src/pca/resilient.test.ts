@@ -94,6 +94,16 @@ describe('ResilientPcaClient retries', () => {
     expect(inner.calls).toHaveLength(3);
   });
 
+  it('429s (throttling) are retried but never open the breaker: the PCA answered', async () => {
+    const { client, inner } = setup({ breakerThreshold: 2, maxAttempts: 1 });
+    for (let i = 0; i < 5; i++) {
+      inner.script = [http(429, '420')];
+      await expect(client.chain()).rejects.toMatchObject({ httpStatus: 429 });
+    }
+    expect(client.breakerState()).toBe('closed');
+    await expect(client.chain()).resolves.toEqual(['ca']);
+  });
+
   it('never retries a non-retryable 4xx', async () => {
     const { client, inner, sleeps } = setup();
     inner.script = [http(400, 'INVALID_STATUS')];

@@ -37,7 +37,10 @@ const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r
 /**
  * Wraps a PcaClient with retries (exponential backoff, full jitter), a circuit breaker and a
  * concurrency cap. Only failures that say something about the PCA's health (timeouts, network,
- * 429/5xx, garbled answers) count against the breaker; a 4xx is the caller's problem and passes through.
+ * 5xx, garbled answers) count against the breaker; a 4xx is the caller's problem and passes through.
+ * A 429 is retried with backoff but does not count either: the PCA answered, it is throttling
+ * (ncp-pca-api §1.3), and opening the breaker would turn a short throttle into a whole cooldown of
+ * refusals and a not-ready gateway (issue 10, the simulator's rateLimitPerSecond).
  */
 export class ResilientPcaClient implements PcaClient {
   private readonly sleep: (ms: number) => Promise<void>;
@@ -189,5 +192,6 @@ export class ResilientPcaClient implements PcaClient {
 
 function countsAsFailure(e: unknown): boolean {
   if (!(e instanceof PcaError)) return true;
+  if (e.kind === 'http' && e.httpStatus === 429) return false;
   return e.kind !== 'circuitOpen' && e.retryable;
 }

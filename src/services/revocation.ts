@@ -5,6 +5,7 @@ import { parsePayload, revokePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
 import { spkiSha256OfJwk } from '../acme/csr.js';
 import type { Account } from '../acme/types.js';
+import type { CrlPublisher } from '../pca/crl-publisher.js';
 import { PcaError } from '../pca/errors.js';
 import { describePcaError, problemFromPcaError } from '../pca/problems.js';
 import type { PcaClient } from '../pca/types.js';
@@ -12,7 +13,9 @@ import type { ServiceContext } from './context.js';
 
 // Certificate revocation (RFC 8555 §7.6), signed by the account that owns the certificate (kid) or by
 // the certificate's own key (jwk). The PCA's revoke call takes no reason (ncp-pca-api §4.7), so the
-// reason is kept here only.
+// reason is kept here only. Issue 10: a revoke whose answer was lost, garbled or unclear (the
+// undocumented "already revoked" INVALID_STATUS included) is confirmed by reading the state back
+// (pca/crl-publisher.ts) rather than trusted; after a revocation the CRL is published at once.
 
 /** RFC 5280 §5.3.1 reason codes a subscriber may ask for; 7 is unused. */
 const ALLOWED_REASONS = new Set([0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
@@ -24,6 +27,8 @@ export class RevocationService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly pca: PcaClient,
+    /** Reads a revocation back and rotates the CRL; without it, answers are taken as they come. */
+    private readonly crl?: CrlPublisher,
   ) {}
 
   async revoke(req: RevocationRequest, directory: string): Promise<void> {
@@ -49,18 +54,43 @@ export class RevocationService {
       if (jwkSpki !== spkiSha256OfCert(leaf)) throw new AcmeProblem('unauthorized', "the request is not signed by the certificate's key");
     }
     if (cert.status === 'revoked') throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
+    let rotated = false;
     try {
       await this.pca.revoke(cert.pcaSerial);
     } catch (err) {
-      // A PCA that already has it revoked (e.g. our earlier call timed out after it acted) is fine.
-      if (!(err instanceof PcaError && err.reason === 'alreadyRevoked')) {
-        const pca = err instanceof PcaError ? { reason: err.reason, answer: describePcaError(err) } : String(err);
-        this.ctx.logger.warn({ serial: cert.pcaSerial, pca }, 'PCA revoke failed');
-        throw problemFromPcaError(err, 'revoke');
-      }
+      rotated = await this.confirm(cert.pcaSerial, err);
     }
+    if (!rotated) await this.crl?.rotate();
     const done = await this.ctx.store.certificates.revoke(cert.id, reason, this.ctx.clock.now());
     if (!done) throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
     this.ctx.logger.info({ serial: cert.pcaSerial, reason }, 'certificate revoked');
+  }
+
+  /**
+   * A revoke that did not simply succeed. Lost or garbled (the PCA may have acted) or "already
+   * revoked" (a guess from the SDK's enum): the state is read back, and only a PCA that shows the
+   * certificate revoked counts as revoked. Anything else is the PCA's refusal, as it said. Returns
+   * whether reading back rotated the CRL already.
+   */
+  private async confirm(serial: string, err: unknown): Promise<boolean> {
+    const pca = err instanceof PcaError ? err : null;
+    const answer = pca ? describePcaError(pca) : String(err);
+    const unclear = pca !== null && (pca.outcomeUnknown || pca.reason === 'alreadyRevoked');
+    // Without a way to read back (no CrlPublisher given), "already revoked" is taken at its word.
+    if (pca?.reason === 'alreadyRevoked' && !this.crl) return false;
+    if (!unclear || !this.crl) {
+      this.ctx.logger.warn({ serial, pca: pca ? { reason: pca.reason, answer } : answer }, 'PCA revoke failed');
+      throw problemFromPcaError(err, 'revoke');
+    }
+    const state = await this.crl.revocationState(serial);
+    if (state.revoked) {
+      this.ctx.logger.info({ serial, answer, confirmedBy: state.source }, 'PCA revoke answer was unclear; the revocation is confirmed by reading it back');
+      return state.rotated;
+    }
+    this.ctx.logger.warn({ serial, answer, source: state.source, revoked: state.revoked }, 'PCA revoke answer was unclear and reading back does not show the certificate revoked');
+    if (state.revoked === false) {
+      throw new AcmeProblem('serverInternal', `the Private CA did not revoke the certificate: its answer was unclear (${answer}) and ${state.source} does not show it revoked; try again`);
+    }
+    throw problemFromPcaError(err, 'revoke');
   }
 }
