@@ -172,8 +172,10 @@ describe('the PCA search: paging that proves itself, and a restart that costs th
     await signForeign(150);
     clock.set(now);
     // A key the gateway asked about, signed by the PCA without the gateway hearing: the audit's case.
+    // The sign call began 6 minutes ago, past the audit's in-flight window (an issuance job still
+    // about to store it is left alone).
     const o = await processingOrder(store, clock);
-    await store.issuance.recordAttempt({ id: randomId(cryptoRandom), orderId: o.order.id, spkiSha256: o.spki, startedAt: clock.nowMs() });
+    await store.issuance.recordAttempt({ id: randomId(cryptoRandom), orderId: o.order.id, spkiSha256: o.spki, startedAt: clock.nowMs() - 6 * 60_000 });
     const late = await client.sign(o.csrPem);
     await signForeign(120);
     await store.settings.set('pca_audit_watermark', String(now - 120_000));

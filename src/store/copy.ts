@@ -25,6 +25,9 @@ export const COPIED_TABLES = [
   'jobs',
   'used_nonces',
   'pca_certificates',
+  'audit_events',
+  'rate_limit_events',
+  'preauthorization_uses',
 ] as const;
 
 export interface CopyReport {

@@ -107,14 +107,14 @@ describe("the CA's end", () => {
 });
 
 describe("the CA's status", () => {
-  it('DISABLED: /readyz is not ready naming the directory and the status, and issuance waits without a sign call; ACTIVE again: ready', async () => {
+  it('DISABLED: /readyz (admin listener) is not ready naming the directory and the status, and issuance waits without a sign call; ACTIVE again: ready', async () => {
     const t = await gateway();
     const sim = t.gw.simulator!;
     const c = await AcmeTestClient.withAccount(t);
     const order = await readyOrder(c, 'disabled.ca.test');
     sim.faults.set({ behaviour: { caStatus: 'DISABLED' } });
     await t.gw.directories[0]!.ca.refresh();
-    const ready = await t.request('/readyz');
+    const ready = await t.admin('/readyz', { token: null });
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { reason: string }).reason).toBe('the Private CA cannot issue for directory default: the Private CA ' + sim.caTag + ' is DISABLED, not ACTIVE');
 
@@ -127,7 +127,7 @@ describe("the CA's status", () => {
 
     sim.faults.set({});
     await t.gw.directories[0]!.ca.refresh();
-    expect((await t.request('/readyz')).status).toBe(200);
+    expect((await t.admin('/readyz', { token: null })).status).toBe(200);
   });
 });
 
@@ -151,7 +151,7 @@ describe('the sign answer and the gateway in front of the PCA', () => {
       const done = await c.poll(o.url, (b) => b.status === 'valid' || b.status === 'invalid', 45_000);
       expect(done.body.status, done.text).toBe('valid');
     }
-    const metrics = await (await t.request('/metrics')).text();
+    const metrics = await (await t.admin('/metrics')).text();
     expect(metrics).toMatch(/acme_pca_call_duration_seconds_count\{operation="sign",outcome="http_429"\} [1-9]/);
   }, 90_000);
 });
