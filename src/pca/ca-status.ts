@@ -22,6 +22,14 @@ const CA_END_MARGIN_MS = 10 * 60_000;
 /** A failed read is tried again this soon, whatever refreshMs says. */
 const RETRY_MS = 30_000;
 
+/**
+ * The longest `period` (whole days, NCP's 1-3650, ncp-pca-api §3.1) a certificate signed now can
+ * have without outliving a CA that ends at `caNotAfter`; below 1 when none can.
+ */
+export function periodInsideCa(caNotAfter: Date, now: Date): number {
+  return Math.min(3650, Math.floor((caNotAfter.getTime() - now.getTime() - CA_END_MARGIN_MS) / DAY_MS));
+}
+
 export interface CaWatchOptions {
   pca: PcaClient;
   clock: Clock;
@@ -143,7 +151,7 @@ export class CaWatch {
     const ca = this.info;
     if (!ca) return { kind: 'sign', maxPeriodDays: null };
     if (ca.status !== 'ACTIVE') return { kind: 'wait', reason: `the Private CA is ${ca.status}, not ACTIVE (Get CA); issuance waits until it is` };
-    const maxPeriodDays = Math.min(3650, Math.floor((ca.notAfter.getTime() - now.getTime() - CA_END_MARGIN_MS) / DAY_MS));
+    const maxPeriodDays = periodInsideCa(ca.notAfter, now);
     if (maxPeriodDays < 1) {
       return {
         kind: 'fail',
