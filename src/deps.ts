@@ -259,6 +259,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     ops,
     pca: main.gateway.pca,
     pcaFor: (directory) => pcaByDirectory.get(directory),
+    crlFor: (directory) => built.find((b) => b.gateway.name === directory)?.crl,
     trustAnchorPems: () => built.flatMap((b) => b.trustAnchors.pems()),
     ready,
     ...(o.adminToken ? { token: o.adminToken } : {}),
@@ -394,6 +395,8 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     events: s.events,
     ...(s.caa ? { caaRecheck: new CaaRecheck({ store, caa: s.caa, clock, logger }) } : {}),
   });
+  // Revocations (ACME and operators') are confirmed and published through one publisher per CA.
+  const crl = new CrlPublisher(pca, target.rotateCrlAfterRevoke, logger);
   const routes: DirectoryRoutes = {
     name: spec.name,
     meta: {
@@ -410,7 +413,7 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     authorizations: new AuthorizationService(ctx),
     challenges: new ChallengeService(ctx),
     certificates: new CertificateService(ctx),
-    revocation: new RevocationService(ctx, pca, new CrlPublisher(pca, target.rotateCrlAfterRevoke, logger)),
+    revocation: new RevocationService(ctx, pca, crl),
     keyChange: new KeyChangeService(ctx, s.linker),
     renewalInfo: new RenewalInfoService(ctx),
   };
@@ -424,7 +427,7 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     audit,
     ca,
   };
-  return { gateway, routes, issuance, trustAnchors, closePca, auditIntervalMs: target.auditIntervalMs };
+  return { gateway, routes, issuance, trustAnchors, closePca, crl, auditIntervalMs: target.auditIntervalMs };
 }
 
 /** The embedded default, with keys per process: a real NCP-compatible endpoint on loopback. */

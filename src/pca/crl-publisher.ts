@@ -22,6 +22,28 @@ export interface RevocationState {
   source: string;
 }
 
+/** What a confirmed revocation came to. */
+export type RevokeOutcome =
+  /** The PCA revoked it: it said so (`confirmedBy` null), or reading back shows it after an unclear answer. */
+  | { kind: 'revoked'; confirmedBy: string | null; unclearAnswer: string | null }
+  /** The answer was unclear and reading back shows the certificate not revoked: nothing happened; try again. */
+  | { kind: 'notRevoked'; error: PcaError; source: string }
+  /** The PCA refused, or the answer was unclear and could not be read back: its error as it came. */
+  | { kind: 'failed'; error: unknown };
+
+/**
+ * Without a publisher (tests that build a service by hand): the PCA's answer as it came, its
+ * "already revoked" (the SDK enum's guess, ncp-pca-api §2) taken at its word.
+ */
+export async function revokeUnconfirmed(pca: Pick<PcaClient, 'revoke'>, serialNo: string): Promise<RevokeOutcome> {
+  try {
+    await pca.revoke(serialNo);
+    return { kind: 'revoked', confirmedBy: null, unclearAnswer: null };
+  } catch (err) {
+    return err instanceof PcaError && err.reason === 'alreadyRevoked' ? { kind: 'revoked', confirmedBy: null, unclearAnswer: describePcaError(err) } : { kind: 'failed', error: err };
+  }
+}
+
 export class CrlPublisher {
   private rotating: boolean;
 
@@ -50,6 +72,30 @@ export class CrlPublisher {
       }
       return false;
     }
+  }
+
+  /**
+   * Revokes (ncp-pca-api §3.3) and makes sure: an answer lost, garbled or "already revoked" is read
+   * back (revocationState) instead of trusted; then the CRL is rotated (unless reading back did).
+   * Used by ACME revocation and by operators' revocations alike.
+   */
+  async revokeConfirmed(serialNo: string): Promise<RevokeOutcome> {
+    let outcome: RevokeOutcome;
+    let rotated = false;
+    try {
+      await this.pca.revoke(serialNo);
+      outcome = { kind: 'revoked', confirmedBy: null, unclearAnswer: null };
+    } catch (err) {
+      const pca = err instanceof PcaError ? err : null;
+      if (!pca || !(pca.outcomeUnknown || pca.reason === 'alreadyRevoked')) return { kind: 'failed', error: err };
+      const state = await this.revocationState(serialNo);
+      rotated = state.rotated;
+      if (state.revoked === true) outcome = { kind: 'revoked', confirmedBy: state.source, unclearAnswer: describePcaError(pca) };
+      else if (state.revoked === false) return { kind: 'notRevoked', error: pca, source: state.source };
+      else return { kind: 'failed', error: err };
+    }
+    if (!rotated) await this.rotate();
+    return outcome;
   }
 
   /**

@@ -5,7 +5,7 @@ import { parsePayload, revokePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
 import { spkiSha256OfJwk } from '../acme/csr.js';
 import type { Account } from '../acme/types.js';
-import type { CrlPublisher } from '../pca/crl-publisher.js';
+import { revokeUnconfirmed, type CrlPublisher, type RevokeOutcome } from '../pca/crl-publisher.js';
 import { PcaError } from '../pca/errors.js';
 import { describePcaError, problemFromPcaError } from '../pca/problems.js';
 import type { PcaClient } from '../pca/types.js';
@@ -54,13 +54,8 @@ export class RevocationService {
       if (jwkSpki !== spkiSha256OfCert(leaf)) throw new AcmeProblem('unauthorized', "the request is not signed by the certificate's key");
     }
     if (cert.status === 'revoked') throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
-    let rotated = false;
-    try {
-      await this.pca.revoke(cert.pcaSerial);
-    } catch (err) {
-      rotated = await this.confirm(cert.pcaSerial, err);
-    }
-    if (!rotated) await this.crl?.rotate();
+    const outcome = this.crl ? await this.crl.revokeConfirmed(cert.pcaSerial) : await revokeUnconfirmed(this.pca, cert.pcaSerial);
+    this.settle(cert.pcaSerial, outcome);
     const done = await this.ctx.store.certificates.revoke(cert.id, reason, this.ctx.clock.now());
     if (!done) throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
     this.ctx.logger.info({ serial: cert.pcaSerial, reason }, 'certificate revoked');
@@ -77,31 +72,19 @@ export class RevocationService {
     });
   }
 
-  /**
-   * A revoke that did not simply succeed. Lost or garbled (the PCA may have acted) or "already
-   * revoked" (a guess from the SDK's enum): the state is read back, and only a PCA that shows the
-   * certificate revoked counts as revoked. Anything else is the PCA's refusal, as it said. Returns
-   * whether reading back rotated the CRL already.
-   */
-  private async confirm(serial: string, err: unknown): Promise<boolean> {
-    const pca = err instanceof PcaError ? err : null;
-    const answer = pca ? describePcaError(pca) : String(err);
-    const unclear = pca !== null && (pca.outcomeUnknown || pca.reason === 'alreadyRevoked');
-    // Without a way to read back (no CrlPublisher given), "already revoked" is taken at its word.
-    if (pca?.reason === 'alreadyRevoked' && !this.crl) return false;
-    if (!unclear || !this.crl) {
-      this.ctx.logger.warn({ serial, pca: pca ? { reason: pca.reason, answer } : answer }, 'PCA revoke failed');
-      throw problemFromPcaError(err, 'revoke');
+  /** A revocation the PCA did not confirm is a problem for the client; one it confirmed after an unclear answer is logged. */
+  private settle(serial: string, outcome: RevokeOutcome): void {
+    if (outcome.kind === 'revoked') {
+      if (outcome.confirmedBy) this.ctx.logger.info({ serial, answer: outcome.unclearAnswer, confirmedBy: outcome.confirmedBy }, 'PCA revoke answer was unclear; the revocation is confirmed by reading it back');
+      return;
     }
-    const state = await this.crl.revocationState(serial);
-    if (state.revoked) {
-      this.ctx.logger.info({ serial, answer, confirmedBy: state.source }, 'PCA revoke answer was unclear; the revocation is confirmed by reading it back');
-      return state.rotated;
+    if (outcome.kind === 'notRevoked') {
+      const answer = describePcaError(outcome.error);
+      this.ctx.logger.warn({ serial, answer, source: outcome.source }, 'PCA revoke answer was unclear and reading back does not show the certificate revoked');
+      throw new AcmeProblem('serverInternal', `the Private CA did not revoke the certificate: its answer was unclear (${answer}) and ${outcome.source} does not show it revoked; try again`);
     }
-    this.ctx.logger.warn({ serial, answer, source: state.source, revoked: state.revoked }, 'PCA revoke answer was unclear and reading back does not show the certificate revoked');
-    if (state.revoked === false) {
-      throw new AcmeProblem('serverInternal', `the Private CA did not revoke the certificate: its answer was unclear (${answer}) and ${state.source} does not show it revoked; try again`);
-    }
+    const err = outcome.error;
+    this.ctx.logger.warn({ serial, pca: err instanceof PcaError ? { reason: err.reason, answer: describePcaError(err) } : String(err) }, 'PCA revoke failed');
     throw problemFromPcaError(err, 'revoke');
   }
 }

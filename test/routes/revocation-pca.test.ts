@@ -138,3 +138,36 @@ describe('revocation that is confirmed and published at once (issue 10)', () => 
     expect((await calls(g.t)).rotate).toBe(1);
   });
 });
+
+describe("an operator's revocation (admin API) is confirmed and published the same way (issue 10)", () => {
+  let g: TestGateway;
+  let gc: AcmeTestClient;
+  beforeAll(async () => {
+    g = await startTestGateway({ config: { simulator: { behaviour: { crlCycleMs: 3_600_000 } } } });
+    gc = await AcmeTestClient.withAccount(g);
+  });
+  afterEach(() => g.gw.simulator!.faults.set({}));
+  afterAll(async () => g?.dispose());
+  const adminRevoke = (serialHex: string) =>
+    g.admin(`/api/certificates/${serialHex}/revoke`, { method: 'POST', body: JSON.stringify({ reason: 4 }), headers: { 'content-type': 'application/json' } });
+
+  it('a garbled answer to a revoke the PCA carried out: read back, revoked, and the CRL (on an hour cycle) lists it at once', async () => {
+    const { pcaSerial } = await issue('op-garbled.example.com', { t: g, c: gc });
+    expect(await crlLists(g, pcaSerial)).toBe(false);
+    g.gw.simulator!.faults.set({ malformedRate: 1, endpoints: ['revoke'] });
+    const res = await adminRevoke(normalizeSerialHex(pcaSerial));
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await statusOf(normalizeSerialHex(pcaSerial), g)).toBe('revoked');
+    g.gw.simulator!.faults.set({});
+    expect(await crlLists(g, pcaSerial)).toBe(true);
+  });
+
+  it('"already revoked" that is not true: refused (502) naming the read-back, not recorded as revoked', async () => {
+    const { pcaSerial } = await issue('op-lie.example.com', { t: g, c: gc });
+    g.gw.simulator!.faults.set({ errorRate: 1, errorStatus: 400, errorCode: 'INVALID_STATUS', endpoints: ['revoke'] });
+    const res = await adminRevoke(normalizeSerialHex(pcaSerial));
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: string }).error).toMatch(/its answer was unclear \(HTTP 400, code INVALID_STATUS.*\) and the CRL does not show it revoked; try again$/);
+    expect(await statusOf(normalizeSerialHex(pcaSerial), g)).toBe('valid');
+  });
+});
