@@ -156,7 +156,6 @@ export async function checkPcaTarget(t: CheckTarget, clock: Clock): Promise<Chec
     if (!problem) {
       second = await t.client.listCerts(2);
       problem = walk.page(2, second);
-      if (!problem && second.currentPageNo === null && first.serials.length === 0) problem = null;
     }
     const unproven = !problem && second !== null && second.currentPageNo === null && (first.serials.length === 0 || second.serials.length === 0);
     const detail = problem
@@ -248,7 +247,9 @@ function verifyChain(pems: string[], anchors: string[] | null, caCertPem: string
     return { ok: false, detail: 'a certificate of the chain does not parse' };
   }
   const given = verifyOrdered(certs, anchors, caCertPem);
-  return given.ok || certs.length < 2 ? given : verifyOrdered([...certs].reverse(), anchors, caCertPem).ok ? verifyOrdered([...certs].reverse(), anchors, caCertPem) : given;
+  if (given.ok || certs.length < 2) return given;
+  const reversed = verifyOrdered([...certs].reverse(), anchors, caCertPem);
+  return reversed.ok ? reversed : given;
 }
 
 function verifyOrdered(certs: X509Certificate[], anchors: string[] | null, caCertPem: string | null): { ok: boolean; detail: string } {
