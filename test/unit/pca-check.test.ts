@@ -142,6 +142,21 @@ describe('acme-pca-gateway pca check', () => {
     expect(r.out).toMatch(/FAILED \(misconfigured, exit 14\): the CA chain \(2 certificates\) does not verify to pca.trustAnchorFile/);
   });
 
+  it('a key the PCA gateway knows but refuses for the call (403): exit 11, the permissions named', async () => {
+    sim.faults.set({ errorRate: 1, errorStatus: 403, errorCode: '230', endpoints: ['ca'] });
+    const r = await check();
+    expect(r.code).toBe(11);
+    expect(r.out).toMatch(/FAILED \(misconfigured, exit 11\): Get CA: the PCA gateway knows the API key but refused the call \(HTTP 403/);
+    expect(r.out).toContain('Going live with NAVER Cloud');
+  });
+
+  it('nothing listening at the endpoint: exit 23 (not ready), the endpoint named', async () => {
+    const r = await check({ endpoint: 'http://127.0.0.1:9', timeoutMs: 2_000 });
+    expect(r.code).toBe(23);
+    expect(r.out).toMatch(/FAILED \(not ready, exit 23\): Get CA: the PCA did not answer usefully \(network/);
+    expect(r.out).toContain('check that http://127.0.0.1:9 is reachable');
+  });
+
   it('no ncp target: exit 2', async () => {
     const file = join(dir, 'sim.yaml');
     writeFileSync(file, stringify({ pca: { kind: 'simulator' } }));
