@@ -1,3 +1,4 @@
+import type { CrlPublisher } from './pca/crl-publisher.js';
 import type { Hono } from 'hono';
 import { buildAdminApp } from './admin/app.js';
 import { ConsoleSource, type PcaProbe } from './admin/console-data.js';
@@ -91,6 +92,8 @@ export function buildAdminListener(p: {
   pca: PcaClient & PcaProbe;
   /** Each directory's PCA: an operator's revocation goes to the certificate's own CA. */
   pcaFor: (directory: string) => PcaClient | undefined;
+  /** Each directory's CRL publisher (confirmed revocation, issue 10). */
+  crlFor?: (directory: string) => CrlPublisher | undefined;
   trustAnchorPems: () => string[];
   ready: () => Promise<void>;
   token?: AdminToken;
@@ -103,7 +106,7 @@ export function buildAdminListener(p: {
     metrics: p.metrics,
     ready: p.ready,
     readModel: p.ops.readModel,
-    actions: new OperatorActions({ store: p.store, clock: p.clock, logger: p.logger, events: p.ops.events, pcaFor: p.pcaFor }),
+    actions: new OperatorActions({ store: p.store, clock: p.clock, logger: p.logger, events: p.ops.events, pcaFor: p.pcaFor, ...(p.crlFor ? { crlFor: p.crlFor } : {}) }),
     store: p.store,
     consoleData: () => consoleSource.data(),
     scope: p.scope,

@@ -23,9 +23,11 @@ import { IssuanceByDirectory, validityCapOf } from './jobs/issue-by-directory.js
 import { DEFAULT_VALIDATION_DEADLINE_MS, JobQueue } from './jobs/queue.js';
 import { StartupRecovery } from './jobs/recovery.js';
 import { PcaAudit } from './jobs/pca-audit.js';
-import { PcaCertificateSearch } from './jobs/pca-search.js';
+import { LEARNED_RETENTION_MS, PcaCertificateSearch } from './jobs/pca-search.js';
 import { JobRunner } from './jobs/runner.js';
 import { ValidationJob } from './jobs/validate.js';
+import type { CaWatch } from './pca/ca-status.js';
+import { CrlPublisher } from './pca/crl-publisher.js';
 import { connectPca, type PcaEndpoint } from './pca/connect.js';
 import type { ResilientPcaClient } from './pca/resilient.js';
 import { startPcaSimulator, type RunningSimulator, type SimulatedCa } from './pca/simulator/index.js';
@@ -100,6 +102,8 @@ export interface GatewayDirectory {
   /** Where it issues from, for people: "embedded NCP PCA simulator (caTag payments-ca)". */
   pcaDescription: string;
   audit: PcaAudit;
+  /** Its CA as last read (issue 10). */
+  ca: CaWatch;
 }
 
 export interface Gateway {
@@ -239,6 +243,9 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     // Every directory's PCA: a directory that cannot issue makes the gateway not ready (issue 9).
     const failing = built.filter((b) => b.gateway.pca.breakerState() === 'open').map((b) => b.gateway.name);
     if (failing.length) throw new Error(`the Private CA is failing (circuit breaker open) for directory ${failing.join(', ')}`);
+    // Issue 10: a CA that cannot sign (not ACTIVE, expired, credentials or caTag refused).
+    const unusable = built.flatMap((b) => (b.gateway.ca.notReady() ? [`${b.gateway.name}: ${b.gateway.ca.notReady()}`] : []));
+    if (unusable.length) throw new Error(`the Private CA cannot issue for directory ${unusable.join('; ')}`);
   };
   const pcaByDirectory = new Map(built.map((b) => [b.gateway.name, b.gateway.pca]));
   const admin = buildAdminListener({
@@ -252,6 +259,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     ops,
     pca: main.gateway.pca,
     pcaFor: (directory) => pcaByDirectory.get(directory),
+    crlFor: (directory) => built.find((b) => b.gateway.name === directory)?.crl,
     trustAnchorPems: () => built.flatMap((b) => b.trustAnchors.pems()),
     ready,
     ...(o.adminToken ? { token: o.adminToken } : {}),
@@ -263,6 +271,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     [
       { name: 'prune nonces', everyMs: 10 * 60_000, run: () => nonces.prune() },
       { name: 'prune finished jobs', everyMs: 10 * 60_000, run: () => store.jobs.pruneFinished(clock.nowMs() - FINISHED_JOB_RETENTION_MS) },
+      { name: 'prune learned PCA certificates', everyMs: 60 * 60_000, run: () => store.pcaCertificates.prune(clock.nowMs() - LEARNED_RETENTION_MS) },
       // Rate-limit events that have left their window (RFC 8555 §6.6 limits in the database).
       { name: 'prune rate-limit windows', everyMs: 10 * 60_000, run: () => store.rateLimits.prune(clock.nowMs()) },
       // Replicas sharing a database audit each PCA once: whoever holds the lock runs, the others skip.
@@ -273,7 +282,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   );
   const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, { pca: main.gateway.pca, clock, logger, store, sealer }) : null;
 
-  for (const b of built) await b.trustAnchors.start();
+  for (const b of built) await Promise.all([b.trustAnchors.start(), b.gateway.ca.start()]);
   await new StartupRecovery({ store, clock, queue, logger }).run();
   jobs.start();
   housekeeping.start();
@@ -296,7 +305,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     async close() {
       // Housekeeping (the PCA audits) and the jobs wind down together, both before the database closes.
       const housekeepingDone = housekeeping.stop(5_000);
-      for (const b of built) b.trustAnchors.stop();
+      for (const b of built) [b.trustAnchors, b.gateway.ca].forEach((c) => c.stop());
       servingCertificate?.stop();
       await jobs.stop(10_000);
       await housekeepingDone;
@@ -348,7 +357,7 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     const { caTag, accessKey, secretKey, timeoutMs } = target;
     endpoint = { endpoint: target.endpoint!, caTag: caTag!, accessKey: accessKey!, secretKey: secretKey!, timeoutMs, ca: target.caFile ? readFileSync(target.caFile, 'utf8') : undefined };
   }
-  const { pca, close: closePca } = connectPca(endpoint, target, { clock, logger, metrics });
+  const { pca, ca, caKey, close: closePca } = connectPca(endpoint, target, { clock, logger, metrics, simulatorKeyRule: config.simulator.behaviour.keyRule ?? 'any', name: spec.name });
   const pcaDescription =
     'client' in endpoint ? 'a PCA client given by the caller' : `${simulatedCa ? 'embedded NCP PCA simulator' : `NCP PCA ${endpoint.endpoint}`} (caTag ${endpoint.caTag})`;
 
@@ -368,7 +377,8 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
   const source = isDefault ? 'the default directory' : `directory "${spec.name}"`;
   const policy = new IssuancePolicy([{ source, rules: spec.policy }]);
   const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: { ...serviceSettings(config, spec, policy), source }, jobs: s.queue, events: s.events };
-  const search = new PcaCertificateSearch(pca);
+  // Issue 10: one search of the CA's list for every job that needs it; what it learns is kept.
+  const search = new PcaCertificateSearch({ pca, ca: caKey, store, clock, logger: logger.child({ component: 'pca-search' }) });
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }), directory: spec.name, sharedWatermark: isDefault });
   const issuance = new IssuanceJob({
     store,
@@ -381,23 +391,29 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     random,
     logger: logger.child({ component: 'issuance' }),
     metrics,
+    ca,
     events: s.events,
     ...(s.caa ? { caaRecheck: new CaaRecheck({ store, caa: s.caa, clock, logger }) } : {}),
   });
+  // Revocations (ACME and operators') are confirmed and published through one publisher per CA.
+  const crl = new CrlPublisher(pca, target.rotateCrlAfterRevoke, logger);
   const routes: DirectoryRoutes = {
     name: spec.name,
     meta: {
       externalAccountRequired: spec.acme.externalAccountRequired,
       termsOfService: spec.acme.termsOfService ?? null,
       website: spec.acme.website ?? null,
-      profiles: Object.fromEntries(Object.entries(config.acme.profiles).map(([name, p]) => [name, p.description])),
+      // Read on every directory request: the descriptions follow the CA's key rule as last read.
+      get profiles() {
+        return Object.fromEntries(Object.entries(config.acme.profiles).map(([name, p]) => [name, ca.describeProfile(p.description, p.keyTypes)]));
+      },
     },
     accounts: new AccountService(ctx),
-    orders: new OrderService(ctx, validity, s.addressPolicy),
+    orders: new OrderService(ctx, validity, s.addressPolicy, ca),
     authorizations: new AuthorizationService(ctx),
     challenges: new ChallengeService(ctx),
     certificates: new CertificateService(ctx),
-    revocation: new RevocationService(ctx, pca),
+    revocation: new RevocationService(ctx, pca, crl),
     keyChange: new KeyChangeService(ctx, s.linker),
     renewalInfo: new RenewalInfoService(ctx),
   };
@@ -409,8 +425,9 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     rootPemPath: target.trustAnchorFile ?? simulatedCa?.rootPemPath ?? null,
     pcaDescription,
     audit,
+    ca,
   };
-  return { gateway, routes, issuance, trustAnchors, closePca, auditIntervalMs: target.auditIntervalMs };
+  return { gateway, routes, issuance, trustAnchors, closePca, crl, auditIntervalMs: target.auditIntervalMs };
 }
 
 /** The embedded default, with keys per process: a real NCP-compatible endpoint on loopback. */
@@ -426,6 +443,8 @@ async function startSimulator(config: GatewayConfig, simulated: DirectorySpec[],
     secretKey,
     tiers: config.simulator.tiers,
     defaultPeriodDays: config.pca.period,
+    // The trial mode signs every key a client commonly sends; the rest of the simulator is strict.
+    behaviour: { keyRule: 'any', ...config.simulator.behaviour },
     logger: logger.child({ component: 'pca-simulator' }),
     ...(config.pca.kind === 'simulator' && config.pca.caTag ? { caTag: config.pca.caTag } : {}),
     extraCaTags: simulated.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => d.pca.caTag!),

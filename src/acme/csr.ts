@@ -9,7 +9,9 @@ import type { Identifier } from './types.js';
 // PCA signs, and CN ∪ SAN must be exactly the order's identifiers. Requested extensions are ignored:
 // the leaf is built from policy, not from what the CSR asks for.
 
-export type KeyType = 'rsa2048' | 'rsa3072' | 'rsa4096' | 'ecdsa-p256' | 'ecdsa-p384';
+/** The key types the gateway takes (NCP documents RSA2048, RSA4096, EC256, EC521: what a CA signs is pca/ca-status.ts). */
+export type KeyType = 'rsa2048' | 'rsa3072' | 'rsa4096' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521';
+export const KEY_TYPES: readonly KeyType[] = ['rsa2048', 'rsa3072', 'rsa4096', 'ecdsa-p256', 'ecdsa-p384', 'ecdsa-p521'];
 
 export interface CheckedCsr {
   der: Buffer;
@@ -47,9 +49,10 @@ function keyTypeOf(spkiDer: Buffer): KeyType {
   if (key.asymmetricKeyType === 'ec') {
     if (details.namedCurve === 'prime256v1') return 'ecdsa-p256';
     if (details.namedCurve === 'secp384r1') return 'ecdsa-p384';
-    throw badCsr(`EC curve ${details.namedCurve ?? 'unknown'} is not supported: use P-256 or P-384`);
+    if (details.namedCurve === 'secp521r1') return 'ecdsa-p521';
+    throw badCsr(`EC curve ${details.namedCurve ?? 'unknown'} is not supported: use P-256, P-384 or P-521`);
   }
-  throw badCsr(`key type ${key.asymmetricKeyType ?? 'unknown'} is not supported: use RSA (2048+) or ECDSA P-256/P-384`);
+  throw badCsr(`key type ${key.asymmetricKeyType ?? 'unknown'} is not supported: use RSA (2048+) or ECDSA P-256/P-384/P-521`);
 }
 
 /** Parses and checks a DER CSR against the order's identifiers. Throws badCSR problems. */

@@ -1,19 +1,20 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { serve } from './serve.js';
-import { pcaSimulatorCommand } from './pca-simulator.js';
+import { PCA_SIMULATOR_USAGE, pcaSimulatorCommand } from './pca-simulator.js';
 import { eabCommand } from './eab.js';
 import { dbCommand } from './db.js';
 import { accountsCommand, ADMIN_USAGE, auditCommand, ordersCommand } from './admin-commands.js';
 import { certsCommand, CERTS_USAGE } from './certs.js';
 import { UsageError } from './admin-context.js';
+import { PCA_CHECK_USAGE, pcaCheckCommand } from './pca-check.js';
 
 const USAGE = `Usage: acme-pca-gateway <command> [options]
 
 Commands:
   serve [--config FILE]        Run the ACME server (default: embedded SQLite + PCA simulator)
-  pca-simulator --listen HOST:PORT --data-dir DIR --access-key K --secret-key S [--ca-tag TAG] [--extra-ca-tag TAG]... [--tiers 1|2]
-                               Run the NCP-compatible Private CA simulator on its own
+${PCA_SIMULATOR_USAGE}
+${PCA_CHECK_USAGE}
   eab create --label L [--expires 30d] [--directory NAME] [policy flags] | eab list | eab revoke KEY_ID   [--config FILE]
                                External Account Binding keys (RFC 8555 §7.3.4)
   db copy --from sqlite:FILE --to postgres:URL [--force] [--password-file FILE]
@@ -62,6 +63,8 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
       return adminCommand(() => auditCommand(rest), ADMIN_USAGE, rest);
     case 'certs':
       return adminCommand(() => certsCommand(rest), CERTS_USAGE, rest);
+    case 'pca':
+      return pcaCheckCommand(rest);
     case 'pca-simulator':
       return pcaSimulatorCommand(rest);
     case 'help':

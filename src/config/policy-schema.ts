@@ -44,7 +44,7 @@ export const cidrRange = z.string().refine(
 );
 
 /** The key types the gateway signs for (acme/csr.ts KeyType): RSA sizes are part of the name. */
-export const KEY_TYPES = ['rsa2048', 'rsa3072', 'rsa4096', 'ecdsa-p256', 'ecdsa-p384'] as const;
+export const KEY_TYPES = ['rsa2048', 'rsa3072', 'rsa4096', 'ecdsa-p256', 'ecdsa-p384', 'ecdsa-p521'] as const;
 export const CHALLENGE_TYPES = ['http-01', 'dns-01', 'tls-alpn-01'] as const;
 
 export const issuancePolicySchema = z

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { directoryNameProblem, issuancePolicySchema, simulatorTagProblem } from './policy-schema.js';
+import { directoryNameProblem, issuancePolicySchema, KEY_TYPES, simulatorTagProblem } from './policy-schema.js';
+import { simulatorBehaviourSchema } from './simulator-schema.js';
 import { adminSchema, notificationsSchema } from './ops-schema.js';
 import { rateLimitsSchema } from './rate-limits-schema.js';
 
@@ -88,7 +89,7 @@ const profileSchema = z
   .object({
     description: z.string().default(''),
     period: z.number().int().min(1).max(3650).optional(),
-    keyTypes: z.array(z.enum(['rsa2048', 'rsa3072', 'rsa4096', 'ecdsa-p256', 'ecdsa-p384'])).optional(),
+    keyTypes: z.array(z.enum(KEY_TYPES)).optional(),
   })
   .strict();
 
@@ -115,6 +116,15 @@ const pcaSchema = z
     breakerCooldownMs: z.number().int().min(100).max(10 * 60_000).default(30_000),
     /** How often the audit compares the PCA's list with the database (0 = never). */
     auditIntervalMs: z.number().int().min(0).default(15 * 60_000),
+    /**
+     * Issue 10: the CSR keys the CA signs: "ca" (its own key type only, as NAVER's issuer assumes) or
+     * a list. Default: "ca" for ncp; for the embedded simulator, what its keyRule signs.
+     */
+    keyTypes: z.union([z.literal('ca'), z.array(z.enum(KEY_TYPES)).min(1)]).optional(),
+    /** How often the CA is read again (Get CA: its status, end and key). */
+    caRefreshMs: z.number().int().min(1_000).max(24 * 3_600_000).default(5 * 60_000),
+    /** Publish the CRL right after a revocation (POST /crl/rotate), unless the PCA refuses it. */
+    rotateCrlAfterRevoke: z.boolean().default(true),
     /** Total time an order may spend retrying the PCA before it ends invalid. */
     issuanceDeadlineMs: z.number().int().min(1000).default(10 * 60_000),
   })
@@ -221,6 +231,8 @@ export const configSchema = z
         listen: hostPort.default('127.0.0.1:14001'),
         dataDir: z.string().default('./data/pca-simulator'),
         tiers: z.union([z.literal(1), z.literal(2)]).default(2),
+        /** Issue 10: the embedded simulator's switchable behaviours (config/simulator-schema.ts). */
+        behaviour: simulatorBehaviourSchema.default({}),
       })
       .strict()
       .prefault({}),

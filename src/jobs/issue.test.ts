@@ -1,12 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Order } from '../acme/types.js';
 import { ValidityPolicy } from '../acme/validity.js';
 import { normalizeSerialHex } from '../acme/issued-check.js';
 import { toPem } from '../acme/pem.js';
+import { AcmeProblem } from '../acme/problems.js';
+import type { CaWatch } from '../pca/ca-status.js';
 import { PcaError } from '../pca/errors.js';
 import { NcpPcaClient } from '../pca/ncp-client.js';
 import { startPcaSimulator, type RunningSimulator } from '../pca/simulator/index.js';
@@ -16,14 +17,13 @@ import { ManualClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
 import { cryptoRandom } from '../platform/random.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
-import type { Job, Store } from '../store/types.js';
+import type { Store } from '../store/types.js';
+import { processingOrder as processingOrderOf } from '../../test/support/issuance-fixtures.js';
 import { IssuanceJob } from './issue.js';
 
 // IssuanceJob against the real PCA simulator (in process, on loopback) and a real SQLite store:
 // reconciliation when a sign answer is lost, a crash in the middle of adopting, a PCA whose
 // certificate list runs newest first, and a deadline that passes while the outcome is unknown.
-
-const id = () => randomBytes(9).toString('base64url');
 
 /** Delegates to the real client; counts sign calls; can reverse the list order, fail list calls or signs, or replace getCert's caChain. */
 class ProbePca implements PcaClient {
@@ -35,8 +35,11 @@ class ProbePca implements PcaClient {
   /** Replaces the caChain getCert reports. */
   getCertChain: string[] | null = null;
   constructor(private readonly inner: PcaClient) {}
+  /** The options of the last sign call. */
+  lastSignOpts: Parameters<PcaClient['sign']>[1] | undefined;
   sign(...a: Parameters<PcaClient['sign']>) {
     this.signs++;
+    this.lastSignOpts = a[1];
     const fail = this.failNextSign;
     this.failNextSign = null;
     return fail ? Promise.reject(fail) : this.inner.sign(...a);
@@ -64,6 +67,12 @@ class ProbePca implements PcaClient {
   }
   crl() {
     return this.inner.crl();
+  }
+  getCa() {
+    return this.inner.getCa();
+  }
+  rotateCrl() {
+    return this.inner.rotateCrl();
   }
 }
 
@@ -106,44 +115,7 @@ describe('IssuanceJob reconciliation', () => {
   });
 
   /** An order for 127.0.0.1 taken to processing with a fresh CSR; returns it, its key hash and its job. */
-  async function processingOrder(deadlineMs = 600_000): Promise<{ order: Order; spki: string; job: Job }> {
-    const now = clock.now();
-    const { account } = await store.accounts.createOrGet({
-      id: id(),
-      directory: 'default',
-      jwk: { kty: 'EC', crv: 'P-256', x: id(), y: 'y' },
-      thumbprint: id(),
-      contact: [],
-      termsOfServiceAgreed: true,
-      eabKeyId: null,
-      now,
-    });
-    const challengeId = id();
-    const order = await store.orders.createWithAuthorizations({
-      id: id(),
-      directory: 'default',
-      accountId: account.id,
-      identifiers: [{ type: 'ip', value: '127.0.0.1' }],
-      notBefore: null,
-      notAfter: null,
-      profile: null,
-      replaces: null,
-      replacesCertificateId: null,
-      expires: new Date(now.getTime() + 86_400_000),
-      now,
-      authorizations: [
-        { id: id(), identifier: { type: 'ip', value: '127.0.0.1' }, wildcard: false, expires: new Date(now.getTime() + 86_400_000), challenges: [{ id: challengeId, type: 'http-01', token: id() }] },
-      ],
-    });
-    expect(await store.challenges.start(challengeId, { id: id(), runAt: now.getTime(), deadlineAt: now.getTime() + 60_000 }, now)).toBe(true);
-    expect(await store.challenges.recordValidation({ challengeId, valid: true, error: null, record: {}, now })).toBe(true);
-    await store.jobs.claimDue('validator', now.getTime(), 60_000, 10).then((js) => Promise.all(js.map((j) => store.jobs.finish(j.id, 'done', null, now.getTime()))));
-    const csr = await makeCsr(['127.0.0.1'], { commonName: null });
-    const der = Buffer.from(csr.csrPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-    expect(await store.orders.markProcessing(order.id, { der, spkiSha256: csr.spkiSha256 }, { id: id(), runAt: now.getTime(), deadlineAt: now.getTime() + deadlineMs }, now)).toBe(true);
-    const [claimed] = await store.jobs.claimDue('test', now.getTime(), 60_000, 1);
-    return { order: (await store.orders.get(order.id))!, spki: csr.spkiSha256, job: claimed! };
-  }
+  const processingOrder = async (deadlineMs = 600_000) => processingOrderOf(store, clock, { deadlineMs });
 
   const allIssued = async () => {
     const res = await fetch(`${sim.url}/_simulator/issued`);
@@ -163,6 +135,31 @@ describe('IssuanceJob reconciliation', () => {
     }
     return serials;
   }
+
+  it("issue 10: the CA's limits: while it is not ACTIVE the job waits without signing; then the period is capped at its end and keyType/keyBits are the CA's", async () => {
+    let limits: ReturnType<CaWatch['signLimits']> = { kind: 'wait', reason: 'the Private CA is DISABLED, not ACTIVE (Get CA); issuance waits until it is' };
+    let refreshed = 0;
+    const ca = { signLimits: () => limits, refreshIfOlderThan: async () => void refreshed++ };
+    job = new IssuanceJob({ store, pca, validity: new ValidityPolicy({ defaultPeriodDays: 90, profiles: {} }), trustAnchors: () => anchors, clock, random: cryptoRandom, logger: silentLogger(), ca });
+    const { order, job: j } = await processingOrder();
+    await expect(job.run(j)).rejects.toThrow('the Private CA is DISABLED, not ACTIVE (Get CA); issuance waits until it is');
+    expect(refreshed).toBe(1);
+    expect(pca.signs).toBe(0);
+    expect(await store.issuance.attemptsForOrder(order.id)).toEqual([]);
+    limits = { kind: 'sign', maxPeriodDays: 19, caKey: { kind: 'EC', bits: 256 } };
+    await job.run(j);
+    expect(pca.lastSignOpts).toMatchObject({ period: 19, caKey: { kind: 'EC', bits: 256 } });
+    expect((await store.orders.get(order.id))!.status).toBe('valid');
+  });
+
+  it("issue 10: a CA that ends within a day: the order ends invalid naming the CA's end, nothing signed", async () => {
+    const problem = new AcmeProblem('serverInternal', "the Private CA's certificate ends at 2026-01-01T00:00:00.000Z: it cannot sign a certificate valid for a whole day; the operator must renew or replace the CA");
+    job = new IssuanceJob({ store, pca, validity: new ValidityPolicy({ defaultPeriodDays: 90, profiles: {} }), trustAnchors: () => anchors, clock, random: cryptoRandom, logger: silentLogger(), ca: { signLimits: () => ({ kind: 'fail', problem }), refreshIfOlderThan: async () => {} } });
+    const { order, job: j } = await processingOrder();
+    await job.run(j);
+    expect((await store.orders.get(order.id))!.error).toMatchObject({ type: 'urn:ietf:params:acme:error:serverInternal', detail: problem.detail });
+    expect(pca.signs).toBe(0);
+  });
 
   it('no trust anchor yet (PCA chain not fetched): the job waits without signing, then issues once it is there', async () => {
     const { order, job: j } = await processingOrder();

@@ -5,6 +5,7 @@ import { toPem } from '../acme/pem.js';
 import { AcmeProblem } from '../acme/problems.js';
 import type { Order } from '../acme/types.js';
 import type { ValidityPolicy } from '../acme/validity.js';
+import type { CaWatch } from '../pca/ca-status.js';
 import { PcaError } from '../pca/errors.js';
 import { issuedCertificate } from '../pca/issued.js';
 import { describePcaError, problemFromPcaError } from '../pca/problems.js';
@@ -40,16 +41,22 @@ export interface IssuanceJobDeps {
   caaRecheck?: Pick<CaaRecheck, 'problemFor'>;
   /** The issuance policy's maxValidityDays for the order (issue 9; issue-by-directory.ts validityCapOf): the period asked never exceeds it. */
   validityCap?: (order: Order) => Promise<number | null>;
+  /** Issue 10: the directory's CA as last read (pca/ca-status.ts): waits while it is not ACTIVE, caps the period at its end. */
+  ca?: Pick<CaWatch, 'signLimits' | 'refreshIfOlderThan'>;
   /** The audit trail and webhooks: certificate.issued and order.failed. */
   events?: OpsEventSink;
 }
+
+/** While the CA cannot sign (not ACTIVE), the job looks again this often; the CA is read again first when older. */
+const CA_WAIT_MS = 15_000;
 
 export class IssuanceJob implements JobHandler {
   private readonly reconciler: Reconciler;
 
   constructor(private readonly d: IssuanceJobDeps) {
-    // Per-instance (not module) search, whose cache of PCA certificate facts lives as long as the job.
-    const search = d.search ?? new PcaCertificateSearch(d.pca);
+    // Per-instance (not module) search, whose cache of PCA certificate facts lives as long as the job;
+    // deps.ts passes the directory's one search, shared with its audit.
+    const search = d.search ?? new PcaCertificateSearch({ pca: d.pca, ca: 'default', store: d.store, clock: d.clock, logger: d.logger });
     this.reconciler = new Reconciler({ store: d.store, pca: d.pca, search, clock: d.clock, random: d.random });
   }
 
@@ -95,12 +102,25 @@ export class IssuanceJob implements JobHandler {
       return;
     }
 
+    // Issue 10: what the CA allows now (Get CA): wait while it is not ACTIVE, never ask past its end.
+    const limits = await this.caLimits();
+    if (limits.kind === 'wait') throw new RetryLater(limits.reason, CA_WAIT_MS);
+    if (limits.kind === 'fail') {
+      log.warn({ problem: limits.problem.detail }, 'the Private CA cannot sign this order');
+      await this.fail(order, limits.problem);
+      return;
+    }
+    let period = this.d.validity.periodFor(order, clock.now(), (await this.d.validityCap?.(order)) ?? null);
+    if (limits.maxPeriodDays !== null && period > limits.maxPeriodDays) {
+      log.info({ asked: period, period: limits.maxPeriodDays }, "period capped at the Private CA's end");
+      period = limits.maxPeriodDays;
+    }
+
     const attemptId = randomId(this.d.random);
     await store.issuance.recordAttempt({ id: attemptId, orderId: order.id, spkiSha256: spki, startedAt: clock.nowMs() });
-    const period = this.d.validity.periodFor(order, clock.now(), (await this.d.validityCap?.(order)) ?? null);
     let result;
     try {
-      result = await this.d.pca.sign(toPem('CERTIFICATE REQUEST', csrDer), { period });
+      result = await this.d.pca.sign(toPem('CERTIFICATE REQUEST', csrDer), { period, ...(limits.caKey ? { caKey: limits.caKey } : {}) });
     } catch (err) {
       if (err instanceof PcaError) {
         const unknown = err.outcomeUnknown;
@@ -193,6 +213,18 @@ export class IssuanceJob implements JobHandler {
       });
     }
     else log.warn({ serial: pcaSerial }, 'certificate issued for an order that had already settled; kept unattached');
+  }
+
+  /** The CA's limits now; a CA that says "wait" is read again first when the last read is not fresh. */
+  private async caLimits(): Promise<ReturnType<CaWatch['signLimits']>> {
+    const ca = this.d.ca;
+    if (!ca) return { kind: 'sign', maxPeriodDays: null };
+    let limits = ca.signLimits(this.d.clock.now());
+    if (limits.kind === 'wait') {
+      await ca.refreshIfOlderThan(CA_WAIT_MS);
+      limits = ca.signLimits(this.d.clock.now());
+    }
+    return limits;
   }
 
   /** Ends the order invalid; its open attempts failed too, unless a sign call's outcome is in doubt. */

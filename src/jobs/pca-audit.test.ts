@@ -29,7 +29,7 @@ describe('PcaAudit', () => {
     sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'pca'), accessKey: 'ak', secretKey: 'sk' });
     client = new NcpPcaClient({ endpoint: sim.url, caTag: sim.caTag, accessKey: 'ak', secretKey: 'sk', clock: systemClock });
     store = openSqliteStore({ path: join(dir, 'gw.sqlite') });
-    audit = new PcaAudit({ store, search: new PcaCertificateSearch(client), clock: systemClock, random: cryptoRandom, logger: silentLogger() });
+    audit = new PcaAudit({ store, search: new PcaCertificateSearch({ pca: client, ca: sim.caTag, store, clock: systemClock }), clock: systemClock, random: cryptoRandom, logger: silentLogger() });
   });
 
   afterEach(async () => {
@@ -94,9 +94,9 @@ describe('PcaAudit', () => {
     await orderWithAttempt(ours.spkiSha256, 'platform', 1_000);
     const late = await client.sign(ours.csrPem); // this PCA is the payments directory's
     // An audit of a directory that never asked for the key records nothing.
-    const other = new PcaAudit({ store, search: new PcaCertificateSearch(client), clock: systemClock, random: cryptoRandom, logger: silentLogger(), directory: 'elsewhere' });
+    const other = new PcaAudit({ store, search: new PcaCertificateSearch({ pca: client, ca: sim.caTag, store, clock: systemClock }), clock: systemClock, random: cryptoRandom, logger: silentLogger(), directory: 'elsewhere' });
     expect(await other.run()).toMatchObject({ complete: true, recorded: 0 });
-    const payments = new PcaAudit({ store, search: new PcaCertificateSearch(client), clock: systemClock, random: cryptoRandom, logger: silentLogger(), directory: 'payments' });
+    const payments = new PcaAudit({ store, search: new PcaCertificateSearch({ pca: client, ca: sim.caTag, store, clock: systemClock }), clock: systemClock, random: cryptoRandom, logger: silentLogger(), directory: 'payments' });
     expect(await payments.run()).toMatchObject({ complete: true, recorded: 1 });
     const recorded = await store.certificates.getBySerial(late.serialNo.replace(/:/g, '').toLowerCase().replace(/^(00)+/, ''));
     expect(recorded).toMatchObject({ orderId: paymentsOrder, directory: 'payments' });
@@ -156,7 +156,7 @@ describe('PcaAudit', () => {
       certificates: { ...store.certificates, getBySerial: async (s) => (staleSerial ? ((staleSerial = false), null) : store.certificates.getBySerial(s)) },
       issuance: { ...store.issuance, latestForKey: async (k, d) => (staleAttempt ? ((staleAttempt = false), stalePending) : store.issuance.latestForKey(k, d)) },
     };
-    const skewedAudit = new PcaAudit({ store: skewed, search: new PcaCertificateSearch(client), clock: systemClock, random: cryptoRandom, logger: silentLogger() });
+    const skewedAudit = new PcaAudit({ store: skewed, search: new PcaCertificateSearch({ pca: client, ca: sim.caTag, clock: systemClock }), clock: systemClock, random: cryptoRandom, logger: silentLogger() });
     expect(await skewedAudit.run()).toMatchObject({ complete: true, recorded: 0 });
     expect(await store.certificates.getBySerial(bareSerial(signed.serialNo))).toMatchObject({ orderId, id: 'cert-skew' });
   });

@@ -64,6 +64,11 @@ export async function recordOrphan(d: Pick<ReconcileDeps, 'store' | 'clock' | 'r
   return true;
 }
 
+/** When the last of these attempts' sign calls ended (or, for one a crash cut short, began): a list read since shows what it did. */
+function settledBy(attempts: IssuanceAttempt[]): number {
+  return Math.max(...attempts.map((a) => a.finishedAt ?? a.startedAt));
+}
+
 export class Reconciler {
   constructor(private readonly d: ReconcileDeps) {}
 
@@ -74,7 +79,7 @@ export class Reconciler {
    */
   async reconcile(order: Order, spki: string, unsettled: IssuanceAttempt[], searchEndsAt: number, log: Logger, accept: AcceptIssued): Promise<boolean> {
     const { store, clock } = this.d;
-    const found = await this.findIssued(spki, Math.min(...unsettled.map((a) => a.startedAt)), searchEndsAt);
+    const found = await this.findIssued(spki, Math.min(...unsettled.map((a) => a.startedAt)), searchEndsAt, settledBy(unsettled));
     if (found.length === 0) {
       for (const a of unsettled) await store.issuance.finishAttempt(a.id, 'failed', null, 'not issued (reconciled)', clock.nowMs());
       log.info({ attempts: unsettled.length }, 'reconciliation: the PCA issued nothing for the earlier attempt(s); signing again');
@@ -103,7 +108,7 @@ export class Reconciler {
     const spki = unsettled[0]!.spkiSha256;
     let found: PcaCertFacts[];
     try {
-      found = await this.findIssued(spki, Math.min(...unsettled.map((a) => a.startedAt)), searchEndsAt);
+      found = await this.findIssued(spki, Math.min(...unsettled.map((a) => a.startedAt)), searchEndsAt, settledBy(unsettled));
     } catch (err) {
       throw new RetryLater(`follow-up reconciliation failed: ${err instanceof Error ? err.message : String(err)}`, FOLLOW_UP_RETRY_MS);
     }
@@ -119,13 +124,15 @@ export class Reconciler {
   /**
    * Every PCA certificate for `spki` whose notBefore is no older than `sinceMs` (less clock skew and
    * back-dating), oldest first. Past `searchEndsAt` it gives up (throws): an unfinished search proves
-   * nothing. Certificates for other keys in the same window are never ours, whatever they name.
+   * nothing. Certificates for other keys in the same window are never ours, whatever they name. The
+   * list is read as it was at `freshAfterMs` or later (the search shares pages with other jobs).
    */
-  async findIssued(spki: string, sinceMs: number, searchEndsAt: number): Promise<PcaCertFacts[]> {
+  async findIssued(spki: string, sinceMs: number, searchEndsAt: number, freshAfterMs: number = this.d.clock.nowMs()): Promise<PcaCertFacts[]> {
     const { clock } = this.d;
     const found = new Map<string, PcaCertFacts>();
     const guard: WalkGuard = {
       maxLookups: RECONCILE_MAX_LOOKUPS,
+      freshAfterMs,
       beforeLookup: () => {
         if (clock.nowMs() > searchEndsAt) throw new SearchIncomplete('reconciliation incomplete: out of time');
       },

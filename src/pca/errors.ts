@@ -36,6 +36,8 @@ export interface PcaErrorOptions {
   code?: string;
   /** Message text the PCA / gateway sent (never our secrets). */
   pcaMessage?: string;
+  /** The API gateway's `details` text (e.g. which part of the signature check failed), never our secrets. */
+  pcaDetails?: string;
   /** Set by the client that knows the PCA's codes; otherwise derived from the kind (see defaultReason). */
   reason?: PcaErrorReason;
   /**
@@ -55,6 +57,7 @@ export class PcaError extends Error {
   readonly httpStatus?: number;
   readonly code?: string;
   readonly pcaMessage?: string;
+  readonly pcaDetails?: string;
   private readonly retryableOverride?: boolean;
 
   constructor(kind: PcaErrorKind, message: string, options: PcaErrorOptions = {}) {
@@ -64,6 +67,7 @@ export class PcaError extends Error {
     if (options.httpStatus !== undefined) this.httpStatus = options.httpStatus;
     if (options.code !== undefined) this.code = options.code;
     if (options.pcaMessage !== undefined) this.pcaMessage = options.pcaMessage;
+    if (options.pcaDetails !== undefined) this.pcaDetails = options.pcaDetails;
     if (options.retryable !== undefined) this.retryableOverride = options.retryable;
     this.reason = options.reason ?? defaultReason(kind, options.httpStatus, options.retryable);
   }

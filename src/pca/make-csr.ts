@@ -3,13 +3,14 @@ import { isIP } from 'node:net';
 import { spkiSha256Hex } from '../acme/csr.js';
 import { ensureX509Crypto, x509 } from './x509-setup.js';
 
-export type CsrKeyType = 'RSA2048' | 'P256' | 'P384' | 'Ed25519' | 'RSA1024';
+export type CsrKeyType = 'RSA2048' | 'P256' | 'P384' | 'P521' | 'Ed25519' | 'RSA1024';
 
 const KEY_ALGS: Record<CsrKeyType, { gen: object; sign: object }> = {
   RSA2048: { gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } },
   RSA1024: { gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } },
   P256: { gen: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } },
   P384: { gen: { name: 'ECDSA', namedCurve: 'P-384' }, sign: { name: 'ECDSA', hash: 'SHA-384' } },
+  P521: { gen: { name: 'ECDSA', namedCurve: 'P-521' }, sign: { name: 'ECDSA', hash: 'SHA-512' } },
   Ed25519: { gen: { name: 'Ed25519' }, sign: { name: 'Ed25519' } },
 };
 

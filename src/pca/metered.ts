@@ -22,5 +22,7 @@ export function meteredPcaClient(inner: PcaClient, metrics: Metrics): PcaClient 
     getCert: (serialNo) => time('getCert', () => inner.getCert(serialNo)),
     listCerts: (pageNo) => time('listCerts', () => inner.listCerts(pageNo)),
     crl: () => time('crl', () => inner.crl()),
+    getCa: () => time('getCa', () => inner.getCa()),
+    rotateCrl: () => time('rotateCrl', () => inner.rotateCrl()),
   };
 }

@@ -36,7 +36,8 @@ describe.each([1, 2] as const)('NcpPcaClient against the simulator (tiers %i)', 
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pca-client-'));
-    sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK, tiers });
+    // keyRule any: the client is shown signing RSA and EC keys; the CA's own rule is the simulator's test.
+    sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK, tiers, behaviour: { keyRule: 'any' } });
     client = new NcpPcaClient({ endpoint: sim.url, caTag: sim.caTag, accessKey: AK, secretKey: SK, clock: systemClock, timeoutMs: 5000 });
   });
   afterAll(async () => {
@@ -125,7 +126,8 @@ describe('NcpPcaClient errors', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pca-client-err-'));
-    sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK });
+    // keyRule any: a P-384 CSR is signed below, so only the keys no PCA signs are refused here.
+    sim = await startPcaSimulator({ host: '127.0.0.1', port: 0, dataDir: dir, accessKey: AK, secretKey: SK, behaviour: { keyRule: 'any' } });
   });
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -186,6 +188,9 @@ describe('NcpPcaClient response parsing', () => {
   let server: http.Server;
   let reply: (req: http.IncomingMessage) => { status: number; body: string } | 'hang';
   let seen: http.IncomingMessage[] = [];
+  /** The request bodies, in the order of `seen`. */
+  let bodies: string[] = [];
+  let dateHeader: string | undefined;
   let client: NcpPcaClient;
   let leafPem: string;
   let interPem: string;
@@ -202,10 +207,12 @@ describe('NcpPcaClient response parsing', () => {
     rootPem = sim.rootPem;
     server = http.createServer((req, res) => {
       seen.push(req);
-      req.resume();
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => bodies.push(Buffer.concat(chunks).toString('utf8')));
       const out = reply(req);
       if (out === 'hang') return;
-      res.writeHead(out.status, { 'content-type': 'application/json' }).end(out.body);
+      res.writeHead(out.status, { 'content-type': 'application/json', ...(dateHeader ? { date: dateHeader } : {}) }).end(out.body);
     });
     await new Promise<void>((r2) => server.listen(0, '127.0.0.1', () => r2()));
     const { port } = server.address() as AddressInfo;
@@ -213,6 +220,8 @@ describe('NcpPcaClient response parsing', () => {
   });
   afterEach(() => {
     seen = [];
+    bodies = [];
+    dateHeader = undefined;
   });
   afterAll(async () => {
     client.close();
@@ -266,6 +275,59 @@ describe('NcpPcaClient response parsing', () => {
         signatureV2({ method: r.method!, uri: r.url!, timestamp: r.headers['x-ncp-apigw-timestamp'] as string, accessKey: AK, secretKey: SK }),
       );
     }
+  });
+
+  it("sign's body as NAVER's issuer sends it: csrPem trimmed, period a string of days, keyType/keyBits of the CA key", async () => {
+    reply = ok({ certificate: leafPem, caChain: [interPem, rootPem], serialNo: '0A:0B' });
+    await client.sign('\n-----BEGIN CERTIFICATE REQUEST-----\nAA\n-----END CERTIFICATE REQUEST-----\n', { period: 7, caKey: { kind: 'EC', bits: 256 } });
+    await client.sign('csr', { period: 30, caKey: { kind: 'RSA', bits: 4096 } });
+    await client.sign('csr');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(bodies.map((b) => JSON.parse(b))).toEqual([
+      { csrPem: '-----BEGIN CERTIFICATE REQUEST-----\nAA\n-----END CERTIFICATE REQUEST-----', period: '7', keyType: 'ECDSA', keyBits: '256' },
+      { csrPem: 'csr', period: '30', keyType: 'RSA', keyBits: '4096' },
+      { csrPem: 'csr' },
+    ]);
+  });
+
+  it('getCa reads status, subject, key, end and CRL URLs (§3.9); rotateCrl posts no body (§3.8)', async () => {
+    const inter = new X509Certificate(interPem);
+    reply = ok({
+      caInfo: { caTag: 'aaaaaaaa-bbbbbbbb', status: 'DEACTIVATED', caType: 'PRIVATE_SUB', urlInfo: { crl: ['https://pca.example/ext/a/crl'], ocsp: [], ca: [] } },
+      caCertInfo: { commonName: 'Team CA', publicKeyAlgorithm: 'EC', notBeforeDate: 1_700_000_000_000, notAfterDate: 1_800_000_000_000, certPem: interPem },
+    });
+    const ca = await client.getCa();
+    expect(ca).toMatchObject({ caTag: 'aaaaaaaa-bbbbbbbb', status: 'DEACTIVATED', caType: 'PRIVATE_SUB', subject: 'Team CA', publicKeyAlgorithm: 'EC', key: { kind: 'EC', bits: 256 }, crlUrls: ['https://pca.example/ext/a/crl'] });
+    expect(ca.notAfter.getTime()).toBe(1_800_000_000_000);
+    // Without notAfterDate, the certificate's own end.
+    reply = ok({ caInfo: { status: 'ACTIVE' }, caCertInfo: { certPem: interPem } });
+    expect((await client.getCa()).notAfter.getTime()).toBe(new Date(inter.validTo).getTime());
+    reply = ok({ caInfo: {}, caCertInfo: {} });
+    await expect(client.getCa()).rejects.toMatchObject({ kind: 'malformed' });
+    reply = ok(null);
+    await client.rotateCrl();
+    expect(seen.at(-1)!.method).toBe('POST');
+    expect(seen.at(-1)!.url).toBe('/api/v1/ca/aaaaaaaa-bbbbbbbb/crl/rotate');
+    expect(seen.at(-1)!.headers['content-length']).toBe('0');
+  });
+
+  it("a list page's own currentPageNo is passed on as it came (null when absent)", async () => {
+    reply = ok({ totalCnt: 3, listCerts: ['01', '02', '03'], totalPageNo: 1 });
+    expect((await client.listCerts(2)).currentPageNo).toBeNull();
+    reply = ok({ totalCnt: 3, listCerts: ['01', '02', '03'], totalPageNo: 1, currentPageNo: 1 });
+    expect((await client.listCerts(2)).currentPageNo).toBe(1);
+  });
+
+  it("getCert's revocation status only when the PCA sends one; the gateway's details and Date are kept", async () => {
+    const cert = { serialNo: '0A:0B', commonName: 'x', notBeforeDate: 1, notAfterDate: 2, certPem: leafPem };
+    for (const [extra, revoked] of [[{}, null], [{ status: 'REVOKED' }, true], [{ status: 'VALID' }, false], [{ revokeDate: 1_700_000_000_000 }, true]] as const) {
+      reply = ok({ ...cert, ...extra });
+      expect((await client.getCert('0A:0B')).revoked).toBe(revoked);
+    }
+    dateHeader = 'Tue, 14 Nov 2023 22:13:20 GMT';
+    reply = () => ({ status: 401, body: JSON.stringify({ error: { errorCode: '200', message: 'Authentication Failed', details: 'signature mismatch' } }) });
+    await expect(client.chain()).rejects.toMatchObject({ pcaMessage: 'Authentication Failed', pcaDetails: 'signature mismatch', reason: 'authentication' });
+    expect(client.lastAnswer()).toMatchObject({ status: 401, serverDate: new Date(1_700_000_000_000) });
   });
 
   it('invalid JSON on 200 → malformed; envelope error on 200 → http', async () => {

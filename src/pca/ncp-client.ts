@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -7,8 +8,9 @@ import { buildIssuerChain } from './chain.js';
 import { PcaError, type PcaErrorOptions } from './errors.js';
 import { classifyNcpError, type NcpOperation } from './ncp-errors.js';
 import { parsePemBlocks, splitCertificatePems, toPem } from '../acme/pem.js';
+import { certificateKeyShape, signKeyFields } from './key-shape.js';
 import { signatureV2 } from './signature.js';
-import type { PcaCertInfo, PcaCertPage, PcaClient, PcaPeriod, PcaSignResult } from './types.js';
+import type { PcaCaInfo, PcaCertInfo, PcaCertPage, PcaClient, PcaPeriod, PcaSignOptions, PcaSignResult } from './types.js';
 
 export interface NcpPcaClientOptions {
   /** e.g. https://pca.apigw.ntruss.com or http://127.0.0.1:14001; /api/v1 is appended unless present. */
@@ -31,6 +33,18 @@ const SERIAL_RE = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})*$/;
 interface RawResponse {
   status: number;
   body: string;
+  /** The Date header: the PCA gateway's clock (`pca check` measures the skew against it). */
+  date: string | undefined;
+}
+
+/** The last answer the PCA gave, whatever it said: when it came and the gateway's clock then. */
+export interface LastAnswer {
+  status: number;
+  /** The answer's Date header, when it had a valid one. */
+  serverDate: Date | null;
+  /** Our clock when the request was sent and when the answer came (epoch ms). */
+  sentAt: number;
+  receivedAt: number;
 }
 
 /**
@@ -43,6 +57,7 @@ export class NcpPcaClient implements PcaClient {
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
   private readonly timeoutMs: number;
+  private last: LastAnswer | null = null;
 
   constructor(private readonly opts: NcpPcaClientOptions) {
     this.base = new URL(opts.endpoint);
@@ -69,10 +84,17 @@ export class NcpPcaClient implements PcaClient {
     this.agent.destroy();
   }
 
-  // ncp-pca-api §3.1
-  async sign(csrPem: string, opts: { period?: PcaPeriod; signal?: AbortSignal } = {}): Promise<PcaSignResult> {
-    const body: Record<string, string> = { csrPem };
+  /** The last answer received (any status), for the clock-skew check of `pca check`; null before any. */
+  lastAnswer(): LastAnswer | null {
+    return this.last;
+  }
+
+  // ncp-pca-api §3.1. The body as NAVER's issuer sends it (pkg/pca/pca.go Sign): csrPem trimmed,
+  // period a string of days, keyType/keyBits of the CA's key; see pca/ncp-fields.md.
+  async sign(csrPem: string, opts: PcaSignOptions = {}): Promise<PcaSignResult> {
+    const body: Record<string, string> = { csrPem: csrPem.trim() };
     if (opts.period !== undefined) body.period = formatPeriod(opts.period);
+    if (opts.caKey) Object.assign(body, signKeyFields(opts.caKey));
     const data = asObject(await this.call('sign', 'POST', `/ca/${this.caTag()}/cert/sign`, body, opts.signal), 'sign');
     const leafBlock = parsePemBlocks(str(data.certificate), 'CERTIFICATE')[0];
     if (!leafBlock) throw malformed('sign: data.certificate is not a PEM certificate');
@@ -109,10 +131,12 @@ export class NcpPcaClient implements PcaClient {
       notAfter: epochMs(data.notAfterDate, 'notAfterDate'),
       certPem: toPem('CERTIFICATE', certBlock.der),
       caChainPems: pemList(data.caChain),
+      revoked: revokedFlag(data),
     };
   }
 
-  // ncp-pca-api §3.4 (pageNo starts at 1, §4.11)
+  // ncp-pca-api §3.4 (pageNo starts at 1, §4.11). What the page says of itself is passed on as it
+  // came: whether it is the page asked for is pca/paging.ts's to judge, not a default to fill in.
   async listCerts(pageNo?: number): Promise<PcaCertPage> {
     if (pageNo !== undefined && (!Number.isInteger(pageNo) || pageNo < 1)) {
       throw new PcaError('malformed', 'listCerts: pageNo must be a positive integer', { retryable: false });
@@ -125,7 +149,7 @@ export class NcpPcaClient implements PcaClient {
       serials: list as string[],
       totalCnt: int(data.totalCnt, 'totalCnt'),
       totalPageNo: int(data.totalPageNo, 'totalPageNo'),
-      currentPageNo: int(data.currentPageNo ?? pageNo ?? 1, 'currentPageNo'),
+      currentPageNo: data.currentPageNo === undefined || data.currentPageNo === null ? null : int(data.currentPageNo, 'currentPageNo'),
     };
   }
 
@@ -135,6 +159,49 @@ export class NcpPcaClient implements PcaClient {
     const block = typeof data === 'string' ? parsePemBlocks(data, 'X509 CRL')[0] : undefined;
     if (!block) throw malformed('crl: data is not a PEM CRL');
     return toPem('X509 CRL', block.der);
+  }
+
+  // ncp-pca-api §3.9: {caInfo, caCertInfo}.
+  async getCa(): Promise<PcaCaInfo> {
+    const data = asObject(await this.call('getCa', 'GET', `/ca/${this.caTag()}`), 'getCa');
+    const info = asObject(data.caInfo, 'getCa caInfo');
+    const cert = asObject(data.caCertInfo, 'getCa caCertInfo');
+    const block = parsePemBlocks(str(cert.certPem), 'CERTIFICATE')[0];
+    const certPem = block ? toPem('CERTIFICATE', block.der) : null;
+    let fromCert: { notBefore: Date; notAfter: Date; subject: string } | null = null;
+    if (certPem) {
+      try {
+        const x = new X509Certificate(certPem);
+        fromCert = { notBefore: new Date(x.validFrom), notAfter: new Date(x.validTo), subject: x.subject.replace(/\n/g, ', ') };
+      } catch {
+        fromCert = null;
+      }
+    }
+    const status = str(info.status);
+    if (!status) throw malformed('getCa: caInfo.status missing');
+    const urls = (info.urlInfo ?? {}) as Record<string, unknown>;
+    const stringsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x !== '') : []);
+    return {
+      caTag: str(info.caTag) || this.opts.caTag,
+      status,
+      caType: str(info.caType) || null,
+      subject: str(cert.commonName) || fromCert?.subject || '',
+      publicKeyAlgorithm: str(cert.publicKeyAlgorithm),
+      key: certPem ? certificateKeyShape(certPem) : null,
+      notBefore: cert.notBeforeDate !== undefined && cert.notBeforeDate !== null ? epochMs(cert.notBeforeDate, 'notBeforeDate') : (fromCert?.notBefore ?? new Date(0)),
+      notAfter:
+        cert.notAfterDate !== undefined && cert.notAfterDate !== null
+          ? epochMs(cert.notAfterDate, 'notAfterDate')
+          : (fromCert?.notAfter ?? (() => { throw malformed('getCa: no notAfterDate and no readable certPem'); })()),
+      certPem,
+      crlUrls: stringsOf(urls.crl),
+      ocspUrls: stringsOf(urls.ocsp),
+    };
+  }
+
+  // ncp-pca-api §3.8: no body, data null.
+  async rotateCrl(): Promise<void> {
+    await this.call('rotateCrl', 'POST', `/ca/${this.caTag()}/crl/rotate`);
   }
 
   private caTag(): string {
@@ -157,7 +224,10 @@ export class NcpPcaClient implements PcaClient {
     };
     const started = this.opts.clock.nowMs();
     const res = await this.send(method, target, headers, payload, signal);
-    this.opts.logger?.debug({ pca: { method, path: resource.split('?')[0], status: res.status, ms: this.opts.clock.nowMs() - started } }, 'pca call');
+    const receivedAt = this.opts.clock.nowMs();
+    const serverDate = res.date ? new Date(res.date) : null;
+    this.last = { status: res.status, serverDate: serverDate && !Number.isNaN(serverDate.getTime()) ? serverDate : null, sentAt: started, receivedAt };
+    this.opts.logger?.debug({ pca: { method, path: resource.split('?')[0], status: res.status, ms: receivedAt - started } }, 'pca call');
     return this.parseEnvelope(op, res);
   }
 
@@ -193,7 +263,7 @@ export class NcpPcaClient implements PcaClient {
             }
             chunks.push(c);
           });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), date: res.headers.date }));
           res.on('error', (e) => reject(signal.aborted ? abortError() : network(e)));
           res.on('aborted', () => reject(signal.aborted ? abortError() : new PcaError('network', 'PCA connection closed mid-response')));
         },
@@ -223,19 +293,21 @@ export class NcpPcaClient implements PcaClient {
       const gw = obj?.error !== null && typeof obj?.error === 'object' ? (obj.error as Record<string, unknown>) : undefined;
       const code = gw ? str(gw.errorCode) : str(obj?.code);
       const msg = gw ? str(gw.message) : str(obj?.msg);
-      throw this.answerError(op, status, code, msg);
+      throw this.answerError(op, status, code, msg, gw ? str(gw.details) : '');
     }
     if (!obj || typeof obj.code !== 'string') throw malformed(`HTTP ${status} without a {code,msg,data} envelope`);
-    if (obj.code !== 'SUCCESS') throw this.answerError(op, status, obj.code, str(obj.msg));
+    if (obj.code !== 'SUCCESS') throw this.answerError(op, status, obj.code, str(obj.msg), '');
     return obj.data;
   }
 
   /** The PcaError for an error answer, classified here (ncp-errors.ts) and with our credentials blanked out of the text. */
-  private answerError(op: NcpOperation, status: number, code: string, rawMsg: string): PcaError {
+  private answerError(op: NcpOperation, status: number, code: string, rawMsg: string, rawDetails: string): PcaError {
     const msg = this.redact(rawMsg);
+    const details = this.redact(rawDetails);
     const opts: PcaErrorOptions = { httpStatus: status, reason: classifyNcpError(op, status, code) };
     if (code) opts.code = code;
     if (msg) opts.pcaMessage = msg.slice(0, 500);
+    if (details) opts.pcaDetails = details.slice(0, 500);
     return new PcaError('http', `PCA answered HTTP ${status}${code ? ` ${code}` : ''}${msg ? `: ${msg.slice(0, 200)}` : ''}`, opts);
   }
 
@@ -262,6 +334,18 @@ function checkSerial(serialNo: string): string {
   // ncp-pca-api §4.5: colons go raw into the path and are signed as sent.
   if (!SERIAL_RE.test(serialNo)) throw new PcaError('malformed', 'serial number must be colon-separated hex', { retryable: false });
   return serialNo;
+}
+
+/**
+ * §3.5 documents no revocation status for Get issued cert; a PCA that sends one (`status`
+ * "REVOKED"/"VALID", or a revocation date) is believed, otherwise null and the CRL decides.
+ */
+function revokedFlag(data: Record<string, unknown>): boolean | null {
+  const status = str(data.status ?? data.certStatus).toUpperCase();
+  if (status === 'REVOKED') return true;
+  if (status === 'VALID' || status === 'ACTIVE' || status === 'ISSUED') return false;
+  for (const k of ['revokeDate', 'revokedDate', 'revocationDate']) if (data[k] !== undefined && data[k] !== null && data[k] !== '') return true;
+  return null;
 }
 
 /** caChain / issuer / chain data: a PEM string, an array of PEM strings, empty entries tolerated (§4.3). */

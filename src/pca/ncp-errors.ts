@@ -5,7 +5,7 @@ import type { PcaErrorReason } from './errors.js';
 // specific, and the status only where no code does. This is the only place that reads NCP codes.
 
 /** The PCA operations the client makes; what a code means can depend on it. */
-export type NcpOperation = 'sign' | 'chain' | 'revoke' | 'getCert' | 'listCerts' | 'crl';
+export type NcpOperation = 'sign' | 'chain' | 'revoke' | 'getCert' | 'listCerts' | 'crl' | 'getCa' | 'rotateCrl';
 
 /** §2: the CSR itself is refused (the simulator answers INVALID_INPUT for a CSR that does not parse). */
 const CSR_CODES = new Set([

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../platform/clock.js';
 import { PcaError } from './errors.js';
 import { ResilientPcaClient, type ResilientPcaOptions } from './resilient.js';
-import type { PcaCertInfo, PcaCertPage, PcaClient, PcaSignResult } from './types.js';
+import type { PcaCaInfo, PcaCertInfo, PcaCertPage, PcaClient, PcaSignResult } from './types.js';
 
 /** A PcaClient whose answers are scripted per call. */
 class ScriptedPca implements PcaClient {
@@ -26,7 +26,7 @@ class ScriptedPca implements PcaClient {
   }
   async getCert(serialNo: string): Promise<PcaCertInfo> {
     this.next('getCert');
-    return { serialNo, commonName: '', notBefore: new Date(0), notAfter: new Date(0), certPem: '', caChainPems: [] };
+    return { serialNo, commonName: '', notBefore: new Date(0), notAfter: new Date(0), certPem: '', caChainPems: [], revoked: null };
   }
   async listCerts(): Promise<PcaCertPage> {
     this.next('listCerts');
@@ -35,6 +35,13 @@ class ScriptedPca implements PcaClient {
   async crl(): Promise<string> {
     this.next('crl');
     return 'crl';
+  }
+  async getCa(): Promise<PcaCaInfo> {
+    this.next('getCa');
+    return { caTag: 't', status: 'ACTIVE', caType: null, subject: '', publicKeyAlgorithm: 'EC', key: null, notBefore: new Date(0), notAfter: new Date(0), certPem: null, crlUrls: [], ocspUrls: [] };
+  }
+  async rotateCrl(): Promise<void> {
+    this.next('rotateCrl');
   }
 }
 
@@ -85,6 +92,16 @@ describe('ResilientPcaClient retries', () => {
     inner.script = [http(429, '410'), new PcaError('malformed', 'bad json'), 'ok'];
     await expect(client.getCert('01')).resolves.toMatchObject({ serialNo: '01' });
     expect(inner.calls).toHaveLength(3);
+  });
+
+  it('429s (throttling) are retried but never open the breaker: the PCA answered', async () => {
+    const { client, inner } = setup({ breakerThreshold: 2, maxAttempts: 1 });
+    for (let i = 0; i < 5; i++) {
+      inner.script = [http(429, '420')];
+      await expect(client.chain()).rejects.toMatchObject({ httpStatus: 429 });
+    }
+    expect(client.breakerState()).toBe('closed');
+    await expect(client.chain()).resolves.toEqual(['ca']);
   });
 
   it('never retries a non-retryable 4xx', async () => {

@@ -1,7 +1,7 @@
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { PcaError } from './errors.js';
-import type { PcaCertInfo, PcaCertPage, PcaClient, PcaPeriod, PcaSignResult } from './types.js';
+import type { PcaCaInfo, PcaCertInfo, PcaCertPage, PcaClient, PcaSignOptions, PcaSignResult } from './types.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -37,7 +37,10 @@ const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r
 /**
  * Wraps a PcaClient with retries (exponential backoff, full jitter), a circuit breaker and a
  * concurrency cap. Only failures that say something about the PCA's health (timeouts, network,
- * 429/5xx, garbled answers) count against the breaker; a 4xx is the caller's problem and passes through.
+ * 5xx, garbled answers) count against the breaker; a 4xx is the caller's problem and passes through.
+ * A 429 is retried with backoff but does not count either: the PCA answered, it is throttling
+ * (ncp-pca-api §1.3), and opening the breaker would turn a short throttle into a whole cooldown of
+ * refusals and a not-ready gateway (issue 10, the simulator's rateLimitPerSecond).
  */
 export class ResilientPcaClient implements PcaClient {
   private readonly sleep: (ms: number) => Promise<void>;
@@ -79,7 +82,7 @@ export class ResilientPcaClient implements PcaClient {
     return this.opts.clock.nowMs() - this.openedAt >= this.cooldownMs ? 'half-open' : 'open';
   }
 
-  sign(csrPem: string, opts?: { period?: PcaPeriod; signal?: AbortSignal }): Promise<PcaSignResult> {
+  sign(csrPem: string, opts?: PcaSignOptions): Promise<PcaSignResult> {
     return this.run('sign', () => this.inner.sign(csrPem, opts), this.retrySign, opts?.signal);
   }
   chain(): Promise<string[]> {
@@ -97,6 +100,13 @@ export class ResilientPcaClient implements PcaClient {
   }
   crl(): Promise<string> {
     return this.run('crl', () => this.inner.crl(), true);
+  }
+  getCa(): Promise<PcaCaInfo> {
+    return this.run('getCa', () => this.inner.getCa(), true);
+  }
+  /** Publishing the CRL again is harmless, so it is retried. */
+  rotateCrl(): Promise<void> {
+    return this.run('rotateCrl', () => this.inner.rotateCrl(), true);
   }
 
   private async run<T>(op: string, fn: () => Promise<T>, retry: boolean, signal?: AbortSignal): Promise<T> {
@@ -182,5 +192,6 @@ export class ResilientPcaClient implements PcaClient {
 
 function countsAsFailure(e: unknown): boolean {
   if (!(e instanceof PcaError)) return true;
+  if (e.kind === 'http' && e.httpStatus === 429) return false;
   return e.kind !== 'circuitOpen' && e.retryable;
 }

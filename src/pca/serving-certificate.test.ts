@@ -46,6 +46,8 @@ describe('ServingCertificateManager', () => {
     getCert: (s) => pca.getCert(s),
     listCerts: (p) => pca.listCerts(p),
     crl: () => pca.crl(),
+    getCa: () => pca.getCa(),
+    rotateCrl: () => pca.rotateCrl(),
   };
 
   beforeAll(async () => {
@@ -168,6 +170,8 @@ describe('ServingCertificateManager shared by replicas', () => {
     getCert: (s) => pca.getCert(s),
     listCerts: (p) => pca.listCerts(p),
     crl: () => pca.crl(),
+    getCa: () => pca.getCa(),
+    rotateCrl: () => pca.rotateCrl(),
   };
   const sealer = new EabKeySealer(randomBytes(32));
 

@@ -1,5 +1,6 @@
 import type { AuditActorKind, OpsEventSink } from '../acme/ops-events.js';
 import { PcaError } from '../pca/errors.js';
+import { revokeUnconfirmed, type CrlPublisher } from '../pca/crl-publisher.js';
 import { describePcaError } from '../pca/problems.js';
 import type { PcaClient } from '../pca/types.js';
 import type { Clock } from '../platform/clock.js';
@@ -25,7 +26,17 @@ export class OperatorActionError extends Error {
 }
 
 export class OperatorActions {
-  constructor(private readonly o: { store: Store; clock: Clock; logger: Logger; events: OpsEventSink; pcaFor?: (directory: string) => PcaClient | undefined }) {}
+  constructor(
+    private readonly o: {
+      store: Store;
+      clock: Clock;
+      logger: Logger;
+      events: OpsEventSink;
+      pcaFor?: (directory: string) => PcaClient | undefined;
+      /** Issue 10: each directory's confirmed revocation (read back when unclear, CRL rotated after); else answers as they come. */
+      crlFor?: (directory: string) => Pick<CrlPublisher, 'revokeConfirmed'> | undefined;
+    },
+  ) {}
 
   async deactivateAccount(id: string, by: Operator): Promise<void> {
     const account = await this.o.store.accounts.get(id);
@@ -42,13 +53,14 @@ export class OperatorActions {
     const pca = this.o.pcaFor(cert.directory);
     if (!pca) throw new OperatorActionError(`certificate ${cert.serialHex} belongs to directory ${cert.directory}, which is not configured`, 'pca');
     if (cert.status === 'revoked') throw new OperatorActionError(`certificate ${cert.serialHex} is already revoked`, 'conflict');
-    try {
-      await pca.revoke(cert.pcaSerial);
-    } catch (err) {
-      // Already revoked at the PCA (an earlier call timed out after it acted): record it here too.
-      if (!(err instanceof PcaError && err.reason === 'alreadyRevoked')) {
-        throw new OperatorActionError(`the Private CA refused the revocation: ${err instanceof PcaError ? describePcaError(err) : (err as Error).message}`, 'pca');
-      }
+    const crl = this.o.crlFor?.(cert.directory);
+    const outcome = crl ? await crl.revokeConfirmed(cert.pcaSerial) : await revokeUnconfirmed(pca, cert.pcaSerial);
+    if (outcome.kind === 'notRevoked') {
+      throw new OperatorActionError(`the Private CA did not revoke the certificate: its answer was unclear (${describePcaError(outcome.error)}) and ${outcome.source} does not show it revoked; try again`, 'pca');
+    }
+    if (outcome.kind === 'failed') {
+      const err = outcome.error;
+      throw new OperatorActionError(`the Private CA refused the revocation: ${err instanceof PcaError ? describePcaError(err) : (err as Error).message}`, 'pca');
     }
     if (!(await this.o.store.certificates.revoke(cert.id, reason, this.o.clock.now()))) {
       throw new OperatorActionError(`certificate ${cert.serialHex} is already revoked`, 'conflict');

@@ -11,6 +11,7 @@ import { AcmeProblem } from '../acme/problems.js';
 import { effectiveAuthzStatus, effectiveOrderStatus } from '../acme/status.js';
 import type { Account, Identifier, Order } from '../acme/types.js';
 import type { ValidityPolicy } from '../acme/validity.js';
+import type { CaWatch } from '../pca/ca-status.js';
 import { randomToken } from '../platform/random.js';
 import type { EabKeyRecord, NewAuthorization } from '../store/types.js';
 import { eabKeyOf } from './account-key.js';
@@ -31,6 +32,8 @@ export class OrderService {
     private readonly validity: ValidityPolicy,
     /** The validator's address policy: an ip identifier it would refuse to connect to is refused here. */
     private readonly addressPolicy?: Pick<AddressPolicy, 'check'>,
+    /** Issue 10: the directory's CA (its end, its key rule), so that what it cannot sign is refused up front. */
+    private readonly ca?: Pick<CaWatch, 'checkNotAfter' | 'checkKeyType'>,
   ) {}
 
   async newOrder(account: Account, payload: Record<string, unknown> | null): Promise<OrderView> {
@@ -70,6 +73,7 @@ export class OrderService {
 
     const now = this.ctx.clock.now();
     const window = this.validity.resolve({ notBefore: body.notBefore, notAfter: body.notAfter, profile: body.profile }, now, policy.maxValidity());
+    this.ca?.checkNotAfter(window.notAfter);
     const expires = new Date(now.getTime() + this.ctx.settings.orderLifetimeMs);
     const authzExpires = new Date(now.getTime() + this.ctx.settings.authorizationLifetimeMs);
 
@@ -244,6 +248,7 @@ export class OrderService {
     const der = Buffer.from(body.csr, 'base64url');
     const checked = await checkCsr(der, current.order.identifiers, this.ctx.settings.profileKeyTypes(current.order.profile));
     policy.checkKey(checked.keyType);
+    this.ca?.checkKeyType(checked.keyType);
     // RFC 8555 §11.1: the certificate's key must not be the account key.
     if (checked.spkiSha256 === spkiSha256OfJwk(account.jwk)) {
       throw new AcmeProblem('badCSR', "the CSR's public key is the account key; use a separate key for the certificate (RFC 8555 §11.1)");

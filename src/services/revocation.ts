@@ -5,6 +5,7 @@ import { parsePayload, revokePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
 import { spkiSha256OfJwk } from '../acme/csr.js';
 import type { Account } from '../acme/types.js';
+import { revokeUnconfirmed, type CrlPublisher, type RevokeOutcome } from '../pca/crl-publisher.js';
 import { PcaError } from '../pca/errors.js';
 import { describePcaError, problemFromPcaError } from '../pca/problems.js';
 import type { PcaClient } from '../pca/types.js';
@@ -12,7 +13,9 @@ import { eventsOf, type ServiceContext } from './context.js';
 
 // Certificate revocation (RFC 8555 §7.6), signed by the account that owns the certificate (kid) or by
 // the certificate's own key (jwk). The PCA's revoke call takes no reason (ncp-pca-api §4.7), so the
-// reason is kept here only.
+// reason is kept here only. Issue 10: a revoke whose answer was lost, garbled or unclear (the
+// undocumented "already revoked" INVALID_STATUS included) is confirmed by reading the state back
+// (pca/crl-publisher.ts) rather than trusted; after a revocation the CRL is published at once.
 
 /** RFC 5280 §5.3.1 reason codes a subscriber may ask for; 7 is unused. */
 const ALLOWED_REASONS = new Set([0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
@@ -24,6 +27,8 @@ export class RevocationService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly pca: PcaClient,
+    /** Reads a revocation back and rotates the CRL; without it, answers are taken as they come. */
+    private readonly crl?: CrlPublisher,
   ) {}
 
   async revoke(req: RevocationRequest, directory: string): Promise<void> {
@@ -49,16 +54,8 @@ export class RevocationService {
       if (jwkSpki !== spkiSha256OfCert(leaf)) throw new AcmeProblem('unauthorized', "the request is not signed by the certificate's key");
     }
     if (cert.status === 'revoked') throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
-    try {
-      await this.pca.revoke(cert.pcaSerial);
-    } catch (err) {
-      // A PCA that already has it revoked (e.g. our earlier call timed out after it acted) is fine.
-      if (!(err instanceof PcaError && err.reason === 'alreadyRevoked')) {
-        const pca = err instanceof PcaError ? { reason: err.reason, answer: describePcaError(err) } : String(err);
-        this.ctx.logger.warn({ serial: cert.pcaSerial, pca }, 'PCA revoke failed');
-        throw problemFromPcaError(err, 'revoke');
-      }
-    }
+    const outcome = this.crl ? await this.crl.revokeConfirmed(cert.pcaSerial) : await revokeUnconfirmed(this.pca, cert.pcaSerial);
+    this.settle(cert.pcaSerial, outcome);
     const done = await this.ctx.store.certificates.revoke(cert.id, reason, this.ctx.clock.now());
     if (!done) throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
     this.ctx.logger.info({ serial: cert.pcaSerial, reason }, 'certificate revoked');
@@ -73,5 +70,21 @@ export class RevocationService {
       ...(req.signer === 'key' ? { actor: { kind: 'account' as const, name: 'certificate key' } } : {}),
       detail: { reason, by: req.signer === 'account' ? 'account' : 'certificate key' },
     });
+  }
+
+  /** A revocation the PCA did not confirm is a problem for the client; one it confirmed after an unclear answer is logged. */
+  private settle(serial: string, outcome: RevokeOutcome): void {
+    if (outcome.kind === 'revoked') {
+      if (outcome.confirmedBy) this.ctx.logger.info({ serial, answer: outcome.unclearAnswer, confirmedBy: outcome.confirmedBy }, 'PCA revoke answer was unclear; the revocation is confirmed by reading it back');
+      return;
+    }
+    if (outcome.kind === 'notRevoked') {
+      const answer = describePcaError(outcome.error);
+      this.ctx.logger.warn({ serial, answer, source: outcome.source }, 'PCA revoke answer was unclear and reading back does not show the certificate revoked');
+      throw new AcmeProblem('serverInternal', `the Private CA did not revoke the certificate: its answer was unclear (${answer}) and ${outcome.source} does not show it revoked; try again`);
+    }
+    const err = outcome.error;
+    this.ctx.logger.warn({ serial, pca: err instanceof PcaError ? { reason: err.reason, answer: describePcaError(err) } : String(err) }, 'PCA revoke failed');
+    throw problemFromPcaError(err, 'revoke');
   }
 }

@@ -24,6 +24,7 @@ export const COPIED_TABLES = [
   'issuance_attempts',
   'jobs',
   'used_nonces',
+  'pca_certificates',
   'audit_events',
   'rate_limit_events',
   'preauthorization_uses',

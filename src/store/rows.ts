@@ -3,7 +3,8 @@ import type { PreauthorizedScopes } from '../acme/preauthorization.js';
 import type { RateLimitOverrides } from '../acme/rate-limits.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type { Account, Authorization, AuthorizationStatus, Certificate, Challenge, Identifier, Order } from '../acme/types.js';
-import type { EabKeyRecord, IssuanceAttempt, Job, JobKind, PreauthorizationUse } from './types.js';
+import { splitCertificatePems } from '../acme/pem.js';
+import type { EabKeyRecord, IssuanceAttempt, Job, JobKind, PcaCertificateRecord, PreauthorizationUse } from './types.js';
 
 // Rows to domain objects, shared by the SQLite and the PostgreSQL store: both have the same tables
 // and columns (migrations/ and migrations/postgres/), so one mapping keeps the two backends returning
@@ -135,6 +136,17 @@ export function rowToPreauthorizationUse(r: Row): PreauthorizationUse {
     wildcard: flag(r.wildcard),
     scope: r.scope as string,
     usedAt: new Date(r.used_at as number),
+  };
+}
+
+export function rowToPcaCertificate(r: Row): PcaCertificateRecord {
+  const chain = r.chain_pem as string;
+  return {
+    serialNo: r.serial as string,
+    notBeforeMs: Number(r.not_before),
+    spkiSha256: textOrNull(r.spki_sha256),
+    certPem: r.cert_pem as string,
+    caChainPems: chain ? splitCertificatePems(chain) : [],
   };
 }
 

@@ -168,6 +168,21 @@ export class EabKeyUnavailable extends Error {
 
 export type KeyChangeResult = { ok: true; account: Account } | { ok: false; reason: 'conflict'; conflictingAccountId: string } | { ok: false; reason: 'gone' };
 
+/**
+ * A certificate of the PCA as the gateway learned it (Get issued cert, ncp-pca-api §3.5), kept so a
+ * later search (reconciliation, the audit) need not ask again: facts that never change.
+ */
+export interface PcaCertificateRecord {
+  /** As the PCA writes it (colon hex). */
+  serialNo: string;
+  notBeforeMs: number;
+  /** SHA-256 of its SubjectPublicKeyInfo, hex; null when the PCA's PEM did not parse. */
+  spkiSha256: string | null;
+  certPem: string;
+  /** The caChain the PCA reported with it (may be empty). */
+  caChainPems: string[];
+}
+
 /** What Store.tryExclusive did: ran fn (with its value), or left it to the lock's holder. */
 export type Exclusive<T> = { ran: true; value: T } | { ran: false };
 
@@ -333,6 +348,15 @@ export interface Store extends OpsStore {
     latestForKey(spkiSha256: string, directory?: string): Promise<IssuanceAttempt | null>;
     /** When the first attempt ever was made; null before any. */
     earliestStartedAt(): Promise<number | null>;
+  };
+  /** Issue 10: what was learned of the PCA's certificates, per CA (its caTag), across restarts and replicas. */
+  pcaCertificates: {
+    /** The records of those serials of the CA that are on file (any order; unknown serials left out). */
+    getMany(ca: string, serials: readonly string[]): Promise<PcaCertificateRecord[]>;
+    /** Keeps what was learned; a serial already on file is left as it is (facts never change). */
+    record(ca: string, records: readonly PcaCertificateRecord[], nowMs: number): Promise<void>;
+    /** Forgets certificates whose notBefore is before the cut-off (older than any search looks); returns how many. */
+    prune(notBeforeBeforeMs: number): Promise<number>;
   };
   jobs: {
     /** Claims up to `limit` due jobs with a lease (queued, or running with an expired lease). */

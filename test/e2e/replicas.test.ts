@@ -159,7 +159,9 @@ describe.skipIf(skip)('three gateway replicas on one PostgreSQL behind HAProxy',
       for (let i = 0; i < ACME_CLIENT_RUNS; i++) {
         const name = `acme-client-${worker}-${i}.${DOMAIN}`;
         await withRetries(`acme-client ${name}`, async () => {
-          const [, csr] = await acme.crypto.createCsr({ commonName: name, altNames: [name] });
+          // The standalone simulator is strict (issue 10): its EC256 CA signs P-256 keys only, like an
+          // NCP CA under NAVER's key rule; acme-client's default certificate key is RSA.
+          const [, csr] = await acme.crypto.createCsr({ commonName: name, altNames: [name] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
           const chainPem = await client.auto({
             csr,
             termsOfServiceAgreed: true,

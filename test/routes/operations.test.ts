@@ -116,7 +116,7 @@ describe('the admin listener: /livez, /readyz, /metrics', () => {
     let up = false;
     const real = { chain: async () => ['-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n'] };
     const down = () => Promise.reject(new PcaError('network', 'connection refused'));
-    const flaky: PcaClient = { sign: down, chain: () => (up ? real.chain() : down()), revoke: down, getCert: down, listCerts: down, crl: down };
+    const flaky: PcaClient = { sign: down, chain: () => (up ? real.chain() : down()), revoke: down, getCert: down, listCerts: down, crl: down, getCa: down, rotateCrl: down };
     const t = await startTestGateway({ overrides: { pca: flaky, trustAnchorPems: [] }, config: { pca: { breakerCooldownMs: 3000 } } });
     gateways.push(t);
     // Each call retries with backoff; the breaker opens after enough consecutive failures.

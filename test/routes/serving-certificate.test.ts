@@ -32,6 +32,8 @@ const counting: PcaClient = {
   getCert: (s) => client.getCert(s),
   listCerts: (p) => client.listCerts(p),
   crl: () => client.crl(),
+  getCa: () => client.getCa(),
+  rotateCrl: () => client.rotateCrl(),
 };
 
 beforeAll(async () => {

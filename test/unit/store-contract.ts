@@ -768,6 +768,41 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe('PCA certificates learned (issue 10)', () => {
+      const pem = (tag: string) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(tag).toString('base64')}\n-----END CERTIFICATE-----\n`;
+      const rec = (serialNo: string, notBeforeMs: number, spkiSha256: string | null = 'k') => ({ serialNo, notBeforeMs, spkiSha256, certPem: pem(`leaf ${serialNo}`), caChainPems: [pem('inter'), pem('root')] });
+
+      it('keeps what was learned per CA; getMany returns the serials on file, round-tripped', async () => {
+        expect(await store.pcaCertificates.getMany('ca-1', [])).toEqual([]);
+        await store.pcaCertificates.record('ca-1', [rec('0A:01', T0 + 1), rec('0A:02', T0 + 2, null)], T0 + 10);
+        await store.pcaCertificates.record('ca-2', [rec('0A:01', T0 + 5, 'other')], T0 + 10);
+        const got = await store.pcaCertificates.getMany('ca-1', ['0A:02', '0A:01', '0A:99']);
+        expect(got.sort((a, b) => a.serialNo.localeCompare(b.serialNo))).toEqual([rec('0A:01', T0 + 1), rec('0A:02', T0 + 2, null)]);
+        expect(await store.pcaCertificates.getMany('ca-2', ['0A:01'])).toEqual([rec('0A:01', T0 + 5, 'other')]);
+        expect(await store.pcaCertificates.getMany('ca-3', ['0A:01'])).toEqual([]);
+      });
+
+      it('a serial already on file stays as it was (first writer wins); a chain may be empty', async () => {
+        await store.pcaCertificates.record('ca', [{ ...rec('0B:01', T0), caChainPems: [] }], T0);
+        await store.pcaCertificates.record('ca', [rec('0B:01', T0 + 99, 'changed'), rec('0B:02', T0)], T0 + 1);
+        const got = await store.pcaCertificates.getMany('ca', ['0B:01', '0B:02']);
+        expect(got.find((r) => r.serialNo === '0B:01')).toEqual({ ...rec('0B:01', T0), caChainPems: [] });
+        expect(got).toHaveLength(2);
+      });
+
+      it('prune forgets only certificates whose notBefore is before the cut-off', async () => {
+        await store.pcaCertificates.record('ca', [rec('0C:01', T0), rec('0C:02', T0 + 1_000), rec('0C:03', T0 + 2_000)], T0);
+        expect(await store.pcaCertificates.prune(T0 + 1_000)).toBe(1);
+        expect((await store.pcaCertificates.getMany('ca', ['0C:01', '0C:02', '0C:03'])).map((r) => r.serialNo).sort()).toEqual(['0C:02', '0C:03']);
+      });
+
+      it('getMany takes a whole page of serials at once', async () => {
+        const many = Array.from({ length: 150 }, (_, i) => rec(`0D:${i.toString(16).padStart(4, '0')}`, T0 + i));
+        await store.pcaCertificates.record('ca', many, T0);
+        expect(await store.pcaCertificates.getMany('ca', many.map((r) => r.serialNo))).toHaveLength(150);
+      });
+    });
+
     describe('EAB keys and their policy (issue 9)', () => {
       const key = (over: Partial<Parameters<Store['eabKeys']['create']>[0]> = {}) => ({
         id: `kid-${id()}`,

@@ -1,4 +1,5 @@
 import { X509Certificate as NodeX509 } from 'node:crypto';
+import { DEFAULT_BEHAVIOUR, type SimulatorBehaviour } from './behaviour.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Random } from '../../platform/random.js';
@@ -7,6 +8,7 @@ import { toPem } from '../../acme/pem.js';
 import { colonSerial, serialHex, type CaMaterial } from './ca.js';
 import { buildCrl } from './crl.js';
 import { PcaApiError, notFound } from './api-error.js';
+import { keyShapeOf, ncpKeyName, type KeyShape } from '../key-shape.js';
 import { freshPublicKey, issueLeaf, parseCsr, spkiSha256 } from './leaf.js';
 import type { IssuedRecord, IssuedStore } from './store.js';
 
@@ -25,10 +27,18 @@ export interface SimulatorApiDeps {
   baseUrl: () => string;
   tiers: 1 | 2;
   defaultPeriodDays: number;
+  /** The PCA's own clock (behaviour clockOffsetMs already applied). */
   clock: Clock;
   random: Random;
   logger?: Logger;
+  /** The behaviours in force (behaviour.ts), read on every request. */
+  behaviour?: () => SimulatorBehaviour;
 }
+
+/** ncp-pca-api §3: a period is a string of whole days 1..3650, or MAX. */
+const PERIOD_DAYS = /^[1-9]\d{0,3}$/;
+/** §3, §4.5: serials are colon-separated upper-case hex octets, written raw in the path. */
+const SERIAL = /^[0-9A-F]{2}(:[0-9A-F]{2})*$/;
 
 /** Sign-time fault switches (see faults.ts). */
 export interface SignFaults {
@@ -37,20 +47,50 @@ export interface SignFaults {
 
 /** The PCA operations behind the routes: each returns the envelope's `data` or throws PcaApiError. */
 export class SimulatorApi {
-  constructor(private readonly d: SimulatorApiDeps) {}
+  /** The issuing CA's key, as the key rule and keyType/keyBits compare it. */
+  private readonly caKey: KeyShape;
+  /** The CRL as last published (behaviour crlCycleMs > 0). */
+  private published: { crl: x509.X509Crl; at: number } | null = null;
+
+  constructor(private readonly d: SimulatorApiDeps) {
+    const shape = keyShapeOf(new NodeX509(d.ca.issuing.pem).publicKey);
+    if (!shape) throw new Error('the simulator CA key is neither RSA nor a supported EC curve');
+    this.caKey = shape;
+  }
+
+  private behaviour(): SimulatorBehaviour {
+    return this.d.behaviour?.() ?? DEFAULT_BEHAVIOUR;
+  }
+
+  /** The CA's end: its certificate's, or sooner when behaviour caExpiresInDays says so. */
+  private caNotAfter(now: number): number {
+    const real = this.d.ca.issuing.cert.notAfter.getTime();
+    const days = this.behaviour().caExpiresInDays;
+    return days === null ? real : Math.min(real, now + Math.round(days * DAY_MS));
+  }
 
   get crlUrl(): string {
     return `${this.d.baseUrl()}/ext/${this.d.caTag}/crl`;
   }
 
-  // ncp-pca-api §3.1
+  // ncp-pca-api §3.1. Strict where the documentation is: the body's csrPem, `period` only in the body
+  // and only as a string of days or MAX; keyType/keyBits (SDK and NAVER's issuer, not the docs) must
+  // describe the CA's key, as NAVER's issuer derives them from the CA certificate.
   async sign(body: Record<string, unknown>, query: URLSearchParams, faults: SignFaults): Promise<unknown> {
+    const behaviour = this.behaviour();
+    if (query.has('period')) throw new PcaApiError(400, 'INVALID_INPUT_PERIOD', 'period goes in the request body.');
     const csrPem = body.csrPem;
     if (typeof csrPem !== 'string' || csrPem.trim() === '') throw new PcaApiError(400, 'EMPTY_CSR', 'csr is missing.');
+    if (behaviour.caStatus !== 'ACTIVE') throw new PcaApiError(400, 'INVALID_CA_STATUS', `the CA is ${behaviour.caStatus}, not ACTIVE.`);
+    this.checkKeyFields(body.keyType, body.keyBits);
     const now = this.d.clock.nowMs();
     const issuer = this.d.ca.issuing;
-    const notAfter = this.resolveNotAfter(body.period ?? query.get('period') ?? undefined, now, issuer.cert.notAfter.getTime());
+    const notAfter = this.resolveNotAfter(body.period, now, this.caNotAfter(now));
     const csr = await parseCsr(csrPem);
+    const shape = csr.keyShape;
+    if (behaviour.keyRule === 'ca' && (shape.kind !== this.caKey.kind || shape.bits !== this.caKey.bits)) {
+      throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', `this CA signs ${ncpKeyName(this.caKey)} keys only; the CSR has ${ncpKeyName(shape)}.`);
+    }
 
     const hex = serialHex(this.d.random);
     const cert = await issueLeaf({
@@ -77,17 +117,31 @@ export class SimulatorApi {
       publicKeyAlgorithm: faults.wrongKey ? 'EC' : csr.keyKind,
     });
     this.d.logger?.info({ serialNo, names: csr.dnsNames.length + csr.ipAddresses.length }, 'simulator issued certificate');
-    // ncp-pca-api §3.1 / §4.3: certificate = leaf, issuer = issuing CA, caChain = [issuer .. root] (array).
-    return { certificate: certPem, caChain: this.d.ca.chainPems, issuer: issuer.pem, ocspResponder: '', serialNo };
+    // ncp-pca-api §3.1 / §4.3: certificate = leaf, issuer = issuing CA, caChain = [issuer .. root]:
+    // an array as the current docs and the SDK have it, or one string as an older page did.
+    const caChain = behaviour.caChain === 'string' ? this.d.ca.chainPems.join('') : this.d.ca.chainPems;
+    return { certificate: certPem, caChain, issuer: issuer.pem, ocspResponder: '', serialNo };
   }
 
-  /** period: days 1..3650 as string or number, or MAX (= the issuing CA's notAfter); omitted → default. */
+  /** keyType/keyBits, when sent, as NAVER's issuer sends them: "RSA"/"ECDSA" and the bits, of the CA's key. */
+  private checkKeyFields(keyType: unknown, keyBits: unknown): void {
+    if (keyType === undefined && keyBits === undefined) return;
+    const kind = keyType === 'RSA' ? 'RSA' : keyType === 'ECDSA' ? 'EC' : null;
+    if (!kind || typeof keyBits !== 'string' || !/^[1-9]\d{2,4}$/.test(keyBits)) {
+      throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'keyType must be RSA or ECDSA and keyBits a number of bits, both strings.');
+    }
+    if (kind !== this.caKey.kind || Number(keyBits) !== this.caKey.bits) {
+      throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', `keyType/keyBits ${keyType}/${keyBits} do not match the CA's key (${ncpKeyName(this.caKey)}).`);
+    }
+  }
+
+  /** period: a string of days 1..3650, or MAX (= the CA's end); omitted → the default. */
   private resolveNotAfter(period: unknown, now: number, caNotAfter: number): number {
-    if (period === undefined || period === null || period === '') return Math.min(now + this.d.defaultPeriodDays * DAY_MS, caNotAfter);
-    if (typeof period === 'string' && period.toUpperCase() === 'MAX') return caNotAfter;
-    const days = typeof period === 'number' ? period : typeof period === 'string' && /^\d{1,5}$/.test(period) ? Number(period) : NaN;
-    if (!Number.isInteger(days) || days < 1 || days > 3650) {
-      throw new PcaApiError(400, 'INVALID_INPUT_PERIOD', 'period must be 1-3650 days or MAX.');
+    if (period === undefined) return Math.min(now + this.d.defaultPeriodDays * DAY_MS, caNotAfter);
+    if (period === 'MAX') return caNotAfter;
+    const days = typeof period === 'string' && PERIOD_DAYS.test(period) ? Number(period) : NaN;
+    if (!(days >= 1 && days <= 3650)) {
+      throw new PcaApiError(400, 'INVALID_INPUT_PERIOD', 'period must be a string of 1-3650 days, or MAX.');
     }
     const notAfter = now + days * DAY_MS;
     // ncp-pca-api §3.1 note (b): a validity beyond the signing CA's fails rather than being cut short.
@@ -120,17 +174,21 @@ export class SimulatorApi {
     };
   }
 
-  // ncp-pca-api §3.4
+  // ncp-pca-api §3.4: pageNo is the SDK's (the docs list no query); order and page size undocumented.
   listCerts(query: URLSearchParams): unknown {
     const raw = query.get('pageNo');
-    const pageNo = raw === null || raw === '' ? 1 : /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isInteger(pageNo) || pageNo < 1) throw new PcaApiError(400, 'INVALID_INPUT_PAGENUMBBER', 'invalid page number.');
-    const all = this.d.store.list();
+    const asked = raw === null || raw === '' ? 1 : /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isInteger(asked) || asked < 1) throw new PcaApiError(400, 'INVALID_INPUT_PAGENUMBBER', 'invalid page number.');
+    const behaviour = this.behaviour();
+    // behaviour listPaging 'ignored': page 1 whatever was asked, as a PCA that does not know pageNo would.
+    const pageNo = behaviour.listPaging === 'ignored' ? 1 : asked;
+    const serials = this.d.store.list().map((r) => r.serialNo);
+    if (behaviour.listOrder === 'newest-first') serials.reverse();
     const start = (pageNo - 1) * CERT_PAGE_SIZE;
     return {
-      totalCnt: all.length,
-      listCerts: all.slice(start, start + CERT_PAGE_SIZE).map((r) => r.serialNo),
-      totalPageNo: Math.ceil(all.length / CERT_PAGE_SIZE),
+      totalCnt: serials.length,
+      listCerts: serials.slice(start, start + CERT_PAGE_SIZE),
+      totalPageNo: Math.ceil(serials.length / CERT_PAGE_SIZE),
       currentPageNo: pageNo,
     };
   }
@@ -145,8 +203,20 @@ export class SimulatorApi {
     return toPem('X509 CRL', new Uint8Array((await this.crl()).rawData));
   }
 
+  /** The CRL as published: built on every read, or (behaviour crlCycleMs) once per cycle and on rotate. */
   async crl(): Promise<x509.X509Crl> {
-    return buildCrl(this.d.ca.issuing, this.d.store.list(), this.d.clock.now());
+    const cycle = this.behaviour().crlCycleMs;
+    const now = this.d.clock.nowMs();
+    if (cycle === 0) return buildCrl(this.d.ca.issuing, this.d.store.list(), new Date(now));
+    if (!this.published || now - this.published.at >= cycle) await this.rotateCrl();
+    return this.published!.crl;
+  }
+
+  // ncp-pca-api §3.8: POST /ca/{caTag}/crl/rotate regenerates the CRL now; data null.
+  async rotateCrl(): Promise<null> {
+    const now = this.d.clock.nowMs();
+    this.published = { crl: await buildCrl(this.d.ca.issuing, this.d.store.list(), new Date(now)), at: now };
+    return null;
   }
 
   rootDer(): Buffer {
@@ -170,15 +240,9 @@ export class SimulatorApi {
   }
 
   private find(serialNo: string): IssuedRecord {
-    // Serials arrive raw (AB:CD) or percent-encoded; case is not significant.
-    let s: string;
-    try {
-      s = decodeURIComponent(serialNo).toUpperCase();
-    } catch {
-      throw new PcaApiError(400, 'INVALID_INPUT_SERIAL_NO', 'invalid serial number.');
-    }
-    if (!/^[0-9A-F]{2}(:[0-9A-F]{2})*$/.test(s)) throw new PcaApiError(400, 'INVALID_INPUT_SERIAL_NO', 'invalid serial number.');
-    const rec = this.d.store.get(s);
+    // §3, §4.5: only as documented, upper-case colon hex written raw (no %3A, no lower case).
+    if (!SERIAL.test(serialNo)) throw new PcaApiError(400, 'INVALID_INPUT_SERIAL_NO', 'invalid serial number.');
+    const rec = this.d.store.get(serialNo);
     if (!rec) throw notFound('certificate');
     return rec;
   }
@@ -186,6 +250,7 @@ export class SimulatorApi {
   /** ncp-pca-api §3.9: this CA's details (GET /ca lists every CA's, server.ts). */
   caDetail(): unknown {
     const { issuing } = this.d.ca;
+    const behaviour = this.behaviour();
     const node = new NodeX509(issuing.pem);
     const field = (dn: string, key: string): string | null => dn.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? null;
     return {
@@ -195,7 +260,7 @@ export class SimulatorApi {
         alias: 'simulator',
         memo: 'acme-pca-gateway embedded PCA simulator',
         caType: this.d.tiers === 2 ? 'PRIVATE_SUB' : 'PRIVATE_ROOT',
-        status: 'ACTIVE',
+        status: behaviour.caStatus,
         signingCount: this.d.store.size,
         statusUpdateDate: null,
         destroyDate: null,
@@ -208,8 +273,8 @@ export class SimulatorApi {
         commonName: field(node.subject, 'CN'),
         issuerName: field(node.issuer, 'CN'),
         notBeforeDate: issuing.cert.notBefore.getTime(),
-        notAfterDate: issuing.cert.notAfter.getTime(),
-        publicKeyAlgorithm: 'EC',
+        notAfterDate: this.caNotAfter(this.d.clock.nowMs()),
+        publicKeyAlgorithm: this.caKey.kind,
         signatureAlgorithm: SIGNATURE_ALGORITHM,
         serialNo: colonSerial(issuing.cert.serialNumber),
         country: null,

@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import type { Random } from '../../platform/random.js';
+import { behaviourSchema, type BehaviourOverrides } from './behaviour.js';
 
-/** The simulator's API groups that fault injection can target. */
-export type FaultEndpoint = 'sign' | 'revoke' | 'get' | 'list' | 'chain' | 'crl';
+/**
+ * The simulator's API groups that fault injection can target: 'get' is Get issued cert (§3.5), 'ca'
+ * Get CA and Get CA List (§3.9, §3.10), 'rotate' the CRL rotation (§3.8).
+ */
+export type FaultEndpoint = 'sign' | 'revoke' | 'get' | 'list' | 'chain' | 'crl' | 'ca' | 'rotate';
+const FAULT_ENDPOINTS = ['sign', 'revoke', 'get', 'list', 'chain', 'crl', 'ca', 'rotate'] as const;
 
 export interface FaultConfig {
   /** Extra delay before answering, ms. */
@@ -23,11 +28,15 @@ export interface FaultConfig {
   dropAfterSignRate?: number;
   /** Which endpoints the faults apply to; default ['sign']. */
   endpoints?: FaultEndpoint[];
+  /** Behaviours switched at run time (behaviour.ts), over the configured ones; every endpoint. */
+  behaviour?: BehaviourOverrides;
 }
 
 export interface FaultController {
   get(): FaultConfig;
   set(c: FaultConfig): void;
+  /** The behaviour overrides now in force, not copied (read on every request). */
+  behaviour(): Readonly<BehaviourOverrides> | undefined;
 }
 
 const rate = z.number().min(0).max(1);
@@ -41,7 +50,8 @@ export const faultConfigSchema = z
     malformedRate: rate,
     wrongKeyRate: rate,
     dropAfterSignRate: rate,
-    endpoints: z.array(z.enum(['sign', 'revoke', 'get', 'list', 'chain', 'crl'])),
+    endpoints: z.array(z.enum(FAULT_ENDPOINTS)),
+    behaviour: behaviourSchema,
   })
   .partial()
   .strict();
@@ -58,6 +68,7 @@ export function createFaultController(initial: FaultConfig = {}): FaultControlle
     set: (c) => {
       current = parseFaultConfig(c);
     },
+    behaviour: () => current.behaviour,
   };
 }
 

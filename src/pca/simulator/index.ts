@@ -7,12 +7,15 @@ import type { Logger } from '../../platform/logger.js';
 import { ensureX509Crypto } from '../x509-setup.js';
 import { SimulatorApi } from './api.js';
 import { loadOrCreateCa } from './ca.js';
+import { effectiveBehaviour, type BehaviourOverrides, type SimulatorBehaviour } from './behaviour.js';
 import { createFaultController, type FaultConfig, type FaultController } from './faults.js';
 import { SimulatorServer } from './server.js';
 import { IssuedStore } from './store.js';
 
 export type { FaultConfig, FaultController, FaultEndpoint } from './faults.js';
 export { parseFaultConfig } from './faults.js';
+export type { BehaviourOverrides, SimulatorBehaviour } from './behaviour.js';
+export { behaviourSchema } from './behaviour.js';
 
 export interface SimulatorOptions {
   host: string;
@@ -36,6 +39,8 @@ export interface SimulatorOptions {
   random?: Random;
   logger?: Logger;
   faults?: FaultConfig;
+  /** Behaviours where the documentation leaves the PCA open (behaviour.ts); default strict (keyRule 'ca'). */
+  behaviour?: BehaviourOverrides;
 }
 
 /** One CA the simulator serves. */
@@ -58,6 +63,8 @@ export interface RunningSimulator {
   ca(caTag: string): SimulatedCa | undefined;
   /** One fault configuration for every CA on this port. */
   faults: FaultController;
+  /** The behaviours in force now (configured, then what the fault endpoint switched). */
+  behaviour(): SimulatorBehaviour;
   close(): Promise<void>;
 }
 
@@ -95,6 +102,11 @@ export async function startPcaSimulator(opts: SimulatorOptions): Promise<Running
   const defaultTag = opts.caTag ?? (await loadOrCreateCaTag(opts.dataDir, random));
   const tags = [defaultTag, ...new Set((opts.extraCaTags ?? []).filter((t) => t !== defaultTag))];
 
+  const faults = createFaultController(opts.faults ?? {});
+  const behaviour = (): SimulatorBehaviour => effectiveBehaviour(opts.behaviour, faults.behaviour());
+  // The PCA's own clock: behaviour clockOffsetMs moves it away from ours (issue 10: `pca check` skew).
+  const pcaClock: Clock = { nowMs: () => clock.nowMs() + behaviour().clockOffsetMs, now: () => new Date(pcaClock.nowMs()) };
+
   // The API writes the simulator's own URL (CRL distribution point) into leaves; the port is known only
   // after listen, and no request can arrive before listen, so the API reads it through a function.
   let url = '';
@@ -114,20 +126,22 @@ export async function startPcaSimulator(opts: SimulatorOptions): Promise<Running
         baseUrl: () => url,
         tiers,
         defaultPeriodDays,
-        clock,
+        clock: pcaClock,
         random,
+        behaviour,
         ...(opts.logger ? { logger: opts.logger.child({ caTag }) } : {}),
       }),
     );
     cas.push({ caTag, rootPemPath: ca.rootPemPath, rootPem: ca.root.pem });
   }
-  const faults = createFaultController(opts.faults ?? {});
   const server = new SimulatorServer({
     apis,
     faults,
     accessKey: opts.accessKey,
     secretKey: opts.secretKey,
     clock,
+    pcaClock,
+    behaviour,
     random,
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
@@ -151,6 +165,7 @@ export async function startPcaSimulator(opts: SimulatorOptions): Promise<Running
     cas,
     ca: (caTag) => cas.find((c) => c.caTag === caTag),
     faults,
+    behaviour,
     close: () => server.close(),
   };
 }

@@ -1,15 +1,18 @@
 import { createPublicKey, webcrypto } from 'node:crypto';
+import { keyShapeOf, type KeyShape } from '../key-shape.js';
 import { x509 } from '../x509-setup.js';
 import { parsePemBlocks } from '../../acme/pem.js';
 import { spkiSha256Hex } from '../../acme/csr.js';
 import { CA_SIGN_ALG, type CaCert } from './ca.js';
 import { PcaApiError } from './api-error.js';
 
-export type LeafKeyKind = 'RSA' | 'EC';
+export type LeafKeyKind = KeyShape['kind'];
+export type { KeyShape };
 
 export interface ParsedCsr {
   publicKey: x509.PublicKey;
   keyKind: LeafKeyKind;
+  keyShape: KeyShape;
   commonName?: string;
   dnsNames: string[];
   ipAddresses: string[];
@@ -21,7 +24,8 @@ const MAX_CN = 64;
 
 /**
  * Parses and checks a CSR the way the PCA's sign endpoint would (ncp-pca-api §3.1): it must parse,
- * its self-signature must verify, and its key must be RSA >= 2048 or EC P-256/P-384.
+ * its self-signature must verify, and its key must be RSA 2048-8192 or EC P-256/P-384/P-521 (which
+ * of them the CA takes is the API's key rule, api.ts).
  */
 export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
   const der = parsePemBlocks(csrPem).find((b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST')?.der;
@@ -33,7 +37,7 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
     throw new PcaApiError(400, 'INVALID_INPUT', 'csr could not be parsed.');
   }
 
-  const keyKind = checkKeyType(Buffer.from(csr.publicKey.rawData));
+  const keyShape = checkKeyType(Buffer.from(csr.publicKey.rawData));
   let valid = false;
   try {
     valid = await csr.verify();
@@ -62,23 +66,24 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
   if (!commonName && dnsNames.length === 0 && ipAddresses.length === 0) {
     throw new PcaApiError(400, 'INVALID_INPUT', 'csr names no subject.');
   }
-  const parsed: ParsedCsr = { publicKey: csr.publicKey, keyKind, dnsNames, ipAddresses };
+  const parsed: ParsedCsr = { publicKey: csr.publicKey, keyKind: keyShape.kind, keyShape, dnsNames, ipAddresses };
   if (commonName) parsed.commonName = commonName;
   return parsed;
 }
 
-function checkKeyType(spkiDer: Buffer): LeafKeyKind {
+function checkKeyType(spkiDer: Buffer): KeyShape {
   let key;
   try {
     key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
   } catch {
     throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type.');
   }
-  const d = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa' && (d.modulusLength ?? 0) >= 2048 && (d.modulusLength ?? 0) <= 8192) return 'RSA';
-  if (key.asymmetricKeyType === 'ec' && (d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1')) return 'EC';
-  throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type; use RSA 2048+ or EC P-256/P-384.');
+  const shape = keyShapeOf(key);
+  if (shape?.kind === 'RSA' && shape.bits >= 2048 && shape.bits <= 8192) return shape;
+  if (shape?.kind === 'EC') return shape;
+  throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type; use RSA 2048+ or EC P-256/P-384/P-521.');
 }
+
 
 export interface LeafParams {
   csr: ParsedCsr;

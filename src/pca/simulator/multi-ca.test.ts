@@ -19,6 +19,7 @@ async function signedGet(sim: RunningSimulator, target: string): Promise<{ statu
   const ts = String(Date.now());
   const res = await fetch(`${sim.url}${target}`, {
     headers: {
+      'content-type': 'application/json',
       'x-ncp-apigw-timestamp': ts,
       'x-ncp-iam-access-key': AK,
       'x-ncp-apigw-signature-v2': signatureV2({ method: 'GET', uri: target, timestamp: ts, accessKey: AK, secretKey: SK }),

@@ -7,6 +7,7 @@ import type { Random } from '../../platform/random.js';
 import type { SimulatorApi } from './api.js';
 import { GatewayError, PcaApiError, notFound } from './api-error.js';
 import { checkNcpAuth } from './auth.js';
+import { DEFAULT_BEHAVIOUR, RateLimiter, type SimulatorBehaviour } from './behaviour.js';
 import { FaultCounter, planFaults, type FaultController, type FaultEndpoint, type FaultKind, type FaultPlan } from './faults.js';
 
 /** API Gateway body cap (ncp-pca-api §1.3 table: 413 / errorCode 430). The real limit is undocumented. */
@@ -31,8 +32,8 @@ interface Route {
 const TAG = '([^/]+)';
 // ncp-pca-api §3; the sign route comes before the {serialNo} one so "sign" is never read as a serial.
 const ROUTES: Route[] = [
-  { method: 'GET', pattern: /^\/api\/v1\/ca$/, endpoint: 'get', handle: (_api, c) => listCas(c.apis) },
-  { method: 'GET', pattern: new RegExp(`^/api/v1/ca/${TAG}$`), endpoint: 'get', handle: (api) => api.getCa() },
+  { method: 'GET', pattern: /^\/api\/v1\/ca$/, endpoint: 'ca', handle: (_api, c) => listCas(c.apis) },
+  { method: 'GET', pattern: new RegExp(`^/api/v1/ca/${TAG}$`), endpoint: 'ca', handle: (api) => api.getCa() },
   {
     method: 'POST',
     pattern: new RegExp(`^/api/v1/ca/${TAG}/cert/sign$`),
@@ -44,6 +45,7 @@ const ROUTES: Route[] = [
   { method: 'POST', pattern: new RegExp(`^/api/v1/ca/${TAG}/cert/${TAG}/revoke$`), endpoint: 'revoke', handle: (api, c) => api.revoke(c.params[1]!) },
   { method: 'GET', pattern: new RegExp(`^/api/v1/ca/${TAG}/chain$`), endpoint: 'chain', handle: (api) => api.chain() },
   { method: 'GET', pattern: new RegExp(`^/api/v1/ca/${TAG}/crl$`), endpoint: 'crl', handle: (api) => api.crlPem() },
+  { method: 'POST', pattern: new RegExp(`^/api/v1/ca/${TAG}/crl/rotate$`), endpoint: 'rotate', handle: (api) => api.rotateCrl() },
 ];
 
 export interface SimulatorServerDeps {
@@ -52,9 +54,14 @@ export interface SimulatorServerDeps {
   faults: FaultController;
   accessKey: string;
   secretKey: string;
+  /** Real time: the rate limit's window. */
   clock: Clock;
+  /** The PCA gateway's own clock (behaviour clockOffsetMs applied): its Date header and timestamp check. */
+  pcaClock?: Clock;
   random: Random;
   logger?: Logger;
+  /** The behaviours in force (behaviour.ts). */
+  behaviour?: () => SimulatorBehaviour;
 }
 
 /**
@@ -67,8 +74,11 @@ export class SimulatorServer {
   /** Aborts pending latency waits on close so nothing outlives the server. */
   private readonly closing = new AbortController();
   private readonly fired = new FaultCounter();
+  /** API requests routed since start, per endpoint (GET /_simulator/calls): what a gateway costs the PCA. */
+  private readonly calls: Partial<Record<FaultEndpoint, number>> = {};
 
   private readonly defaultApi: SimulatorApi;
+  private readonly limiter = new RateLimiter();
 
   constructor(private readonly d: SimulatorServerDeps) {
     const first = d.apis.values().next();
@@ -111,14 +121,27 @@ export class SimulatorServer {
       }
     }
     if (!route) return sendGatewayError(res, new GatewayError(404, '300', 'Not Found Exception', 'unknown resource'));
+    this.calls[route.endpoint] = (this.calls[route.endpoint] ?? 0) + 1;
 
+    const behaviour = this.d.behaviour?.() ?? DEFAULT_BEHAVIOUR;
+    const pcaClock = this.d.pcaClock ?? this.d.clock;
+    // The API gateway dates every answer with its own clock (what `pca check` measures skew against).
+    res.setHeader('date', new Date(pcaClock.nowMs()).toUTCString());
     const raw = await readBody(req);
     if (raw === 'too-large') {
       res.setHeader('connection', 'close');
       return sendGatewayError(res, new GatewayError(413, '430', 'Request Entity Too Large', `body exceeds ${MAX_BODY_BYTES} bytes`));
     }
-    const authFailure = checkNcpAuth(method, target, req.headers, { accessKey: this.d.accessKey, secretKey: this.d.secretKey, clock: this.d.clock });
+    // §1.3: the gateway's throttle answers before anything else looks at the request.
+    if (!this.limiter.admit(this.d.clock.nowMs(), behaviour.rateLimitPerSecond)) {
+      return sendGatewayError(res, new GatewayError(429, '420', 'Rate Limited', `more than ${behaviour.rateLimitPerSecond} calls per second`));
+    }
+    const authFailure = checkNcpAuth(method, target, req.headers, { accessKey: this.d.accessKey, secretKey: this.d.secretKey, clock: pcaClock });
     if (authFailure) return sendGatewayError(res, new GatewayError(401, '200', 'Authentication Failed', authFailure));
+    // §1.2: Content-Type application/json is marked Required on every call, GET included (§4.10).
+    if (!isJsonContentType(req.headers['content-type'])) {
+      return sendEnvelopeError(res, new PcaApiError(400, 'INVALID_REQUEST', 'Invalid request: Content-Type must be application/json.'));
+    }
 
     const plan = planFaults(this.d.faults.get(), route.endpoint, this.d.random);
     const fired = (kind: FaultKind): void => this.fired.fired(kind, route.endpoint);
@@ -183,6 +206,7 @@ export class SimulatorServer {
     if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'loopback only' });
     if (path === '/_simulator/faults' && method === 'GET') return sendJson(res, 200, this.d.faults.get());
     if (path === '/_simulator/faults/fired' && method === 'GET') return sendJson(res, 200, this.fired.snapshot());
+    if (path === '/_simulator/calls' && method === 'GET') return sendJson(res, 200, this.calls);
     if (path === '/_simulator/faults' && method === 'PUT') {
       const raw = await readBody(req);
       if (raw === 'too-large') return sendJson(res, 413, { error: 'too large' });
@@ -217,6 +241,11 @@ function decodeSegment(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** application/json, parameters (charset) allowed. */
+function isJsonContentType(value: string | undefined): boolean {
+  return value !== undefined && value.split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
 export function isLoopback(address: string | undefined): boolean {

@@ -133,9 +133,9 @@ describe('PCA simulator: HTTP surface', () => {
     expect((await raw(sim, 'GET', '/api/v1/ca/ffffffff-ffffffff')).json).toEqual({ code: 'NOT_FOUND', msg: 'ca not found.', data: null });
   });
 
-  it('sign: response shape, period as number or ?period=, bad period, bad JSON', async () => {
+  it('sign: response shape; period only in the body and only as documented (a string of days, or MAX); bad JSON', async () => {
     const csr = await makeCsr(['shape.example.test']);
-    const r = await raw(sim, 'POST', `/api/v1/ca/${sim.caTag}/cert/sign`, { body: JSON.stringify({ csrPem: csr.csrPem, period: 10 }) });
+    const r = await raw(sim, 'POST', `/api/v1/ca/${sim.caTag}/cert/sign`, { body: JSON.stringify({ csrPem: csr.csrPem, period: '10' }) });
     expect(r.status).toBe(200);
     const data = (r.json as { data: { certificate: string; caChain: string[]; issuer: string; ocspResponder: string; serialNo: string } }).data;
     expect(data.caChain).toHaveLength(2);
@@ -146,11 +146,14 @@ describe('PCA simulator: HTTP surface', () => {
     expect(leaf.notAfter.getTime() - leaf.notBefore.getTime()).toBe(10 * 86_400_000 + 60_000);
     expect(leaf.getExtension(x509.CRLDistributionPointsExtension)).not.toBeNull();
 
-    const q = await raw(sim, 'POST', `/api/v1/ca/${sim.caTag}/cert/sign?period=5`, { body: JSON.stringify({ csrPem: csr.csrPem }) });
-    const qLeaf = new x509.X509Certificate((q.json as { data: { certificate: string } }).data.certificate);
-    expect(qLeaf.notAfter.getTime() - qLeaf.notBefore.getTime()).toBe(5 * 86_400_000 + 60_000);
+    const max = await raw(sim, 'POST', `/api/v1/ca/${sim.caTag}/cert/sign`, { body: JSON.stringify({ csrPem: csr.csrPem, period: 'MAX' }) });
+    expect(max.status).toBe(200);
 
-    for (const period of ['0', '3651', 'abc', 1.5]) {
+    // ncp-pca-api §3: a string of days; the SDK's query form and a JSON number are not the documented shape.
+    const q = await raw(sim, 'POST', `/api/v1/ca/${sim.caTag}/cert/sign?period=5`, { body: JSON.stringify({ csrPem: csr.csrPem }) });
+    expect(q.status).toBe(400);
+    expect(q.json).toMatchObject({ code: 'INVALID_INPUT_PERIOD', msg: 'period goes in the request body.' });
+    for (const period of ['0', '3651', 'abc', '010', 'max', 'Max', 10, 1.5, null]) {
       const bad = await raw(sim, 'POST', `/api/v1/ca/${sim.caTag}/cert/sign`, { body: JSON.stringify({ csrPem: csr.csrPem, period }) });
       expect(bad.status).toBe(400);
       expect(bad.json).toMatchObject({ code: 'INVALID_INPUT_PERIOD', data: null });
@@ -161,15 +164,27 @@ describe('PCA simulator: HTTP surface', () => {
     expect(noBody.json).toEqual({ code: 'EMPTY_CSR', msg: 'csr is missing.', data: null });
   });
 
-  it('serials work raw or percent-encoded; getCert fields per §3.5; list pagination', async () => {
+  it('Content-Type application/json is required on every call, GET included (§1.2)', async () => {
+    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': '' }]) {
+      const r = await raw(sim, 'GET', `/api/v1/ca/${sim.caTag}/chain`, { headers });
+      expect(r.status).toBe(400);
+      expect(r.json).toMatchObject({ code: 'INVALID_REQUEST', data: null });
+    }
+    expect((await raw(sim, 'GET', `/api/v1/ca/${sim.caTag}/chain`, { headers: { 'content-type': 'application/json; charset=UTF-8' } })).status).toBe(200);
+  });
+
+  it('serials only as documented (raw upper-case colon hex); getCert fields per §3.5; list pagination', async () => {
     const res = await client.sign((await makeCsr(['pct.example.test'])).csrPem);
-    const enc = await raw(sim, 'GET', `/api/v1/ca/${sim.caTag}/cert/${encodeURIComponent(res.serialNo)}`);
-    const data = (enc.json as { data: Record<string, unknown> }).data;
+    const got = await raw(sim, 'GET', `/api/v1/ca/${sim.caTag}/cert/${res.serialNo}`);
+    const data = (got.json as { data: Record<string, unknown> }).data;
     expect(data).toMatchObject({ serialNo: res.serialNo, commonName: 'pct.example.test', publicKeyAlgorithm: 'EC', signatureAlgorithm: 'SHA256withECDSA', ocspResponder: '' });
     expect(typeof data.notBeforeDate).toBe('number');
     expect(typeof data.caChain).toBe('string');
-    const lower = await raw(sim, 'GET', `/api/v1/ca/${sim.caTag}/cert/${res.serialNo.toLowerCase()}`);
-    expect(lower.status).toBe(200);
+    for (const spelling of [encodeURIComponent(res.serialNo), res.serialNo.toLowerCase(), res.serialNo.replace(/:/g, '')]) {
+      const r = await raw(sim, 'GET', `/api/v1/ca/${sim.caTag}/cert/${spelling}`);
+      expect(r.status).toBe(400);
+      expect(r.json).toMatchObject({ code: 'INVALID_INPUT_SERIAL_NO' });
+    }
     const page2 = await raw(sim, 'GET', `/api/v1/ca/${sim.caTag}/cert?pageNo=2`);
     expect((page2.json as { data: unknown }).data).toMatchObject({ listCerts: [], currentPageNo: 2 });
     expect((await raw(sim, 'GET', `/api/v1/ca/${sim.caTag}/cert?pageNo=0`)).json).toMatchObject({ code: 'INVALID_INPUT_PAGENUMBBER' });

@@ -11,6 +11,7 @@ import { postgresAuthorizations, postgresChallenges, postgresOrders } from './or
 import { postgresPreauthorizations } from './preauthorizations.js';
 import { postgresRateLimits } from './rate-limits.js';
 import { postgresSettings } from './settings.js';
+import { postgresPcaCertificates } from './pca-certificates.js';
 import { opsIntents } from '../ops-queries.js';
 
 // The PostgreSQL Store, for several gateway replicas on one database: the same intents as the
@@ -37,6 +38,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     preauthorizations: postgresPreauthorizations(db),
     certificates: postgresCertificates(db),
     issuance: postgresIssuance(db),
+    pcaCertificates: postgresPcaCertificates(db),
     jobs: postgresJobs(db),
     ...opsIntents(db),
     tryExclusive: async (name, fn) => {

@@ -10,6 +10,7 @@ import { sqliteAuthorizations, sqliteChallenges, sqliteOrders } from './orders.j
 import { sqlitePreauthorizations } from './preauthorizations.js';
 import { sqliteRateLimits } from './rate-limits.js';
 import { sqliteSettings } from './settings.js';
+import { sqlitePcaCertificates } from './pca-certificates.js';
 import { opsIntents } from '../ops-queries.js';
 
 // The SQLite Store: one module per aggregate over one database (db.ts). All SQL of the gateway is
@@ -34,6 +35,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     preauthorizations: sqlitePreauthorizations(db),
     certificates: sqliteCertificates(db),
     issuance: sqliteIssuance(db),
+    pcaCertificates: sqlitePcaCertificates(db),
     jobs: sqliteJobs(db),
     // The operations intents are single statements or reads: the shared async code runs over the
     // synchronous connection as it is.

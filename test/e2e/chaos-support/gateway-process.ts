@@ -187,6 +187,13 @@ export class ChaosGateway {
     return (await res.json()) as FiredFaults;
   }
 
+  /** The PCA API calls the embedded simulator answered since this process started (GET /_simulator/calls). */
+  async calls(): Promise<Record<string, number>> {
+    const res = await fetch(`${this.simulatorUrl}/_simulator/calls`, { signal: AbortSignal.timeout(5_000) });
+    if (res.status !== 200) throw new Error(`GET /_simulator/calls → ${res.status}`);
+    return (await res.json()) as Record<string, number>;
+  }
+
   async issued(): Promise<SimulatorIssued[]> {
     const res = await fetch(`${this.simulatorUrl}/_simulator/issued`, { signal: AbortSignal.timeout(10_000) });
     if (res.status !== 200) throw new Error(`GET /_simulator/issued → ${res.status}`);

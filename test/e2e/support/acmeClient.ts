@@ -66,9 +66,9 @@ export async function acmeClientAutoHttp01(
   client: InstanceType<typeof acme.Client>,
   responder: Http01Responder,
   domains: string[],
-  opts: { email?: string } = {},
+  opts: { email?: string; /** The certificate key (default: acme-client's RSA 2048). */ keyPem?: Buffer } = {},
 ): Promise<AcmeClientIssueResult> {
-  const [keyPem, csr] = await acme.crypto.createCsr({ commonName: domains[0], altNames: domains });
+  const [keyPem, csr] = await acme.crypto.createCsr({ commonName: domains[0], altNames: domains }, opts.keyPem);
   const certificatePem = await client.auto({
     csr,
     email: opts.email,
