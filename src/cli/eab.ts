@@ -91,8 +91,9 @@ export async function eabCommand(args: string[], out: NodeJS.WritableStream = pr
               `  key id:   ${key.keyId}`,
               `  HMAC key: ${key.hmacKey}`,
               '',
-              `  certbot:  --eab-kid ${key.keyId} --eab-hmac-key ${key.hmacKey}`,
-              `  lego:     --eab --kid ${key.keyId} --hmac ${key.hmacKey}`,
+              // "=": a base64url key may start with "-", which certbot's argparse would take for an option.
+              `  certbot:  --eab-kid ${key.keyId} --eab-hmac-key=${key.hmacKey}`,
+              `  lego:     --eab --kid ${key.keyId} --hmac=${key.hmacKey}`,
               '',
             ].join('\n'),
           );

@@ -70,7 +70,7 @@ describe.skipIf(legoBin.skip || certbotBin.skip || challBin.skip)('pre-authorize
     const key = await mintAgentKey('certbot-agents');
     const certbot: CertbotSetup = { directoryUrl: gateway.directoryUrl, caBundlePath: gateway.rootPemPath, httpPort: clientPort, baseDir: h.tempDir('certbot-preauth') };
     attachCertbotLog(h, certbot);
-    const { result, lineage } = await certbotCertonly(h, certbot, ['ci-2.agents.e2e.test'], { extraArgs: ['--eab-kid', key.keyId, '--eab-hmac-key', key.hmacKey] });
+    const { result, lineage } = await certbotCertonly(h, certbot, ['ci-2.agents.e2e.test'], { extraArgs: ['--eab-kid', key.keyId, `--eab-hmac-key=${key.hmacKey}`] });
     expect(result.stdout + result.stderr).toMatch(/Successfully received certificate/);
     opensslVerify(gateway.rootPemPath, fs.readFileSync(lineage.fullchainPath, 'utf8'), { sans: ['ci-2.agents.e2e.test'] });
 

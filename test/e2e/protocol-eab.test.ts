@@ -107,7 +107,8 @@ describe.skipIf(legoBin.skip || certbotBin.skip || challBin.skip)('External Acco
     };
     attachCertbotLog(h, certbot);
     const { result, lineage } = await certbotCertonly(h, certbot, ['certbot-eab.e2e.test'], {
-      extraArgs: ['--eab-kid', eab.keyId, '--eab-hmac-key', eab.hmacKey],
+      // "=": a base64url key may start with "-", which argparse would take for an option (1 run in 64).
+      extraArgs: ['--eab-kid', eab.keyId, `--eab-hmac-key=${eab.hmacKey}`],
     });
     expect(result.stdout + result.stderr).toMatch(/Successfully received certificate/);
     opensslVerify(gateway.rootPemPath, fs.readFileSync(lineage.fullchainPath, 'utf8'), { sans: ['certbot-eab.e2e.test'] });

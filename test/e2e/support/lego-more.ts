@@ -16,7 +16,7 @@ function globalArgs(s: LegoSetup, domains: string[], eab?: LegoEab): string[] {
     '--path', s.basePath,
     '--accept-tos',
     '--email', s.email,
-    ...(eab ? ['--eab', '--kid', eab.keyId, '--hmac', eab.hmacKey] : []),
+    ...(eab ? ['--eab', '--kid', eab.keyId, `--hmac=${eab.hmacKey}`] : []),
     ...domains.flatMap((d) => ['--domains', d]),
   ];
 }
