@@ -19,8 +19,15 @@ export interface SqliteStoreOptions {
 export class Db {
   /** Prepared statements by SQL text: the set of statements is fixed, and preparing is not free. */
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly begin: Database.Statement;
+  private readonly commit: Database.Statement;
+  private readonly rollback: Database.Statement;
 
-  constructor(private readonly conn: Database.Database) {}
+  constructor(private readonly conn: Database.Database) {
+    this.begin = conn.prepare('BEGIN IMMEDIATE');
+    this.commit = conn.prepare('COMMIT');
+    this.rollback = conn.prepare('ROLLBACK');
+  }
 
   private stmt(sql: string): Database.Statement {
     let s = this.statements.get(sql);
@@ -44,9 +51,23 @@ export class Db {
     return this.stmt(sql).run(...params).changes;
   }
 
-  /** Runs fn in one IMMEDIATE transaction (the write lock taken up front, so reads inside it are current). */
+  /**
+   * Runs fn in one IMMEDIATE transaction (the write lock taken up front, so reads inside it are
+   * current). Three prepared statements rather than better-sqlite3's transaction(), which builds a
+   * new wrapper (four functions) on every call; a nested call still gets its savepoint from it.
+   */
   tx<T>(fn: () => T): T {
-    return this.conn.transaction(fn).immediate();
+    if (this.conn.inTransaction) return this.conn.transaction(fn)();
+    this.begin.run();
+    try {
+      const result = fn();
+      if (typeof (result as { then?: unknown } | null)?.then === 'function') throw new TypeError('a transaction function must not return a promise');
+      this.commit.run();
+      return result;
+    } catch (err) {
+      if (this.conn.inTransaction) this.rollback.run();
+      throw err;
+    }
   }
 
   close(): void {

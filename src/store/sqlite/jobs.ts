@@ -35,18 +35,22 @@ export function closeLiveJobs(db: Db, kind: JobKind, subjectId: string, state: '
 
 export function sqliteJobs(db: Db): Store['jobs'] {
   return {
-    claimDue: async (owner, nowMs, leaseMs, limit, kind) =>
-      db.tx(() => {
-        const due = db.all(
-          `SELECT id FROM jobs WHERE ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))
-             AND (? IS NULL OR kind = ?)
-           ORDER BY run_at LIMIT ?`,
-          nowMs,
-          nowMs,
-          kind ?? null,
-          kind ?? null,
-          limit,
-        );
+    claimDue: async (owner, nowMs, leaseMs, limit, kind) => {
+      // Looked for before any write lock is taken: most runner ticks find nothing, and an empty
+      // IMMEDIATE transaction still locks and unlocks the WAL. Nothing can run between this read
+      // and the transaction (one process, no await between them), and each UPDATE re-checks anyway.
+      const due = db.all(
+        `SELECT id FROM jobs WHERE ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))
+           AND (? IS NULL OR kind = ?)
+         ORDER BY run_at LIMIT ?`,
+        nowMs,
+        nowMs,
+        kind ?? null,
+        kind ?? null,
+        limit,
+      );
+      if (due.length === 0) return [];
+      return db.tx(() => {
         const claimed: Job[] = [];
         for (const { id } of due) {
           const n = db.run(
@@ -62,7 +66,8 @@ export function sqliteJobs(db: Db): Store['jobs'] {
           if (n === 1) claimed.push(rowToJob(db.one('SELECT * FROM jobs WHERE id = ?', id)!));
         }
         return claimed;
-      }),
+      });
+    },
     reschedule: async (id, owner, runAt, error, nowMs) =>
       db.run(
         `UPDATE jobs SET state = 'queued', run_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
