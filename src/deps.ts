@@ -206,6 +206,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     directories: built.map((b) => b.routes),
     logger,
     random,
+    retryAfter: (work) => jobs.retryAfterSeconds(work === 'validation' ? 'validate' : 'issue'),
     ready: async () => {
       await store.ping();
       // Every directory's PCA: a directory that cannot issue makes the gateway not ready (issue 9).
@@ -392,6 +393,7 @@ function serviceSettings(config: GatewayConfig, spec: DirectorySpec, policy: Iss
     orderLifetimeMs: config.acme.orderLifetimeSeconds * 1000,
     authorizationLifetimeMs: config.acme.authorizationLifetimeSeconds * 1000,
     finalizeWaitMs: config.server.finalizeWaitMs,
+    challengeWaitMs: config.server.challengeWaitMs,
     profileKeyTypes: (profile) => (profile !== null && Object.hasOwn(profiles, profile) ? profiles[profile]!.keyTypes : undefined),
     policy,
   };

@@ -152,6 +152,8 @@ export const configSchema = z
         maxBodyBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
         /** How long a finalize request waits for the PCA before answering "processing". */
         finalizeWaitMs: z.number().int().min(0).max(25_000).default(5_000),
+        /** How long a challenge POST waits for its validation before answering "processing". */
+        challengeWaitMs: z.number().int().min(0).max(25_000).default(2_000),
       })
       .strict()
       .prefault({}),

@@ -8,7 +8,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Random } from '../platform/random.js';
 import { registerDirectoryRoutes, type DirectoryRoutes } from './directory-routes.js';
-import { PROBLEM_TYPE, type Ctx, type Env } from './respond.js';
+import { PROBLEM_TYPE, type Ctx, type Env, type RetryAfterHint } from './respond.js';
 
 // Builds the Hono app from its dependencies; no I/O happens here. Every response gets a fresh
 // Replay-Nonce, Cache-Control: no-store and Link rel="index" (interop items 4, 40); every error is a
@@ -26,6 +26,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** Health for /readyz: resolves when the gateway can serve, rejects with the reason when not. */
   ready: () => Promise<void>;
+  /** Retry-After for work still processing (http/respond.ts); 1 s when absent. */
+  retryAfter?: RetryAfterHint;
 }
 
 export function buildApp(deps: AppDeps): Hono<Env> {
@@ -77,7 +79,9 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   );
 
   // ---- the ACME directories (RFC 8555 §7) ----
-  for (const d of deps.directories) registerDirectoryRoutes(app, { linker, verifier: deps.verifier, maxBodyBytes: config.server.maxBodyBytes }, d);
+  for (const d of deps.directories) {
+    registerDirectoryRoutes(app, { linker, verifier: deps.verifier, maxBodyBytes: config.server.maxBodyBytes, ...(deps.retryAfter ? { retryAfter: deps.retryAfter } : {}) }, d);
+  }
 
   return app;
 }
