@@ -13,6 +13,8 @@ export interface SqliteStoreOptions {
   /** File path, or ':memory:' for throwaway tests. */
   path: string;
   migrationsDir?: string;
+  /** Told the SQL of every statement the store prepares, once each (tests: the query-plan check). */
+  onStatement?: (sql: string) => void;
 }
 
 /** One open database: the statement cache, and the few ways the aggregate modules talk to it. */
@@ -23,7 +25,10 @@ export class Db {
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
 
-  constructor(private readonly conn: Database.Database) {
+  constructor(
+    private readonly conn: Database.Database,
+    private readonly onStatement?: (sql: string) => void,
+  ) {
     this.begin = conn.prepare('BEGIN IMMEDIATE');
     this.commit = conn.prepare('COMMIT');
     this.rollback = conn.prepare('ROLLBACK');
@@ -34,6 +39,7 @@ export class Db {
     if (!s) {
       s = this.conn.prepare(sql);
       this.statements.set(sql, s);
+      this.onStatement?.(sql);
     }
     return s;
   }
@@ -87,7 +93,7 @@ export function openDb(options: SqliteStoreOptions): Db {
   conn.pragma('foreign_keys = ON');
   conn.pragma('busy_timeout = 5000');
   migrate(conn, options.migrationsDir);
-  return new Db(conn);
+  return new Db(conn, options.onStatement);
 }
 
 /**
