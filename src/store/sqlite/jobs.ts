@@ -1,3 +1,4 @@
+import { deleteInBatches } from '../batches.js';
 import { rowToJob } from '../rows.js';
 import type { Job, JobKind, NewJob, Store } from '../types.js';
 import type { Db } from './db.js';
@@ -107,7 +108,18 @@ export function sqliteJobs(db: Db): Store['jobs'] {
       return r ? rowToJob(r) : null;
     },
     countActive: async () => db.one("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running')")!.n as number,
-    pruneFinished: async (beforeMs) => db.run("DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?", beforeMs),
+    // In batches (store/batches.ts). `run_at < ?` keeps the search on the jobs_due index: a finished
+    // job ran at or before its last update, except one that ended while waiting for a retry, which
+    // then stays until its retry time (seconds to a few hours) has passed the cut-off too.
+    pruneFinished: (beforeMs) =>
+      deleteInBatches((limit) =>
+        db.run(
+          "DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs WHERE state IN ('done', 'failed') AND run_at < ? AND updated_at < ? LIMIT ?)",
+          beforeMs,
+          beforeMs,
+          limit,
+        ),
+      ),
     // A SQLite file has one writer process: at its start-up, every running job's owner is gone.
     requeueRunning: async (nowMs) =>
       db.run(
