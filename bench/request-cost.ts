@@ -1,8 +1,8 @@
 import 'reflect-metadata'; // first: @peculiar/x509 (through tsyringe) needs it before it loads
 import { fork } from 'node:child_process';
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createHttpClient, type HttpClient, type HttpResponse } from './load/http.js';
+import { createHttpClient } from './load/http.js';
+import { NodeAcmeClient } from './node-acme.js';
 import { Profiler, summarizeProfile } from './profile.js';
 import { table } from './stats.js';
 import { startGatewayTarget } from './targets.js';
@@ -76,57 +76,13 @@ async function parent(): Promise<void> {
 
 // ---- the client (forked) ----
 
-const b64u = (b: Buffer | string) => Buffer.from(b).toString('base64url');
-
-class Client {
-  private nonce: string | null = null;
-  kid: string | null = null;
-  private readonly key: KeyObject;
-  private readonly jwk: Record<string, unknown>;
-
-  constructor(
-    private readonly http: HttpClient,
-    readonly dir: Record<string, string>,
-  ) {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    this.key = privateKey;
-    const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
-    this.jwk = { kty, crv, x, y };
-  }
-
-  take(res: HttpResponse): HttpResponse {
-    const n = res.headers['replay-nonce'];
-    if (typeof n === 'string') this.nonce = n;
-    return res;
-  }
-
-  async head(url: string): Promise<HttpResponse> {
-    return this.take(await this.http.request('HEAD', url));
-  }
-
-  async post(url: string, payload: unknown): Promise<HttpResponse> {
-    if (!this.nonce) await this.head(this.dir.newNonce!);
-    const header = { alg: 'ES256', nonce: this.nonce, url, ...(this.kid ? { kid: this.kid } : { jwk: this.jwk }) };
-    this.nonce = null;
-    const protectedB64 = b64u(JSON.stringify(header));
-    const payloadB64 = payload === null ? '' : b64u(JSON.stringify(payload));
-    const signature = sign('sha256', Buffer.from(`${protectedB64}.${payloadB64}`), { key: this.key, dsaEncoding: 'ieee-p1363' });
-    const res = this.take(
-      await this.http.request('POST', url, { contentType: 'application/jose+json', data: JSON.stringify({ protected: protectedB64, payload: payloadB64, signature: b64u(signature) }) }),
-    );
-    if (res.status >= 400) throw new Error(`${url}: HTTP ${res.status} ${res.body.toString()}`);
-    return res;
-  }
-}
-
 async function client(): Promise<void> {
   const send = (m: FromClient) => process.send!(m);
   const setup = await new Promise<{ directoryUrl: string; caPem: string | null }>((r) => process.once('message', r as never));
   const http = createHttpClient({ caPem: setup.caPem, maxSockets: 1, timeoutMs: 10_000 });
-  const dir = JSON.parse((await http.request('GET', setup.directoryUrl)).body.toString()) as Record<string, string>;
-  const c = new Client(http, dir);
-  const acct = await c.post(dir.newAccount!, { termsOfServiceAgreed: true });
-  c.kid = acct.headers.location as string;
+  const c = await NodeAcmeClient.connect(http, setup.directoryUrl);
+  const dir = c.dir;
+  await c.register();
   let seq = 0;
   const newOrder = () => c.post(dir.newOrder!, { identifiers: [{ type: 'dns', value: `c${process.pid}-${seq++}.cost.test` }] });
   const order = await newOrder();
