@@ -1,7 +1,10 @@
-# acme-pca-gateway container image. The build and start steps are the same commands CI and the README
-# use (`npm ci`, `npm run build`, `node dist/src/main.js serve`).
+# acme-pca-gateway container image. The build and start steps are the very commands CI runs
+# (test/e2e/container.test.ts reads this file: the build stage's `npm ci` and `npm run build`, and it
+# starts the CMD below as written, with a configuration like config/docker.yaml, and runs the
+# HEALTHCHECK against it).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# better-sqlite3 is built from source by npm ci.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -18,9 +21,14 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
 COPY config ./config
+# State (database, admin token, EAB key-encryption key, simulator CA) lives in the /data volume,
+# owned by the unprivileged user the gateway runs as.
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
-EXPOSE 14000
-# Listen on all interfaces inside the container; keep state in the /data volume.
+# 14000: ACME (https). 14002: the admin listener (/livez, /readyz; /metrics, console, /api with the token).
+EXPOSE 14000 14002
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:14002/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Configuration: config/docker.yaml (mount your own over it) and the environment.
 CMD ["node", "dist/src/main.js", "serve", "--config", "config/docker.yaml"]

@@ -35,7 +35,7 @@ export async function freePort(): Promise<number> {
 /** Starts the gateway on `sqlite` (a fresh file in a temp dir when null); `extraNodeArgs` go before the script. */
 export async function startGatewayProcess(o: { sqlite: string | null; dnsPort: number; httpPort: number; extraNodeArgs?: string[]; logLevel?: string }): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'acme-bench-proc-'));
-  const [port, simPort, alpnPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, simPort, alpnPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const sqlite = o.sqlite ?? join(dir, 'gateway.sqlite');
   // Beside a given database the simulator's CA stays from run to run: the serving certificate the
   // gateway caches there (tls.mode pca) must keep chaining to the root the client trusts.
@@ -50,6 +50,9 @@ export async function startGatewayProcess(o: { sqlite: string | null; dnsPort: n
       'pca: { kind: simulator, period: 30 }',
       `simulator: { listen: "127.0.0.1:${simPort}", dataDir: "${simDir}" }`,
       `logging: { level: ${o.logLevel ?? 'warn'} }`,
+      // Its own admin listener (/readyz, /metrics): two of these processes, or another gateway on
+      // the machine, must not meet on the default 127.0.0.1:14002.
+      `admin: { listen: "127.0.0.1:${adminPort}", tokenFile: "${join(dir, 'admin.token')}" }`,
       // The filled database's EAB key-encryption key lives with this run, not beside the shared file.
       `acme: { eabKekFile: "${join(dir, 'eab-kek.key')}" }`,
     ].join('\n'),

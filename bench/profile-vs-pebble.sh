@@ -42,6 +42,7 @@ validation: { httpPort: $H01, tlsAlpnPort: $(port), dnsResolvers: ["127.0.0.1:$D
 pca: { kind: simulator, period: 30 }
 simulator: { listen: "127.0.0.1:$SP", dataDir: "$WORK/data/pca-simulator" }
 logging: { level: warn }
+admin: { listen: "127.0.0.1:$(port)", tokenFile: "$WORK/data/admin.token" }
 YAML
 # shellcheck disable=SC2086
 CPU_SAMPLER_OUT="$OUT" CPU_SAMPLER_PROFILE=${PROFILE:-1} node ${GATEWAY_ARGS:-} --import ./dist/bench/cpu-sampler.js dist/src/main.js serve --config "$WORK/gw.yaml" >"$WORK/gateway.log" 2>&1 & GW=$!; PIDS+=($GW)

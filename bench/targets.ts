@@ -50,6 +50,9 @@ export async function startGatewayTarget(ports: LoadPorts, opts: { tls: boolean 
         storage: { sqlite: join(dir, 'gateway.sqlite') },
         validation: { httpPort: ports.challengePort, dnsResolvers: [`127.0.0.1:${ports.dnsPort}`] },
         simulator: { listen: '127.0.0.1:0', dataDir: join(dir, 'pca-simulator') },
+        // The benchmark measures throughput: every client is 127.0.0.1 and may make an account per
+        // order (--fresh-accounts), which the per-address and per-account limits exist to stop.
+        rateLimits: { newOrdersPerAccount: 0, newAccountsPerIp: 0, failedValidationsPerIdentifier: 0, pendingOrdersPerAccount: 0, concurrentValidationsPerAccount: 0 },
         logging: { level: 'error' },
       },
       {},

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { splitListenAddress } from './platform/listen.js';
 import { splitCertificatePems } from './acme/pem.js';
 import { ValidityPolicy } from './acme/validity.js';
@@ -14,7 +15,8 @@ import { buildApp } from './http/app.js';
 import type { DirectoryRoutes } from './http/directory-routes.js';
 import { DEFAULT_DIRECTORY, Linker } from './acme/links.js';
 import { IssuancePolicy, type IssuanceRules } from './acme/issuance-policy.js';
-import { dataDirOf, eabKekPath } from './config/paths.js';
+import type { RateLimitSettings } from './acme/rate-limits.js';
+import { eabKekPath } from './config/paths.js';
 import { EabKeyService } from './services/eab-keys.js';
 import { IssuanceJob } from './jobs/issue.js';
 import { IssuanceByDirectory, validityCapOf } from './jobs/issue-by-directory.js';
@@ -52,6 +54,12 @@ import type { Store } from './store/types.js';
 import { createCaaChecker, createDns01Validator, createHttp01Validator, createTlsAlpn01Validator } from './validation/index.js';
 import { CaaRecheck, type CaaWiring } from './jobs/caa-recheck.js';
 import type { ChallengeType, ChallengeValidator } from './validation/types.js';
+import type { OpsEventSink } from './acme/ops-events.js';
+import { buildAdminListener, buildOpsParts, type AdminListenerParts } from './deps-ops.js';
+import { RequestScope } from './platform/request-scope.js';
+import type { PostJson } from './platform/webhook-post.js';
+import type { AdminToken } from './platform/admin-token.js';
+import { buildCommandOps, type CommandOps } from './deps-ops.js';
 
 // The one wiring site: every component is built here and passed in. Tests build the same graph
 // with fakes through the overrides. Issue 9: a directory per configured name, each with its own PCA
@@ -72,6 +80,11 @@ export interface GatewayOverrides {
   jobPollMs?: number;
   /** Node process metrics in /metrics (off in tests that build several gateways). */
   defaultMetrics?: boolean;
+  /** The request context the logger reads (tests that check log lines build the logger with it). */
+  requestScope?: RequestScope;
+  /** How webhooks are POSTed (tests: a fake). */
+  webhookPost?: PostJson;
+  adminToken?: AdminToken;
 }
 
 /** One served directory, as the entry points (banner, tests) see it. */
@@ -108,6 +121,8 @@ export interface Gateway {
   servingCertificate: ServingCertificateManager | null;
   logger: Logger;
   metrics: Metrics;
+  /** The admin listener's app (/metrics, /livez, /readyz, the console, /api) and its token. */
+  admin: AdminListenerParts;
   close(): Promise<void>;
 }
 
@@ -115,18 +130,20 @@ export interface Gateway {
 interface DirectorySpec {
   name: string;
   pca: PcaTargetConfig;
-  policy: IssuanceRules;
+  policy: IssuanceRules & { preAuthorization?: boolean | undefined };
+  rateLimits: RateLimitSettings;
   acme: { externalAccountRequired: boolean; termsOfService?: string | undefined; website?: string | undefined };
 }
 
 function directorySpecs(config: GatewayConfig): DirectorySpec[] {
   const top = { externalAccountRequired: config.acme.externalAccountRequired, termsOfService: config.acme.termsOfService, website: config.acme.website };
   return [
-    { name: DEFAULT_DIRECTORY, pca: config.pca, policy: config.policy, acme: top },
+    { name: DEFAULT_DIRECTORY, pca: config.pca, policy: config.policy, rateLimits: config.rateLimits, acme: top },
     ...Object.entries(config.directories).map(([name, d]) => ({
       name,
       pca: d.pca,
       policy: d.policy,
+      rateLimits: d.rateLimits,
       acme: {
         externalAccountRequired: d.acme.externalAccountRequired ?? top.externalAccountRequired,
         termsOfService: d.acme.termsOfService ?? top.termsOfService,
@@ -140,7 +157,9 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   ensureX509Crypto();
   const clock = o.clock ?? systemClock;
   const random = o.random ?? cryptoRandom;
-  const logger = o.logger ?? createLogger({ level: config.logging.level, secrets: [config.pca.secretKey, config.pca.accessKey] });
+  const scope = o.requestScope ?? new RequestScope();
+  const pretty = config.logging.format === 'pretty' || (config.logging.format === 'auto' && process.stdout.isTTY === true);
+  const logger = o.logger ?? createLogger({ level: config.logging.level, secrets: [config.pca.secretKey, config.pca.accessKey], scope, pretty });
   const linker = new Linker(config.server.externalUrl);
   const metrics = new Metrics({ defaultMetrics: o.defaultMetrics ?? true });
   const specs = directorySpecs(config);
@@ -152,7 +171,9 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   // ---- storage, nonces, auth (shared: the verifier scopes kids and EAB keys to the directory) ----
   const store = o.store ?? (await openStore(config, logger));
   const nonces = await NonceService.create(store, clock, random, config.acme.nonceLifetimeSeconds * 1000);
-  const eab = new EabVerifier(store.eabKeys, EabKeySealer.fromFile(eabKekPath(config)), clock, logger);
+  // One key-encryption key seals the EAB keys and the serving certificate's key; replicas share it.
+  const sealer = EabKeySealer.fromFile(eabKekPath(config));
+  const eab = new EabVerifier(store.eabKeys, sealer, clock, logger);
   const verifier = new RequestVerifier(store.accounts, nonces, linker, new KeyCache(), eab);
 
   // ---- validation authority ----
@@ -177,22 +198,26 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
 
   // ---- the directories ----
   const queue = new JobQueue({ random, deadlines: { validateMs: DEFAULT_VALIDATION_DEADLINE_MS, issueMs: config.pca.issuanceDeadlineMs } });
-  const shared = { config, o, clock, random, logger, metrics, linker, store, queue, sim, addressPolicy, caa };
+  const ops = buildOpsParts({ config, store, clock, random, logger, metrics, queue, scope, ...(o.webhookPost ? { post: o.webhookPost } : {}) });
+  const shared = { config, o, clock, random, logger, metrics, linker, store, queue, sim, addressPolicy, caa, events: ops.events };
   const built = specs.map((spec) => buildDirectory(spec, shared));
   const main = built[0]!;
+  // The CA's end of life, for alerting: the soonest notAfter of every directory's trust anchors.
+  metrics.observeCaNotAfter(() => built.flatMap((b) => b.trustAnchors.current().map((a) => Date.parse(a.validTo))));
 
   const jobs = new JobRunner({
     store,
     clock,
     logger: logger.child({ component: 'jobs' }),
     owner: `gw-${randomId(random)}`,
-    concurrency: { validate: config.validation.concurrency, issue: config.pca.issuanceConcurrency },
+    concurrency: { validate: config.validation.concurrency, issue: config.pca.issuanceConcurrency, notify: 4 },
     pollMs: o.jobPollMs ?? 500,
     queue,
     metrics,
     handlers: {
-      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics, caa),
+      validate: new ValidationJob(store, validators, clock, logger.child({ component: 'validation' }), metrics, caa, ops.events),
       issue: new IssuanceByDirectory({ store, clock, logger: logger.child({ component: 'issuance' }), handlers: new Map(built.map((b) => [b.gateway.name, b.issuance])), fallback: main.issuance }),
+      notify: ops.notify,
     },
   });
   metrics.observeJobsInFlight(() => jobs.inFlight);
@@ -207,12 +232,30 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     logger,
     random,
     retryAfter: (work) => jobs.retryAfterSeconds(work === 'validation' ? 'validate' : 'issue'),
-    ready: async () => {
-      await store.ping();
-      // Every directory's PCA: a directory that cannot issue makes the gateway not ready (issue 9).
-      const failing = built.filter((b) => b.gateway.pca.breakerState() === 'open').map((b) => b.gateway.name);
-      if (failing.length) throw new Error(`the Private CA is failing (circuit breaker open) for directory ${failing.join(', ')}`);
-    },
+    scope,
+    events: ops.events,
+  });
+  const ready = async () => {
+    await store.ping();
+    // Every directory's PCA: a directory that cannot issue makes the gateway not ready (issue 9).
+    const failing = built.filter((b) => b.gateway.pca.breakerState() === 'open').map((b) => b.gateway.name);
+    if (failing.length) throw new Error(`the Private CA is failing (circuit breaker open) for directory ${failing.join(', ')}`);
+  };
+  const pcaByDirectory = new Map(built.map((b) => [b.gateway.name, b.gateway.pca]));
+  const admin = buildAdminListener({
+    config,
+    store,
+    clock,
+    random,
+    logger,
+    metrics,
+    scope,
+    ops,
+    pca: main.gateway.pca,
+    pcaFor: (directory) => pcaByDirectory.get(directory),
+    trustAnchorPems: () => built.flatMap((b) => b.trustAnchors.pems()),
+    ready,
+    ...(o.adminToken ? { token: o.adminToken } : {}),
   });
 
   // Housekeeping: redeemed nonces past their lifetime, finished jobs after a week (kept that long for
@@ -221,12 +264,15 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     [
       { name: 'prune nonces', everyMs: 10 * 60_000, run: () => nonces.prune() },
       { name: 'prune finished jobs', everyMs: 10 * 60_000, run: () => store.jobs.pruneFinished(clock.nowMs() - FINISHED_JOB_RETENTION_MS) },
+      // Rate-limit events that have left their window (RFC 8555 §6.6 limits in the database).
+      { name: 'prune rate-limit windows', everyMs: 10 * 60_000, run: () => store.rateLimits.prune(clock.nowMs()) },
       // Replicas sharing a database audit each PCA once: whoever holds the lock runs, the others skip.
       ...built.map((b) => ({ name: `PCA audit (${b.gateway.name})`, everyMs: b.auditIntervalMs, run: () => store.tryExclusive(`pca-audit:${b.gateway.name}`, () => b.gateway.audit.run()) })),
+      ...ops.tasks,
     ],
     logger,
   );
-  const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, main.gateway.pca, clock, logger) : null;
+  const servingCertificate = config.server.tls.mode === 'pca' ? servingCertificateFor(config, { pca: main.gateway.pca, clock, logger, store, sealer }) : null;
 
   for (const b of built) await b.trustAnchors.start();
   await new StartupRecovery({ store, clock, queue, logger }).run();
@@ -247,11 +293,14 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     servingCertificate,
     logger,
     metrics,
+    admin,
     async close() {
-      housekeeping.stop();
+      // Housekeeping (the PCA audits) and the jobs wind down together, both before the database closes.
+      const housekeepingDone = housekeeping.stop(5_000);
       for (const b of built) b.trustAnchors.stop();
       servingCertificate?.stop();
       await jobs.stop(10_000);
+      await housekeepingDone;
       await store.close();
       for (const b of built) b.closePca();
       await sim?.running.close();
@@ -275,6 +324,8 @@ interface SharedParts {
   addressPolicy: AddressPolicy;
   /** CAA (one policy for every directory for now); undefined when off. */
   caa: CaaWiring | undefined;
+  /** The audit trail and webhooks (issue 13). */
+  events: OpsEventSink;
 }
 
 /** One directory: its PCA target, trust anchors, validity and policy, use cases, issuance job and audit. */
@@ -315,8 +366,9 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
 
   // ---- validity, policy and the use cases ----
   const validity = new ValidityPolicy({ defaultPeriodDays: target.period, profiles: config.acme.profiles, defaultProfile: config.acme.defaultProfile });
-  const policy = new IssuancePolicy([{ source: isDefault ? 'the default directory' : `directory "${spec.name}"`, rules: spec.policy }]);
-  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: serviceSettings(config, spec, policy), jobs: s.queue };
+  const source = isDefault ? 'the default directory' : `directory "${spec.name}"`;
+  const policy = new IssuancePolicy([{ source, rules: spec.policy }]);
+  const ctx: ServiceContext = { store, clock, random, logger, metrics, settings: { ...serviceSettings(config, spec, policy), source }, jobs: s.queue, events: s.events };
   const search = new PcaCertificateSearch(pca);
   const audit = new PcaAudit({ store, search, clock, random, logger: logger.child({ component: 'pca-audit' }), directory: spec.name, sharedWatermark: isDefault });
   const issuance = new IssuanceJob({
@@ -330,6 +382,7 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
     random,
     logger: logger.child({ component: 'issuance' }),
     metrics,
+    events: s.events,
     ...(s.caa ? { caaRecheck: new CaaRecheck({ store, caa: s.caa, clock, logger }) } : {}),
   });
   const routes: DirectoryRoutes = {
@@ -385,7 +438,7 @@ async function startSimulator(config: GatewayConfig, simulated: DirectorySpec[],
 type StartedSimulator = Awaited<ReturnType<typeof startSimulator>>;
 
 /** The configuration as one directory's use cases see it (services/context.ts). */
-function serviceSettings(config: GatewayConfig, spec: DirectorySpec, policy: IssuancePolicy): ServiceSettings {
+function serviceSettings(config: GatewayConfig, spec: DirectorySpec, policy: IssuancePolicy): Omit<ServiceSettings, 'source'> {
   const profiles = config.acme.profiles;
   return {
     termsOfServiceRequired: spec.acme.termsOfService !== undefined,
@@ -396,6 +449,8 @@ function serviceSettings(config: GatewayConfig, spec: DirectorySpec, policy: Iss
     challengeWaitMs: config.server.challengeWaitMs,
     profileKeyTypes: (profile) => (profile !== null && Object.hasOwn(profiles, profile) ? profiles[profile]!.keyTypes : undefined),
     policy,
+    rateLimits: spec.rateLimits,
+    preAuthorization: spec.policy.preAuthorization === true,
   };
 }
 
@@ -404,33 +459,53 @@ const FINISHED_JOB_RETENTION_MS = 7 * 86_400_000;
 
 /**
  * tls.mode "pca": the listener's own certificate comes from the PCA it fronts, for the external
- * URL's host, cached beside the database (pca/serving-certificate.ts).
+ * URL's host, kept in the database for every replica (its key sealed with the key-encryption key),
+ * obtained by one replica at a time under a lock, and copied beside the database
+ * (pca/serving-certificate.ts).
  */
-function servingCertificateFor(config: GatewayConfig, pca: PcaClient, clock: Clock, logger: Logger): ServingCertificateManager {
+function servingCertificateFor(
+  config: GatewayConfig,
+  d: { pca: PcaClient; clock: Clock; logger: Logger; store: Store; sealer: EabKeySealer },
+): ServingCertificateManager {
+  const host = new URL(config.server.externalUrl).hostname.replace(/^\[|\]$/g, '');
+  const key = `serving_certificate:${host}`;
   return new ServingCertificateManager({
-    pca,
-    host: new URL(config.server.externalUrl).hostname.replace(/^\[|\]$/g, ''),
+    pca: d.pca,
+    host,
     periodDays: Math.min(config.pca.period, 90),
-    cacheDir: dataDirOf(config),
+    // Beside the key-encryption key: the database's directory with SQLite, the replica's own with PostgreSQL.
+    cacheDir: dirname(eabKekPath(config)),
     renewAtFraction: config.server.tls.renewAtFraction,
-    clock,
-    logger,
+    clock: d.clock,
+    logger: d.logger,
+    shared: {
+      sealer: d.sealer,
+      store: {
+        read: () => d.store.settings.get(key),
+        write: (expected, next) => d.store.settings.compareAndSet(key, expected, next),
+        exclusive: (fn) => d.store.tryExclusive(key, fn),
+      },
+    },
   });
 }
 
 /** What the admin commands (cli/) need, built from the same configuration as the gateway. */
-export interface AdminParts {
+export interface AdminParts extends CommandOps {
   store: Store;
   eabKeys: EabKeyService;
   clock: Clock;
+  config: GatewayConfig;
   close(): Promise<void>;
 }
 
 export async function buildAdmin(config: GatewayConfig, o: { clock?: Clock; random?: Random; store?: Store; logger?: Logger } = {}): Promise<AdminParts> {
   const clock = o.clock ?? systemClock;
-  const store = o.store ?? (await openStore(config, o.logger ?? createLogger({ level: config.logging.level })));
-  const eabKeys = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), clock, o.random ?? cryptoRandom);
-  return { store, eabKeys, clock, close: () => store.close() };
+  // On stderr: an admin command's stdout is its output (--json for scripts).
+  const logger = o.logger ?? createLogger({ level: config.logging.level, destination: process.stderr });
+  const store = o.store ?? (await openStore(config, logger));
+  const random = o.random ?? cryptoRandom;
+  const eabKeys = new EabKeyService(store, EabKeySealer.fromFile(eabKekPath(config)), clock, random);
+  return { store, eabKeys, clock, ...buildCommandOps({ config, store, clock, random, logger }), config, close: () => store.close() };
 }
 
 /**

@@ -111,8 +111,13 @@ export interface TestGateway {
   url(kind: RouteKind, id?: string): string;
   /** Absolute URL of a route in a named directory (issue 9: <base>/<name>/...). */
   urlIn(directory: string, kind: RouteKind, id?: string): string;
-  /** A request through app.request(); a path is made absolute on the external URL. */
-  request(pathOrUrl: string, init?: RequestInit): Promise<Response>;
+  /**
+   * A request through app.request(); a path is made absolute on the external URL. `from`: the
+   * client's socket address as @hono/node-server hands it over (c.env.incoming); none by default.
+   */
+  request(pathOrUrl: string, init?: RequestInit, from?: string): Promise<Response>;
+  /** A request to the admin listener's app (/metrics, /readyz, /api/…), with the admin token unless `token: null`. */
+  admin(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   /** Closes the gateway and builds a new one on the same SQLite file and simulator data. */
   restart(): Promise<TestGateway>;
   /** Closes the gateway (idempotent). */
@@ -139,6 +144,8 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       pca: { kind: 'simulator' },
       simulator: { listen: '127.0.0.1:0', dataDir: join(dir, 'pca') },
       logging: { level: 'silent' },
+      // The admin token beside the database in the temp dir (with PostgreSQL it would default to ./data).
+      admin: { tokenFile: join(dir, 'admin.token') },
     },
     opts.config,
   );
@@ -159,7 +166,14 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     validators,
     url: (kind, id) => gw.linker.url(kind, undefined, id),
     urlIn: (directory, kind, id) => gw.linker.url(kind, directory, id),
-    request: async (pathOrUrl, init) => gw.app.request(/^https?:/.test(pathOrUrl) ? pathOrUrl : `${EXTERNAL_URL}${pathOrUrl}`, init),
+    request: async (pathOrUrl, init, from) =>
+      gw.app.request(/^https?:/.test(pathOrUrl) ? pathOrUrl : `${EXTERNAL_URL}${pathOrUrl}`, init, from === undefined ? undefined : ({ incoming: { socket: { remoteAddress: from } } } as never)),
+    admin: async (path, init = {}) => {
+      const { token = gw.admin.token.token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token !== null) headers.set('Authorization', `Bearer ${token}`);
+      return gw.admin.app.request(`http://127.0.0.1${path}`, { ...rest, headers });
+    },
     restart: async () => {
       await t.close();
       return startTestGateway({ ...opts, dir, ...(database ? { database } : {}) });
@@ -289,6 +303,8 @@ export type CsrOptions = NonNullable<Parameters<typeof makeCsr>[1]>;
 /** A small ACME client for route tests: builds flattened JWS with jose and talks through app.request(). */
 export class AcmeTestClient {
   kid: string | null = null;
+  /** The address its requests come from (the socket's, for per-address rate limits); none by default. */
+  from: string | undefined = undefined;
 
   constructor(
     readonly t: TestGateway,
@@ -341,7 +357,7 @@ export class AcmeTestClient {
     const isPlainObject = typeof body === 'object' && body !== null && !(body instanceof Uint8Array) && !(body instanceof ReadableStream);
     const init: RequestInit & { duplex?: 'half' } = { method: 'POST', headers, body: isPlainObject ? JSON.stringify(body) : (body as RequestInit['body']) };
     if (body instanceof ReadableStream) init.duplex = 'half';
-    return readResponse(await this.t.request(url, init));
+    return readResponse(await this.t.request(url, init, this.from));
   }
 
   async post(url: string, payload: unknown, opts: PostOptions = {}): Promise<AcmeResponse> {

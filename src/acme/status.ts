@@ -45,6 +45,14 @@ export const AUTHZ_FAILED: Transition<AuthorizationStatus> = { from: ['pending']
 /** §7.5.2: the client deactivates a pending or valid authorization. */
 export const AUTHZ_DEACTIVATE: Transition<AuthorizationStatus> = { from: ['pending', 'valid'], to: 'deactivated' };
 
+/**
+ * A new authorization starts pending; one for an identifier the operator pre-authorized for the
+ * account (an EAB key's scope, issue 9) starts valid with no challenge: RFC 8555 §7.4.1 lets the
+ * server have authorized the client already. The new order's status then follows from these, as
+ * orderStatusFromAuthorizations says (ready at once when every one is valid).
+ */
+export const newAuthorizationStatus = (preauthorized: boolean): 'pending' | 'valid' => (preauthorized ? 'valid' : 'pending');
+
 // ---------- orders (RFC 8555 §7.1.6, §7.4) ----------
 
 /** §7.4: finalize moves a ready order to processing (a second finalize finds it no longer ready). */

@@ -2,13 +2,14 @@ import { parseArgs } from 'node:util';
 import { configFromEnvironment } from '../config/load.js';
 import { postgresStoreOptions } from '../deps.js';
 import { copySqliteToPostgres, CopyRefused } from '../store/copy.js';
+import { dbBackupCommand, dbPruneCommand, DB_OPS_USAGE } from './db-ops.js';
 
 const USAGE = `Usage:
   acme-pca-gateway db copy --from sqlite:FILE --to postgres:URL [--force] [--password-file FILE]
       Copies every table of a SQLite database into a PostgreSQL one, in one transaction. Refuses a
       target that has rows unless --force (which replaces them). Stop the gateway first. The target's
       password: in the URL, in --password-file, or in PGPASSWORD.
-`;
+${DB_OPS_USAGE}`;
 
 /** `--to postgres:postgres://…`, or the URL alone (it starts with "postgres:" already). */
 function postgresUrl(value: string): string | null {
@@ -19,6 +20,8 @@ function postgresUrl(value: string): string | null {
 /** `acme-pca-gateway db …`: moving the gateway's database. */
 export async function dbCommand(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === 'backup') return dbBackupCommand(rest, { out, err });
+  if (sub === 'prune') return dbPruneCommand(rest, { out, err });
   const { values } = parseArgs({
     args: rest,
     strict: true,

@@ -4,6 +4,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { buildGateway, type GatewayDirectory } from '../deps.js';
 import { listen, type TlsCredentials } from '../http/listener.js';
 import { splitListenAddress } from '../platform/listen.js';
+import { adminTokenPath } from '../config/paths.js';
 
 /** `acme-pca-gateway serve`: the ACME server until SIGTERM/SIGINT, then a graceful shutdown. */
 export async function serve(config: GatewayConfig): Promise<void> {
@@ -29,9 +30,30 @@ export async function serve(config: GatewayConfig): Promise<void> {
   if (tls && external.protocol !== 'https:') logger.warn('server.tls serves HTTPS but server.externalUrl is http://');
   if (!tls && external.protocol === 'https:') logger.info('tls.mode none: expecting a TLS proxy in front for the https externalUrl');
 
-  const listener = await listen(gw.app as never, { host, port, tls });
+  // The admin listener first: its /readyz answers (503) while the ACME listener comes up.
+  const adminAddress = splitListenAddress(config.admin.listen);
+  let adminListener;
+  try {
+    adminListener = await listen(gw.admin.app as never, { host: adminAddress.host, port: adminAddress.port, tls: null });
+  } catch (err) {
+    await gw.close();
+    throw new Error(`admin.listen ${config.admin.listen}: ${(err as Error).message}`);
+  }
+  const token = gw.admin.token;
+  logger.info(
+    { listen: `${adminAddress.host}:${adminListener.port}`, token: token.source === 'environment' ? 'from ACME_ADMIN_TOKEN' : `${token.source === 'created' ? 'created in' : 'read from'} ${token.path}` },
+    'admin listener started (/livez, /readyz; with the token: /metrics, the console at /, /api)',
+  );
+  let listener;
+  try {
+    listener = await listen(gw.app as never, { host, port, tls });
+  } catch (err) {
+    await adminListener.close();
+    await gw.close();
+    throw new Error(`server.listen ${config.server.listen}: ${(err as Error).message}`);
+  }
   certs?.scheduleRenewal((c) => listener.setCredentials(c));
-  printBanner(gw.config, gw.directories, listener.port);
+  printBanner(gw.config, gw.directories, listener.port, adminListener.port);
   logger.info({ listen: `${host}:${listener.port}`, tls: config.server.tls.mode }, 'gateway started');
 
   await new Promise<void>((done) => {
@@ -43,6 +65,7 @@ export async function serve(config: GatewayConfig): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await listener.close();
+  await adminListener.close();
   await gw.close();
   logger.info('stopped');
 }
@@ -51,7 +74,7 @@ export async function serve(config: GatewayConfig): Promise<void> {
  * What a person needs to start: every directory URL with where it issues from and the root its
  * certificates chain to (issue 9), the root the gateway's own HTTPS chains to, and a certbot line.
  */
-function printBanner(config: GatewayConfig, directories: GatewayDirectory[], port: number): void {
+function printBanner(config: GatewayConfig, directories: GatewayDirectory[], port: number, adminPort: number): void {
   const rootOf = (d: GatewayDirectory) => (d.rootPemPath ? resolve(d.rootPemPath) : '(the root of your Private CA)');
   const main = directories[0]!;
   // tls.mode pca: the listener's certificate comes from the default directory's PCA.
@@ -64,6 +87,7 @@ function printBanner(config: GatewayConfig, directories: GatewayDirectory[], por
     `  listening on:    ${config.server.listen.replace(/:\d+$/, `:${port}`)} (tls: ${config.server.tls.mode})`,
     ...(httpsRoot ? [`  HTTPS trust:     ${httpsRoot} (what clients need to reach every directory)`] : []),
     `  database:        ${describeDatabase(config)}`,
+    `  admin/console:   http://${config.admin.listen.replace(/:\d+$/, `:${adminPort}`)}/ (token: ${config.admin.token ? 'ACME_ADMIN_TOKEN' : adminTokenPath(config)})`,
     '',
     directories.length > 1 ? 'ACME directories:' : 'ACME directory:',
     ...directories.flatMap((d) => [

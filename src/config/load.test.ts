@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { ROUTES, RESERVED_DIRECTORY_NAMES as LINKS_RESERVED } from '../acme/links.js';
 import { ConfigError, loadConfig, parseConfig } from './load.js';
 import { RESERVED_DIRECTORY_NAMES } from './policy-schema.js';
+import { RATE_LIMIT_DEFAULTS } from './rate-limits-schema.js';
 
 describe('parseConfig', () => {
   it('fills every default from an empty document', () => {
@@ -241,6 +242,30 @@ describe('directories and policy (issue 9)', () => {
   });
 });
 
+describe('rate limits and pre-authorization (issue 9)', () => {
+  it('defaults for every limit, per directory; a number is a count with the default window; 0 is off', () => {
+    const c = parseConfig({ rateLimits: { newOrdersPerAccount: 50, pendingOrdersPerAccount: 0 }, directories: { x: { rateLimits: { newAccountsPerIp: { limit: 3 } } } } });
+    expect(c.rateLimits).toEqual({ ...RATE_LIMIT_DEFAULTS, newOrdersPerAccount: { limit: 50, windowSeconds: 3600 }, pendingOrdersPerAccount: 0 });
+    // A directory's keys left out are the defaults, not the top level's.
+    expect(c.directories.x!.rateLimits).toEqual({ ...RATE_LIMIT_DEFAULTS, newAccountsPerIp: { limit: 3, windowSeconds: 3600 } });
+    expect(parseConfig({}).rateLimits).toEqual(RATE_LIMIT_DEFAULTS);
+    expect(parseConfig({}).server.trustProxyHeaders).toBe(false);
+  });
+
+  it('a bad limit is named', () => {
+    expect(() => parseConfig({ rateLimits: { newOrdersPerAccount: -1 } })).toThrow(/rateLimits\.newOrdersPerAccount/);
+    expect(() => parseConfig({ rateLimits: { newOrders: 5 } })).toThrow(/unknown key: newOrders/);
+    expect(() => parseConfig({ rateLimits: { newAccountsPerIp: { limit: 1, windowSeconds: 0 } } })).toThrow(/rateLimits\.newAccountsPerIp/);
+    expect(() => parseConfig({ directories: { x: { rateLimits: { concurrentValidationsPerAccount: 1.5 } } } })).toThrow(/directories\.x\.rateLimits\.concurrentValidationsPerAccount/);
+  });
+
+  it('policy.preAuthorization is off unless true', () => {
+    expect(parseConfig({}).policy.preAuthorization).toBeUndefined();
+    expect(parseConfig({ directories: { x: { policy: { preAuthorization: true } } } }).directories.x!.policy.preAuthorization).toBe(true);
+    expect(() => parseConfig({ policy: { preAuthorization: 'yes' } })).toThrow(/policy\.preAuthorization/);
+  });
+});
+
 describe('documented configurations parse (issue 9)', () => {
   const root = new URL('../../', import.meta.url);
 
@@ -248,6 +273,20 @@ describe('documented configurations parse (issue 9)', () => {
     const c = loadConfig(fileURLToPath(new URL('config/gateway.example.yaml', root)));
     expect(c.policy).toEqual({});
     expect(c.directories).toEqual({});
+    expect(c.rateLimits).toEqual(RATE_LIMIT_DEFAULTS);
+    expect(c.server.trustProxyHeaders).toBe(false);
+  });
+
+  it('the README examples of rate limits and pre-authorized scopes', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const limits = /## Rate limits\n[\s\S]+?```yaml\n([\s\S]+?)```/.exec(readme);
+    expect(limits, 'README has a rate limits example').not.toBeNull();
+    const c = parseConfig(parseYaml(limits![1]!));
+    expect(c.rateLimits).toMatchObject({ newOrdersPerAccount: { limit: 300, windowSeconds: 10_800 }, newAccountsPerIp: { limit: 20, windowSeconds: 3600 }, pendingOrdersPerAccount: 0 });
+    expect(c.directories.payments!.rateLimits.newOrdersPerAccount).toEqual({ limit: 50, windowSeconds: 3600 });
+    const scopes = /### Pre-authorized scopes\n[\s\S]+?```yaml\n([\s\S]+?)```/.exec(readme);
+    expect(scopes, 'README has a pre-authorization example').not.toBeNull();
+    expect(parseConfig(parseYaml(scopes![1]!)).directories.agents!.policy.preAuthorization).toBe(true);
   });
 
   it('the README example of two teams with two CAs', () => {

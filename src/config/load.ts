@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { applyOpsSources } from './ops-load.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -10,7 +11,8 @@ export class ConfigError extends Error {
  * Reads and validates the configuration. This module is the only reader of process.env and of the
  * files the configuration names for secrets: PCA credentials may come from NCP_ACCESS_KEY /
  * NCP_SECRET_KEY or from pca.accessKeyFile / pca.secretKeyFile, and the PostgreSQL password from
- * PGPASSWORD or storage.postgresPasswordFile, so they stay out of the config file.
+ * PGPASSWORD or storage.postgresPasswordFile, the admin token from ACME_ADMIN_TOKEN and webhook
+ * keys from their secretFile (config/ops-load.ts), so they stay out of the config file.
  */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let raw: unknown = {};
@@ -36,7 +38,8 @@ export function configFromEnvironment(raw: unknown, source = 'command line'): Ga
 }
 
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source = 'config'): GatewayConfig {
-  const withEnv = applyEnv(applySecretFiles(raw, source), env);
+  const withOps = applyOpsSources(raw, env, (key, message) => new ConfigError(`invalid configuration in ${source}:\n  ${key}: ${message}`));
+  const withEnv = applyEnv(applySecretFiles(withOps, source), env);
   const result = configSchema.safeParse(withEnv);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {

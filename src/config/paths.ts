@@ -9,3 +9,6 @@ export const eabKekPath = (config: GatewayConfig): string => config.acme.eabKekF
 
 /** The directory of the database file (./data with PostgreSQL): the gateway's own files live there. */
 export const dataDirOf = (config: GatewayConfig): string => dirname(resolve(config.storage.sqlite ?? DEFAULT_SQLITE_PATH));
+
+/** The admin listener's bearer token (admin.tokenFile, default admin.token beside the database). */
+export const adminTokenPath = (config: GatewayConfig): string => config.admin.tokenFile ?? join(dataDirOf(config), 'admin.token');

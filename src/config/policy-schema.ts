@@ -69,6 +69,24 @@ export const issuancePolicySchema = z
     minRsaBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).optional(),
     /** The longest validity, in days: a later notAfter is refused, and the PCA is asked for no more. */
     maxValidityDays: z.number().int().min(1).max(3650).optional(),
+    /**
+     * Directory only (an EAB key's rules never set it): true lets the pre-authorized scopes of an
+     * account's EAB key make its new authorizations valid with no challenge (acme/preauthorization.ts).
+     * Off by default: without it the scopes are ignored.
+     */
+    preAuthorization: z.boolean().optional(),
+  })
+  .strict();
+
+/**
+ * An EAB key's pre-authorized scopes (`eab create --preauthorize-…`), spelled the way the issuance
+ * policy spells names: exact names ("*.x" that wildcard), suffixes, IP ranges.
+ */
+export const preauthorizedScopesSchema = z
+  .object({
+    names: z.array(dnsNameOrWildcard).max(1000).optional(),
+    suffixes: z.array(dnsSuffix).max(1000).optional(),
+    cidrs: z.array(cidrRange).max(1000).optional(),
   })
   .strict();
 

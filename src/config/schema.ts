@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { directoryNameProblem, issuancePolicySchema, simulatorTagProblem } from './policy-schema.js';
+import { adminSchema, notificationsSchema } from './ops-schema.js';
+import { rateLimitsSchema } from './rate-limits-schema.js';
 
 // The configuration file's shape. Every key has a default so that an empty file (or none) runs the
 // gateway on its embedded defaults: a SQLite file under ./data and the built-in PCA simulator.
@@ -130,6 +132,8 @@ const directorySchema = z
   .object({
     pca: directoryPcaSchema.prefault({}),
     policy: issuancePolicySchema.prefault({}),
+    /** This directory's rate limits (config/rate-limits-schema.ts); a key left out is the default, not the top level's. */
+    rateLimits: rateLimitsSchema.prefault({}),
     acme: z
       .object({
         externalAccountRequired: z.boolean().optional(),
@@ -154,6 +158,11 @@ export const configSchema = z
         finalizeWaitMs: z.number().int().min(0).max(25_000).default(5_000),
         /** How long a challenge POST waits for its validation before answering "processing". */
         challengeWaitMs: z.number().int().min(0).max(25_000).default(2_000),
+        /**
+         * The client address of newAccountsPerIp from the last X-Forwarded-For entry instead of the
+         * socket. Only behind a proxy that appends it: otherwise every client names its own address.
+         */
+        trustProxyHeaders: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -205,6 +214,8 @@ export const configSchema = z
     pca: pcaSchema.prefault({}),
     /** The default directory's issuance policy (acme/issuance-policy.ts); {} allows what the gateway allows. */
     policy: issuancePolicySchema.prefault({}),
+    /** The default directory's rate limits (RFC 8555 §6.6; acme/rate-limits.ts); 0 turns one off. */
+    rateLimits: rateLimitsSchema.prefault({}),
     /** More directories, by name (acme/links.ts: <externalUrl>/<name>/directory). */
     directories: z.record(z.string(), directorySchema).default({}),
     simulator: z
@@ -216,9 +227,15 @@ export const configSchema = z
       .strict()
       .prefault({}),
     logging: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** auto: readable lines when stdout is a terminal, JSON otherwise. */
+        format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      })
       .strict()
       .prefault({}),
+    admin: adminSchema,
+    notifications: notificationsSchema,
   })
   .strict()
   .superRefine((c, ctx) => {

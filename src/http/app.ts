@@ -9,6 +9,9 @@ import type { Metrics } from '../platform/metrics.js';
 import type { Random } from '../platform/random.js';
 import { registerDirectoryRoutes, type DirectoryRoutes } from './directory-routes.js';
 import { PROBLEM_TYPE, type Ctx, type Env, type RetryAfterHint } from './respond.js';
+import { auditRefusals, orderIdInScope } from './refusals.js';
+import { noOpsEvents, type OpsEventSink } from '../acme/ops-events.js';
+import type { RequestScope } from '../platform/request-scope.js';
 
 // Builds the Hono app from its dependencies; no I/O happens here. Every response gets a fresh
 // Replay-Nonce, Cache-Control: no-store and Link rel="index" (interop items 4, 40); every error is a
@@ -24,10 +27,12 @@ export interface AppDeps {
   logger: Logger;
   random: Random;
   metrics: Metrics;
-  /** Health for /readyz: resolves when the gateway can serve, rejects with the reason when not. */
-  ready: () => Promise<void>;
   /** Retry-After for work still processing (http/respond.ts); 1 s when absent. */
   retryAfter?: RetryAfterHint;
+  /** Each request runs inside its context: the request id on every log line, the client's address for the audit. */
+  scope: RequestScope;
+  /** Refused newOrder and finalize requests go on the audit trail. */
+  events?: OpsEventSink;
 }
 
 export function buildApp(deps: AppDeps): Hono<Env> {
@@ -45,6 +50,8 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   // response already built makes Hono copy it, which turns its body into a web stream that the Node
   // adapter then pumps chunk by chunk (issue 11: that was a third of a small request's cost).
   app.use('*', async (c, next) => {
+    const requestId = deps.random.bytes(8).toString('hex');
+    c.set('requestId', requestId);
     c.set('links', [indexOf(c.req.path)]);
     // RFC 8555 §6.5: a fresh nonce on every POST response, success or error, and on newNonce; none
     // on the directory or other GETs (Boulder and Pebble send none there, and Debian's ruby
@@ -52,35 +59,30 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     if (c.req.method === 'POST' || newNoncePaths.has(c.req.path)) c.header('Replay-Nonce', deps.nonces.issue());
     c.header('Cache-Control', 'no-store');
     const stopTimer = deps.metrics.httpDuration.startTimer();
-    await next();
+    await deps.scope.run({ requestId, clientIp: c.env?.incoming?.socket?.remoteAddress ?? null }, next);
     const route = c.req.routePath || 'unmatched';
     stopTimer({ route });
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     writeLinks(c);
   });
 
-  app.onError((err, c) => problemResponse(c, err, logger, deps.random));
+  app.onError((err, c) => problemResponse(c, err, logger, deps.metrics));
   // The path is the client's (as long as the listener's header limit allows): cut short in the detail.
-  app.notFound((c) => problemResponse(c, new AcmeProblem('malformed', `no such resource: ${c.req.method} ${clip(c.req.path)}`, { status: 404 }), logger, deps.random));
+  app.notFound((c) => problemResponse(c, new AcmeProblem('malformed', `no such resource: ${c.req.method} ${clip(c.req.path)}`, { status: 404 }), logger, deps.metrics));
 
-  // ---- operations ----
-  app.get('/livez', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
-    try {
-      await deps.ready();
-      return c.json({ status: 'ready' });
-    } catch (err) {
-      return c.json({ status: 'not ready', reason: (err as Error).message }, 503);
-    }
-  });
-
-  app.get('/metrics', async (c) =>
-    c.body(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }),
-  );
+  // /metrics, /livez and /readyz are served by the admin listener (admin/app.ts), not here: the
+  // ACME port serves ACME only.
+  const events = deps.events ?? noOpsEvents;
+  for (const { name } of deps.directories) {
+    app.use(linker.pattern('newOrder', name), auditRefusals(events, 'order.refused'));
+    app.use(linker.pattern('finalize', name), auditRefusals(events, 'finalize.refused'));
+    app.use(linker.pattern('finalize', name), orderIdInScope(deps.scope));
+    app.use(linker.pattern('order', name), orderIdInScope(deps.scope));
+  }
 
   // ---- the ACME directories (RFC 8555 §7) ----
   for (const d of deps.directories) {
-    registerDirectoryRoutes(app, { linker, verifier: deps.verifier, maxBodyBytes: config.server.maxBodyBytes, ...(deps.retryAfter ? { retryAfter: deps.retryAfter } : {}) }, d);
+    registerDirectoryRoutes(app, { linker, verifier: deps.verifier, maxBodyBytes: config.server.maxBodyBytes, trustProxyHeaders: config.server.trustProxyHeaders, ...(deps.retryAfter ? { retryAfter: deps.retryAfter } : {}) }, d);
   }
 
   return app;
@@ -105,16 +107,15 @@ function writeLinks(c: Ctx): void {
   }
 }
 
-function problemResponse(c: Ctx, err: unknown, logger: Logger, random: Random): Response {
+function problemResponse(c: Ctx, err: unknown, logger: Logger, metrics: Metrics): Response {
   let problem: AcmeProblem;
   if (err instanceof AcmeProblem) {
     problem = err;
   } else {
-    // Made only here: it names the one log line of an unhandled error in the answer the client gets.
-    const requestId = random.bytes(8).toString('hex');
-    logger.error({ err, requestId, method: c.req.method, path: c.req.path }, 'unhandled error');
-    problem = new AcmeProblem('serverInternal', `the server experienced an internal error (request ${requestId})`);
+    logger.error({ err, requestId: c.get('requestId'), method: c.req.method, path: c.req.path }, 'unhandled error');
+    problem = new AcmeProblem('serverInternal', `the server experienced an internal error (request ${c.get('requestId') ?? '?'})`);
   }
+  metrics.problems.inc({ type: problem.type });
   for (const [k, v] of Object.entries(problem.headers ?? {})) c.header(k, v);
   return c.body(JSON.stringify(problem.toDocument()), problem.status as 400, { 'Content-Type': PROBLEM_TYPE });
 }

@@ -13,6 +13,14 @@ import { decodeJsonBytes, parseStrictJson } from '../acme/strict-json.js';
  * hundred bytes cost more than everything else the HTTP layer does for it (issue 11, bench/RESULTS.md).
  * Without one (app.request() in tests) the Fetch body is read, with the same limit and errors.
  */
+/**
+ * The Node request a body can be read from, or undefined: a test may hand the app an `incoming`
+ * that carries only a socket address (test/harness.ts), whose body is the Fetch Request's.
+ */
+export function nodeRequest(incoming: IncomingMessage | undefined): IncomingMessage | undefined {
+  return incoming && typeof incoming.on === 'function' && typeof incoming.headers === 'object' ? incoming : undefined;
+}
+
 export async function readJsonBody(req: Request, limit: number, incoming?: IncomingMessage): Promise<unknown> {
   const declared = Number((incoming ? incoming.headers['content-length'] : req.headers.get('content-length')) ?? NaN);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);

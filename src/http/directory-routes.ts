@@ -13,6 +13,7 @@ import type { RevocationService } from '../services/revocation.js';
 import { renderAccount, renderAuthorization, renderChallenge, renderDirectory, renderOrder, renderOrdersList, renderRenewalInfo, type DirectoryMeta } from './render.js';
 import { addLink, json, PEM_CHAIN_TYPE, resourceId, retryAfterWhileBusy, type Env, type RetryAfterHint } from './respond.js';
 import { verifiedRequests } from './verified.js';
+import { clientAddress } from './client-address.js';
 
 // The ACME routes of one directory (RFC 8555 §7), registered from the URL builder under the
 // directory's prefix. Each directory brings its own use cases (built with its PCA, validity and
@@ -38,6 +39,8 @@ export interface SharedRouteDeps {
   maxBodyBytes: number;
   /** Retry-After for work still processing (the job runner's estimate; 1 s when absent). */
   retryAfter?: RetryAfterHint;
+  /** server.trustProxyHeaders: the client address from X-Forwarded-For (http/client-address.ts). */
+  trustProxyHeaders: boolean;
 }
 
 export function registerDirectoryRoutes(app: Hono<Env>, shared: SharedRouteDeps, d: DirectoryRoutes): void {
@@ -56,7 +59,7 @@ export function registerDirectoryRoutes(app: Hono<Env>, shared: SharedRouteDeps,
 
   // ---- accounts (RFC 8555 §7.3) ----
   app.post(linker.pattern('newAccount', dir), signed.newAccount, async (c) => {
-    const { account, created } = await d.accounts.newAccount(c.var.verified, dir);
+    const { account, created } = await d.accounts.newAccount(c.var.verified, dir, clientAddress(c, shared.trustProxyHeaders));
     c.header('Location', linker.url('account', dir, account.id));
     return json(c, created ? 201 : 200, renderAccount(linker, account));
   });

@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 
 export type Env = {
   Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse };
-  Variables: { links: string[] };
+  Variables: { links: string[]; requestId: string };
 };
 
 /** Any route's context: the app's Env, plus the verified request once a signing middleware ran. */

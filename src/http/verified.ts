@@ -3,7 +3,7 @@ import type { Linker } from '../acme/links.js';
 import { checkContentType } from '../auth/jws.js';
 import type { VerifiedRequest } from '../auth/requests.js';
 import type { RequestTarget, RequestVerifier } from '../auth/verifier.js';
-import { readJsonBody } from './body.js';
+import { nodeRequest, readJsonBody } from './body.js';
 import type { Env } from './respond.js';
 
 // The auth entry points as Hono middleware: each route names the signing mode it takes, and its
@@ -24,7 +24,7 @@ export function verifiedRequests({ verifier, linker, directory, maxBodyBytes }: 
     createMiddleware<Verified<R> & { Bindings: Env['Bindings'] }>(async (c, next) => {
       // On a real socket, straight from the Node request: the Fetch Request's Headers and body stream
       // are built only when touched, and cost more than the rest of the request (http/body.ts).
-      const incoming = c.env?.incoming;
+      const incoming = nodeRequest(c.env?.incoming);
       checkContentType(incoming ? incoming.headers['content-type'] : c.req.header('content-type'));
       const body = await readJsonBody(c.req.raw, maxBodyBytes, incoming);
       // The JWS url is the whole request URL, query included (RFC 8555 §6.4; the orders list's "next" links carry one).

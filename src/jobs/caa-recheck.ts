@@ -54,8 +54,11 @@ export class CaaRecheck {
 
     const problems: AcmeProblem[] = [];
     for (const authz of stale) {
-      const method = authz.challenges.find((c) => c.status === 'valid')?.type;
-      if (!method) continue; // not valid: the order cannot be ready, nothing to recheck
+      // A valid authorization with no valid challenge was pre-authorized (an EAB key's scope, issue
+      // 9): no validation ever checked its CAA, so it is checked here before every signing, with no
+      // method (RFC 8657 validationmethods then refuses). Not valid: the order cannot be ready.
+      const method = authz.challenges.find((c) => c.status === 'valid')?.type ?? null;
+      if (!method && authz.status !== 'valid') continue;
       const outcome = await this.deps.caa.checker.check({ identifier: authz.identifier, wildcard: authz.wildcard, accountUri, method }, policy);
       this.deps.logger.info({ orderId: order.id, authzId: authz.id, allowed: outcome.allowed }, 'CAA rechecked before signing');
       if (!outcome.allowed) problems.push(outcome.problem);

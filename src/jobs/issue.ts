@@ -13,6 +13,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { CaaRecheck } from './caa-recheck.js';
+import type { OpsEventSink } from '../acme/ops-events.js';
 import { randomId, type Random } from '../platform/random.js';
 import type { Job, Store } from '../store/types.js';
 import { PcaCertificateSearch } from './pca-search.js';
@@ -39,6 +40,8 @@ export interface IssuanceJobDeps {
   caaRecheck?: Pick<CaaRecheck, 'problemFor'>;
   /** The issuance policy's maxValidityDays for the order (issue 9; issue-by-directory.ts validityCapOf): the period asked never exceeds it. */
   validityCap?: (order: Order) => Promise<number | null>;
+  /** The audit trail and webhooks: certificate.issued and order.failed. */
+  events?: OpsEventSink;
 }
 
 export class IssuanceJob implements JobHandler {
@@ -178,13 +181,33 @@ export class IssuanceJob implements JobHandler {
     if (done) {
       this.d.metrics?.orders.inc({ event: 'valid' });
       log.info({ serial: pcaSerial, notAfter: check.facts.notAfter.toISOString() }, 'certificate issued');
+      await this.d.events?.record({
+        action: 'certificate.issued',
+        notify: 'certificate.issued',
+        directory: order.directory,
+        accountId: order.accountId,
+        orderId: order.id,
+        certificateId: cert!.id,
+        serialHex: cert!.serialHex,
+        detail: { names: order.identifiers.map((i) => i.value), notAfter: cert!.notAfter.toISOString() },
+      });
     }
     else log.warn({ serial: pcaSerial }, 'certificate issued for an order that had already settled; kept unattached');
   }
 
   /** Ends the order invalid; its open attempts failed too, unless a sign call's outcome is in doubt. */
   private async fail(order: Order, problem: AcmeProblem, attemptsOutcomeUnknown = false): Promise<void> {
-    if (await this.d.store.orders.fail(order.id, problem.toDocument(), this.d.clock.now())) this.d.metrics?.orders.inc({ event: 'invalid' });
+    if (await this.d.store.orders.fail(order.id, problem.toDocument(), this.d.clock.now())) {
+      this.d.metrics?.orders.inc({ event: 'invalid' });
+      await this.d.events?.record({
+        action: 'order.failed',
+        notify: 'order.failed',
+        directory: order.directory,
+        accountId: order.accountId,
+        orderId: order.id,
+        detail: { names: order.identifiers.map((i) => i.value), problem: problem.toDocument() },
+      });
+    }
     if (!attemptsOutcomeUnknown) await this.d.store.issuance.failOpenAttempts(order.id, problem.detail, this.d.clock.nowMs());
   }
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { issuedCertificate } from '../pca/issued.js';
 import { makeCsr } from '../pca/make-csr.js';
 import { NcpPcaClient } from '../pca/ncp-client.js';
 import { startPcaSimulator, type RunningSimulator } from '../pca/simulator/index.js';
@@ -101,5 +102,62 @@ describe('PcaAudit', () => {
     expect(recorded).toMatchObject({ orderId: paymentsOrder, directory: 'payments' });
     expect(await store.settings.get('pca_audit_watermark:payments')).not.toBeNull();
     expect(await store.settings.get('pca_audit_watermark')).toBeNull();
+  });
+
+  /** An order moved to processing with a sign call for its key recorded (pending), as the issuance job leaves it. */
+  async function processingOrder(name: string) {
+    const id = () => cryptoRandom.bytes(9).toString('base64url');
+    const now = new Date();
+    const { account } = await store.accounts.createOrGet({
+      id: id(), directory: 'default', jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }, thumbprint: id(), contact: [], termsOfServiceAgreed: true, eabKeyId: null, now,
+    });
+    const challengeId = id();
+    const order = await store.orders.createWithAuthorizations({
+      id: id(), directory: 'default', accountId: account.id, identifiers: [{ type: 'dns', value: name }], notBefore: null, notAfter: null,
+      profile: null, replaces: null, replacesCertificateId: null, expires: new Date(now.getTime() + 3_600_000), now,
+      authorizations: [{ id: id(), identifier: { type: 'dns', value: name }, wildcard: false, expires: new Date(now.getTime() + 3_600_000), challenges: [{ id: challengeId, type: 'http-01', token: id() }] }],
+    });
+    const job = () => ({ id: id(), runAt: now.getTime(), deadlineAt: now.getTime() + 60_000 });
+    expect(await store.challenges.start(challengeId, job(), now)).toBe(true);
+    expect(await store.challenges.recordValidation({ challengeId, valid: true, error: null, record: null, now })).toBe(true);
+    const key = await makeCsr([name], { commonName: null });
+    expect(await store.orders.markProcessing(order.id, { der: Buffer.from([1]), spkiSha256: key.spkiSha256 }, job(), now)).toBe(true);
+    const attemptId = id();
+    await store.issuance.recordAttempt({ id: attemptId, orderId: order.id, spkiSha256: key.spkiSha256, startedAt: now.getTime() });
+    return { orderId: order.id, attemptId, key };
+  }
+  const bareSerial = (colon: string) => colon.replace(/:/g, '').toLowerCase().replace(/^(00)+/, '');
+
+  it('leaves the certificate of an issuance still in flight (order processing, sign call pending) to the issuance job', async () => {
+    // Behind a load balancer the audit runs on one replica while another is between the PCA's answer
+    // and storing it: recording it as an orphan would be a false alarm.
+    const { orderId, attemptId, key } = await processingOrder('busy.example');
+    const signed = await client.sign(key.csrPem); // answered, not yet stored by the job
+
+    expect(await audit.run()).toMatchObject({ complete: true, recorded: 0 });
+    // Once the call's outcome is in doubt (the job gave the attempt up as unknown), it is the audit's.
+    await store.issuance.finishAttempt(attemptId, 'unknown', null, 'timeout', Date.now());
+    expect(await audit.run()).toMatchObject({ complete: true, recorded: 1 });
+    expect(await store.certificates.getBySerial(bareSerial(signed.serialNo))).toMatchObject({ orderId });
+  });
+
+  it('does not record a certificate whose issuance completed while the audit was reading (read skew across replicas)', async () => {
+    const { orderId, attemptId, key } = await processingOrder('skew.example');
+    const signed = await client.sign(key.csrPem);
+    const stalePending = (await store.issuance.latestForKey(key.spkiSha256))!;
+    // Another replica completes the issuance in one write...
+    const cert = issuedCertificate(signed.leafPem, signed.chainPems, signed.serialNo, 'cert-skew')!;
+    expect(await store.orders.completeIssuance(orderId, attemptId, cert, new Date())).toBe(true);
+    // ...after this audit read "no such serial" and the attempt as pending, and before it read the order.
+    let staleSerial = true;
+    let staleAttempt = true;
+    const skewed: Store = {
+      ...store,
+      certificates: { ...store.certificates, getBySerial: async (s) => (staleSerial ? ((staleSerial = false), null) : store.certificates.getBySerial(s)) },
+      issuance: { ...store.issuance, latestForKey: async (k, d) => (staleAttempt ? ((staleAttempt = false), stalePending) : store.issuance.latestForKey(k, d)) },
+    };
+    const skewedAudit = new PcaAudit({ store: skewed, search: new PcaCertificateSearch(client), clock: systemClock, random: cryptoRandom, logger: silentLogger() });
+    expect(await skewedAudit.run()).toMatchObject({ complete: true, recorded: 0 });
+    expect(await store.certificates.getBySerial(bareSerial(signed.serialNo))).toMatchObject({ orderId, id: 'cert-skew' });
   });
 });

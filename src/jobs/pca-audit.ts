@@ -2,7 +2,7 @@ import { normalizeSerialHex } from '../acme/issued-check.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Random } from '../platform/random.js';
-import type { Store } from '../store/types.js';
+import type { IssuanceAttempt, Store } from '../store/types.js';
 import type { PcaCertificateSearch } from './pca-search.js';
 import { recordOrphan, walkIssuedSince } from './reconcile.js';
 
@@ -21,6 +21,20 @@ const MAX_LOOKUPS = 5_000;
 /** Time one run may take. */
 const RUN_BUDGET_MS = 60_000;
 const WATERMARK_KEY = 'pca_audit_watermark';
+
+/**
+ * A sign call younger than this whose order is still processing is in flight: the issuance job (on
+ * this replica or, behind a load balancer, on any other) is about to store that very certificate, or
+ * the job's next owner adopts it by reconciliation. Well under OVERLAP_MS, so a later run looks again.
+ */
+const IN_FLIGHT_MS = 5 * 60_000;
+
+const inFlight = (attempt: IssuanceAttempt, orderStatus: string, nowMs: number): boolean =>
+  attempt.outcome === 'pending' && orderStatus === 'processing' && nowMs - attempt.startedAt < IN_FLIGHT_MS;
+
+/** The attempt settled with this certificate between our lookup by serial and now. */
+const storedMeanwhile = (attempt: IssuanceAttempt, serialNo: string): boolean =>
+  attempt.outcome === 'issued' && attempt.pcaSerial !== null && normalizeSerialHex(attempt.pcaSerial) === normalizeSerialHex(serialNo);
 
 export interface AuditResult {
   looked: number;
@@ -67,10 +81,15 @@ export class PcaAudit {
       await walkIssuedSince(this.d.search, watermark, guard, async (facts) => {
         result.looked++;
         if (!facts.spkiSha256 || (await store.certificates.getBySerial(normalizeSerialHex(facts.serialNo)))) return;
-        const attempt = await store.issuance.latestForKey(facts.spkiSha256, this.d.directory);
-        if (!attempt) return; // not a key we asked for
-        const order = await store.orders.get(attempt.orderId);
-        if (!order || !(await recordOrphan(this.d, facts, order))) return;
+        const first = await store.issuance.latestForKey(facts.spkiSha256, this.d.directory);
+        if (!first) return; // not a key we asked for
+        const order = await store.orders.get(first.orderId);
+        if (!order) return;
+        // Read again after the order: an issuance that settled the order (on any replica) settled
+        // its attempt in the same write, so an attempt read before that write is not trusted.
+        const attempt = (await store.issuance.latestForKey(facts.spkiSha256, this.d.directory)) ?? first;
+        if (inFlight(attempt, order.status, clock.nowMs()) || storedMeanwhile(attempt, facts.serialNo)) return;
+        if (!(await recordOrphan(this.d, facts, order))) return;
         result.recorded++;
         logger.warn({ serial: facts.serialNo, orderId: order.id }, 'PCA audit: recorded a certificate the PCA issued that the gateway had no record of');
       });

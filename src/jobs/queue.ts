@@ -12,9 +12,12 @@ export interface JobDeadlines {
   validateMs: number;
   /** How long an order may keep retrying the PCA before it ends invalid (pca.issuanceDeadlineMs). */
   issueMs: number;
+  /** How long a webhook delivery keeps being retried (default a day). */
+  notifyMs?: number;
 }
 
 export const DEFAULT_VALIDATION_DEADLINE_MS = 5 * 60_000;
+export const DEFAULT_NOTIFY_DEADLINE_MS = 24 * 3_600_000;
 
 export class JobQueue {
   private readonly events = new JobEvents();
@@ -30,6 +33,7 @@ export class JobQueue {
   }
 
   deadlineMs(kind: JobKind): number {
+    if (kind === 'notify') return this.o.deadlines.notifyMs ?? DEFAULT_NOTIFY_DEADLINE_MS;
     return kind === 'issue' ? this.o.deadlines.issueMs : this.o.deadlines.validateMs;
   }
 

@@ -23,7 +23,7 @@ const ALPHA = 0.2;
 const BACKLOG_REFRESH_MS = 1_000;
 
 export interface RetryAfterDeps {
-  concurrency: Record<JobKind, number>;
+  concurrency: Partial<Record<JobKind, number>>;
   /** Jobs of the kind running in this process now. */
   running(kind: JobKind): number;
   /** Jobs queued or running in the store (every kind, every replica). */
@@ -47,7 +47,7 @@ export class RetryAfterEstimate {
   /** Whole seconds from RETRY_AFTER_MIN_S to RETRY_AFTER_MAX_S. */
   seconds(kind: JobKind): number {
     const average = this.averageMs.get(kind) ?? FIRST_GUESS_MS;
-    const capacity = Math.max(1, this.d.concurrency[kind]);
+    const capacity = Math.max(1, this.d.concurrency[kind] ?? 1);
     const running = this.d.running(kind);
     let ms = average;
     if (running >= capacity) {

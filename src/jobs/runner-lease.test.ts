@@ -104,3 +104,50 @@ describe('JobRunner lease renewal', () => {
     expect(renewals).toBe(after);
   });
 });
+
+describe('JobRunner stop() during a claim', () => {
+  it('waits for a claim in flight, so the jobs it leased are handed back, not left to a departed owner', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'runner-'));
+    store = openSqliteStore({ path: join(dir, 'db.sqlite') });
+    const now = systemClock.nowMs();
+    await store.jobs.ensure('issue', 'order-3', { id: 'job-3', runAt: now, deadlineAt: now + 60_000 }, now);
+    // The database answers the claim late (a busy PostgreSQL): stop() is called meanwhile.
+    let claimStarted!: () => void;
+    const claiming = new Promise<void>((r) => (claimStarted = r));
+    const slow: Store = {
+      ...store,
+      jobs: {
+        ...store.jobs,
+        claimDue: async (...args) => {
+          claimStarted();
+          await new Promise((r) => setTimeout(r, 200));
+          return store.jobs.claimDue(...args);
+        },
+      },
+    };
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const handler: JobHandler = { run: async () => gate, giveUp: async () => undefined };
+    const runner = new JobRunner({
+      store: slow,
+      clock: systemClock,
+      logger: silentLogger(),
+      owner: 'runner-c',
+      concurrency: { issue: 1, validate: 1 },
+      leaseMs: 60_000,
+      pollMs: 10,
+      queue: new JobQueue({ random: cryptoRandom, deadlines: { validateMs: 60_000, issueMs: 60_000 } }),
+      handlers: { issue: handler, validate: handler },
+    });
+    runner.start();
+    await claiming;
+    await runner.stop(50); // the job's handler is still held at the gate: it is handed back
+    try {
+      await new Promise((r) => setTimeout(r, 400)); // long enough for any claim still in flight to land
+      expect((await store.jobs.get('job-3'))!.state).toBe('queued');
+      expect(await store.jobs.claimDue('runner-d', systemClock.nowMs(), 1_000, 10)).toHaveLength(1); // another owner gets it at once
+    } finally {
+      release();
+    }
+  });
+});

@@ -26,17 +26,24 @@ export class RetryLater extends Error {
   }
 }
 
-/** How long a claimed job stays leased to its runner without a renewal. */
-const DEFAULT_LEASE_MS = 5 * 60_000;
+/**
+ * How long a claimed job stays leased to its runner without a renewal. The lease is renewed every
+ * third of it while the job runs, so its length only bounds how long the jobs of a replica that
+ * died (SIGKILL, a lost machine) wait before another replica takes them over: a client polling an
+ * order or a challenge it held sees it settle within about this long, well inside the minute or
+ * so that certbot and lego keep polling. Two renewals in a row may fail before the lease is lost.
+ */
+const DEFAULT_LEASE_MS = 20_000;
 
 export interface JobRunnerOptions {
   store: Store;
   clock: Clock;
   logger: Logger;
-  handlers: Record<JobKind, JobHandler>;
+  /** A kind without a handler (notify, when no webhook is configured) is never claimed. */
+  handlers: Partial<Record<JobKind, JobHandler>>;
   owner: string;
   /** Jobs of each kind run at once, at most: validations and PCA calls are limited separately. */
-  concurrency: Record<JobKind, number>;
+  concurrency: Partial<Record<JobKind, number>>;
   leaseMs?: number;
   pollMs?: number;
   /** Backoff for retries: base * 2^(attempts-1), capped, with full jitter. */
@@ -58,6 +65,8 @@ export class JobRunner {
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private claiming = false;
+  /** Settles when the claim in progress (if any) has launched what it claimed. */
+  private claimDone: Promise<void> = Promise.resolve();
   private rerun = false;
   private readonly estimate: RetryAfterEstimate;
 
@@ -73,6 +82,8 @@ export class JobRunner {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // The owner is what the jobs table names as lease_owner: this line says which replica that is.
+    this.o.logger.info({ owner: this.o.owner }, 'job runner started');
     this.schedule(0);
   }
 
@@ -97,6 +108,9 @@ export class JobRunner {
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
     this.immediate = null;
+    // A claim still in flight would lease jobs after releaseAll below, to an owner that is gone:
+    // another replica could take them only when the lease runs out. Its jobs are ours to finish or hand back.
+    await this.claimDone;
     const all = Promise.allSettled([...this.active]);
     await Promise.race([all, new Promise((r) => setTimeout(r, deadlineMs).unref())]);
     // The jobs still running are handed back: their leases are no longer ours to renew.
@@ -130,9 +144,12 @@ export class JobRunner {
       return;
     }
     this.claiming = true;
+    let claimed!: () => void;
+    this.claimDone = new Promise<void>((resolve) => (claimed = resolve));
     try {
       for (const kind of Object.keys(this.o.concurrency) as JobKind[]) {
-        const free = this.o.concurrency[kind] - (this.activeByKind.get(kind) ?? 0);
+        if (!this.o.handlers[kind]) continue;
+        const free = (this.o.concurrency[kind] ?? 0) - (this.activeByKind.get(kind) ?? 0);
         if (free <= 0) continue;
         const jobs = await this.o.store.jobs.claimDue(this.o.owner, this.o.clock.nowMs(), this.o.leaseMs ?? DEFAULT_LEASE_MS, free, kind);
         for (const job of jobs) this.launch(job);
@@ -141,6 +158,7 @@ export class JobRunner {
       this.o.logger.error({ err }, 'job claim failed');
     } finally {
       this.claiming = false;
+      claimed();
     }
     if (!this.running) return;
     if (this.rerun) {
@@ -198,7 +216,7 @@ export class JobRunner {
   }
 
   private async runOnce(job: Job): Promise<'done' | 'retry' | 'gave_up'> {
-    const handler = this.o.handlers[job.kind];
+    const handler = this.o.handlers[job.kind]!; // tick claims only kinds that have one
     const log = this.o.logger.child({ jobId: job.id, kind: job.kind, subject: job.subjectId, attempt: job.attempts });
     if (this.o.clock.nowMs() > job.deadlineAt) {
       await this.giveUp(job, handler, new Error('deadline passed'), log);

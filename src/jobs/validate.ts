@@ -1,11 +1,13 @@
 import { AcmeProblem } from '../acme/problems.js';
+import { FAILED_VALIDATION_WINDOW_MS, failedValidationSubject } from '../acme/rate-limits.js';
 import type { Account } from '../acme/types.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import type { Job, Store } from '../store/types.js';
+import type { Job, Store, ValidationResult } from '../store/types.js';
 import type { ChallengeType, ChallengeValidator, ValidationOutcome } from '../validation/types.js';
 import type { CaaWiring } from './caa-recheck.js';
+import type { OpsEventSink } from '../acme/ops-events.js';
 import type { JobHandler } from './runner.js';
 
 // The validation job: run the checker for the challenge's type and record the outcome in one write
@@ -23,6 +25,8 @@ export class ValidationJob implements JobHandler {
     private readonly metrics?: Metrics,
     /** CAA, when configured (`caa:`); off when absent. */
     private readonly caa?: CaaWiring,
+    /** order.failed for each order a failed challenge ends (audit trail and webhooks). */
+    private readonly events?: OpsEventSink,
   ) {}
 
   async run(job: Job): Promise<void> {
@@ -44,11 +48,40 @@ export class ValidationJob implements JobHandler {
       keyAuthorization,
     });
     if (outcome.valid) outcome = await this.checkCaa(outcome, found.authz, found.challenge.type, account);
-    const log = this.logger.child({ challengeId: job.subjectId, authzId: found.authz.id, type: found.challenge.type });
+    // The order id on the validation's lines too, so one grep follows an order through its life.
+    const orderIds = await this.store.reports.ordersOfAuthorization(found.authz.id).catch(() => [] as string[]);
+    const log = this.logger.child({ challengeId: job.subjectId, authzId: found.authz.id, type: found.challenge.type, ...(orderIds.length === 1 ? { orderId: orderIds[0] } : { orderIds }) });
     this.metrics?.validations.inc({ type: found.challenge.type, result: outcome.valid ? 'valid' : 'invalid' });
     if (outcome.valid) log.info({ record: outcome.record }, 'challenge valid');
     else log.info({ record: outcome.record, problem: outcome.problem.toDocument() }, 'challenge invalid');
-    await this.record(job.subjectId, outcome.valid ? null : outcome.problem, outcome.record);
+    // A failure the client could have avoided counts against failedValidationsPerIdentifier (RFC
+    // 8555 §6.6), in the same write that records it; the gateway's own failures (giveUp) do not.
+    const countFailure = { subject: failedValidationSubject(account.id, found.authz.identifier), windowMs: FAILED_VALIDATION_WINDOW_MS };
+    const now = this.clock.now();
+    const recorded = await this.record(job.subjectId, outcome.valid ? null : outcome.problem, outcome.record, countFailure, now);
+    if (recorded && !outcome.valid) await this.ordersFailed(found.authz.id, found.authz.identifier.value, outcome.problem, now);
+  }
+
+  /** The orders the failed authorization ended (store.challenges.recordValidation moved them to invalid). */
+  private async ordersFailed(authzId: string, name: string, problem: AcmeProblem, now: Date): Promise<void> {
+    try {
+      for (const orderId of await this.store.reports.ordersOfAuthorization(authzId)) {
+        const order = await this.store.orders.get(orderId);
+        // Only the orders this write ended: one that another authorization ended earlier is not counted twice.
+        if (order?.status !== 'invalid' || order.updatedAt.getTime() !== now.getTime()) continue;
+        this.metrics?.orders.inc({ event: 'invalid' });
+        await this.events?.record({
+          action: 'order.failed',
+          notify: 'order.failed',
+          directory: order.directory,
+          accountId: order.accountId,
+          orderId: order.id,
+          detail: { names: order.identifiers.map((i) => i.value), failedName: name, problem: order.error ?? problem.toDocument() },
+        });
+      }
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, authzId }, 'could not report the orders a failed validation ended');
+    }
   }
 
   /** The challenge proved control; CAA may still forbid this CA (RFC 8659 §3). */
@@ -69,13 +102,14 @@ export class ValidationJob implements JobHandler {
     await this.record(job.subjectId, new AcmeProblem('serverInternal', 'the validation could not be completed; try a new order'), null);
   }
 
-  private async record(challengeId: string, problem: AcmeProblem | null, record: unknown): Promise<void> {
-    await this.store.challenges.recordValidation({
+  private async record(challengeId: string, problem: AcmeProblem | null, record: unknown, countFailure: ValidationResult['countFailure'] = null, now: Date = this.clock.now()): Promise<boolean> {
+    return this.store.challenges.recordValidation({
       challengeId,
       valid: problem === null,
       error: problem?.toDocument() ?? null,
       record,
-      now: this.clock.now(),
+      now,
+      countFailure,
     });
   }
 }

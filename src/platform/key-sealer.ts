@@ -4,7 +4,9 @@ import { PRIVATE_MODE, writePrivateFile } from './private-file.js';
 
 // EAB HMAC keys must be recoverable to verify a binding, so they cannot be hashed; they are sealed
 // with AES-256-GCM under a key-encryption key (KEK) that lives in its own file, mode 0600 whatever
-// the umask (platform/private-file.ts), beside (not inside) the database.
+// the umask (platform/private-file.ts), beside (not inside) the database. The serving certificate's
+// private key, which replicas share through the database, is sealed the same way, so a copy of the
+// database alone gives neither away.
 
 export class EabKeySealer {
   constructor(private readonly kek: Buffer) {

@@ -1,4 +1,6 @@
 import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
+import { prettyStream } from './pretty-log.js';
+import type { RequestScope } from './request-scope.js';
 
 export type Logger = PinoLogger;
 
@@ -30,16 +32,27 @@ const MIN_SCRUBBED_LENGTH = 8;
  * message that echoes a request, a future log call that forgets) still never reaches the log.
  */
 export function createLogger(
-  options: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream; secrets?: Array<string | undefined> } = {},
+  options: {
+    level?: string;
+    /** Readable lines (platform/pretty-log.ts) instead of JSON; serve turns it on for a terminal. */
+    pretty?: boolean;
+    destination?: NodeJS.WritableStream;
+    secrets?: Array<string | undefined>;
+    /** Every line written inside a request carries its request id (and order id) from here. */
+    scope?: RequestScope;
+  } = {},
 ): Logger {
   const scrub = scrubber(options.secrets ?? []);
+  const scope = options.scope;
   const opts: LoggerOptions = {
     level: options.level ?? 'info',
     base: undefined,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...(scrub ? { hooks: { streamWrite: scrub } } : {}),
+    ...(scope ? { mixin: () => scope.logFields() } : {}),
   };
-  return options.destination ? pino(opts, options.destination as never) : pino(opts);
+  const destination = options.pretty ? prettyStream(options.destination ?? process.stdout) : options.destination;
+  return destination ? pino(opts, destination as never) : pino(opts);
 }
 
 /** Replaces each secret, as written and as escaped inside a JSON string, by "[redacted]". */

@@ -3,6 +3,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 // Prometheus metrics. One registry per gateway (built in deps.ts), never prom-client's global one,
 // so tests and several gateways in one process do not share counters.
 
+/** What the gauges read from the database. */
+export interface OpsSnapshot {
+  atMs: number;
+  ordersByStatus: Record<string, number | undefined>;
+  jobs: Array<{ kind: string; depth: number; oldestQueuedRunAt: number | null }>;
+  expiringWithin7d: number;
+  expiringWithin30d: number;
+}
+
+const EMPTY_SNAPSHOT: OpsSnapshot = { atMs: 0, ordersByStatus: {}, jobs: [], expiringWithin7d: 0, expiringWithin30d: 0 };
+
 export class Metrics {
   readonly registry = new Registry();
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
@@ -12,6 +23,14 @@ export class Metrics {
   readonly pcaCalls: Histogram<'operation' | 'outcome'>;
   readonly jobsInFlight: Gauge;
   readonly jobRuns: Counter<'kind' | 'outcome'>;
+  /** Every problem document answered, by ACME type: badNonce and rateLimited are the refusals to watch. */
+  readonly problems: Counter<'type'>;
+  readonly webhookDeliveries: Counter<'outcome'>;
+  readonly ordersByStatus: Gauge<'status'>;
+  readonly jobQueueDepth: Gauge<'kind'>;
+  readonly jobQueueOldestAge: Gauge<'kind'>;
+  readonly certificatesExpiring: Gauge<'within'>;
+  readonly caNotAfter: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -53,7 +72,73 @@ export class Metrics {
       labelNames: ['kind', 'outcome'],
       registers: [this.registry],
     });
+    this.problems = new Counter({
+      name: 'acme_problems_total',
+      help: 'Problem documents answered to ACME clients, by ACME error type (badNonce, rateLimited, rejectedIdentifier, ...)',
+      labelNames: ['type'],
+      registers: [this.registry],
+    });
+    this.webhookDeliveries = new Counter({
+      name: 'acme_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, failed (retried), gave_up',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
     const metrics = this;
+    // Read from the database at each scrape (one query set per scrape, shared by the four gauges).
+    this.ordersByStatus = new Gauge({
+      name: 'acme_orders',
+      help: 'Orders in the database by status (valid and invalid are final)',
+      labelNames: ['status'],
+      registers: [this.registry],
+      collect() {
+        const s = metrics.snapshot();
+        this.reset();
+        for (const [status, n] of Object.entries(s.ordersByStatus)) this.set({ status }, n ?? 0);
+      },
+    });
+    this.jobQueueDepth = new Gauge({
+      name: 'acme_job_queue_depth',
+      help: 'Jobs queued or running, by kind',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect() {
+        const s = metrics.snapshot();
+        this.reset();
+        for (const j of s.jobs) this.set({ kind: j.kind }, j.depth);
+      },
+    });
+    this.jobQueueOldestAge = new Gauge({
+      name: 'acme_job_queue_oldest_age_seconds',
+      help: 'How long the oldest queued job of each kind has been due',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect() {
+        const s = metrics.snapshot();
+        this.reset();
+        for (const j of s.jobs) this.set({ kind: j.kind }, j.oldestQueuedRunAt === null ? 0 : Math.max(0, (s.atMs - j.oldestQueuedRunAt) / 1000));
+      },
+    });
+    this.certificatesExpiring = new Gauge({
+      name: 'acme_certificates_expiring',
+      help: 'Valid certificates not renewed that expire within 7d or 30d',
+      labelNames: ['within'],
+      registers: [this.registry],
+      collect() {
+        const s = metrics.snapshot();
+        this.set({ within: '7d' }, s.expiringWithin7d);
+        this.set({ within: '30d' }, s.expiringWithin30d);
+      },
+    });
+    this.caNotAfter = new Gauge({
+      name: 'acme_ca_not_after_timestamp_seconds',
+      help: 'When the soonest-expiring trust anchor the gateway checks chains against expires (Unix time)',
+      registers: [this.registry],
+      collect() {
+        const times = metrics.caNotAfterProvider();
+        if (times.length) this.set(Math.min(...times) / 1000);
+      },
+    });
     this.jobsInFlight = new Gauge({
       name: 'acme_jobs_in_flight',
       help: 'Background jobs running now in this process',
@@ -65,6 +150,29 @@ export class Metrics {
   }
 
   private jobsInFlightProvider: () => number = () => 0;
+  private caNotAfterProvider: () => number[] = () => [];
+
+  /** The trust anchors' notAfter (epoch ms), read at each scrape. */
+  observeCaNotAfter(read: () => number[]): void {
+    this.caNotAfterProvider = read;
+  }
+  private snapshotProvider: () => Promise<OpsSnapshot> = async () => EMPTY_SNAPSHOT;
+  private current: OpsSnapshot = EMPTY_SNAPSHOT;
+
+  /** The database's side of the metrics (deps.ts wires the admin read model), read at each scrape. */
+  observeSnapshot(read: () => Promise<OpsSnapshot>): void {
+    this.snapshotProvider = read;
+  }
+
+  /** The exposition text: the database is read once, then every gauge reports from that one read. */
+  async scrape(): Promise<string> {
+    this.current = await this.snapshotProvider().catch(() => EMPTY_SNAPSHOT);
+    return this.registry.metrics();
+  }
+
+  private snapshot(): OpsSnapshot {
+    return this.current;
+  }
 
   /** The job runner's count, read at each scrape. */
   observeJobsInFlight(read: () => number): void {

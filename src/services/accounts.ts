@@ -1,9 +1,12 @@
 import type { JWK } from 'jose';
 import { accountUpdatePayload, newAccountPayload, parsePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
+import { clientKey, newAccountsSubject } from '../acme/rate-limits.js';
 import type { Account } from '../acme/types.js';
 import { EabKeyUnavailable } from '../store/types.js';
-import { newId, type ServiceContext } from './context.js';
+import { eventsOf, newId, type ServiceContext } from './context.js';
+import { eabKeyOf } from './account-key.js';
+import { counted, limitsFor, underLimits } from './rate-limits.js';
 
 // Accounts (RFC 8555 §7.3). The JWS and the externalAccountBinding were checked by auth/ (the
 // new-account entry point); this is the policy around them.
@@ -40,7 +43,8 @@ export function checkContacts(contact: string[]): string[] {
 export class AccountService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async newAccount(req: NewAccountRequest, directory: string): Promise<NewAccountOutcome> {
+  /** `clientAddress`: the client's IP address (http/client-address.ts), for newAccountsPerIp; null when unknown. */
+  async newAccount(req: NewAccountRequest, directory: string, clientAddress: string | null = null): Promise<NewAccountOutcome> {
     const payload = parsePayload(newAccountPayload, req.payload, 'newAccount');
     const { jwk, thumbprint } = req;
     const existing = await this.ctx.store.accounts.findByThumbprint(directory, thumbprint);
@@ -65,22 +69,42 @@ export class AccountService {
     } else if (this.ctx.settings.externalAccountRequired) {
       throw new AcmeProblem('externalAccountRequired', 'this server requires an externalAccountBinding (RFC 8555 §7.3.4)');
     }
+    // newAccountsPerIp (RFC 8555 §6.6), counted per client and directory in the write that creates
+    // the account; the EAB key being bound may carry its own value for it.
+    const client = clientAddress === null ? null : clientKey(clientAddress);
+    const limits = limitsFor(this.ctx, await eabKeyOf(this.ctx, eabKeyId));
+    let outcome: NewAccountOutcome;
     try {
-      return await this.ctx.store.accounts.createOrGet({
-        id: newId(this.ctx),
-        directory,
-        jwk,
-        thumbprint,
-        contact,
-        termsOfServiceAgreed: payload.termsOfServiceAgreed === true,
-        eabKeyId,
-        now: this.ctx.clock.now(),
-      });
+      outcome = await underLimits(
+        this.ctx,
+        limits,
+        () => ({ what: `new accounts from ${client}` }),
+        () =>
+          this.ctx.store.accounts.createOrGet({
+            id: newId(this.ctx),
+            directory,
+            jwk,
+            thumbprint,
+            contact,
+            termsOfServiceAgreed: payload.termsOfServiceAgreed === true,
+            eabKeyId,
+            now: this.ctx.clock.now(),
+            rateLimit: client === null ? null : counted(limits.newAccountsPerIp, newAccountsSubject(directory, client)),
+          }),
+        { client, directory },
+      );
     } catch (err) {
       // One EAB key, one account: another newAccount bound it since it was checked.
       if (err instanceof EabKeyUnavailable) throw new AcmeProblem('unauthorized', 'the external account key is already bound to an account');
       throw err;
     }
+    if (outcome.created) {
+      const a = outcome.account;
+      const events = eventsOf(this.ctx);
+      await events.record({ action: 'account.created', accountId: a.id, directory: a.directory, eabKeyId, detail: { contact: a.contact } });
+      if (eabKeyId) await events.record({ action: 'eab.used', accountId: a.id, directory: a.directory, eabKeyId });
+    }
+    return outcome;
   }
 
   /** POST to the account URL: read (POST-as-GET or {}), update contact, or deactivate (RFC 8555 §7.3.2, §7.3.6). */
@@ -92,6 +116,7 @@ export class AccountService {
     if (body.status === 'deactivated') {
       const done = await this.ctx.store.accounts.deactivate(account.id, this.ctx.clock.now());
       if (!done) throw new AcmeProblem('unauthorized', 'the account is not valid');
+      await eventsOf(this.ctx).record({ action: 'account.deactivated', accountId: account.id, directory: account.directory });
       return done;
     }
     if (body.contact !== undefined) {

@@ -1,7 +1,9 @@
 import { AcmeProblem } from '../acme/problems.js';
 import { effectiveAuthzStatus } from '../acme/status.js';
 import type { Account } from '../acme/types.js';
+import { eabKeyOf } from './account-key.js';
 import type { ServiceContext } from './context.js';
+import { concurrent, limitsFor, underLimits } from './rate-limits.js';
 
 /** Challenges (RFC 8555 §7.5.1). */
 export class ChallengeService {
@@ -29,10 +31,17 @@ export class ChallengeService {
       throw new AcmeProblem('malformed', 'Expired authorization', { status: 404 });
     }
     if (found.challenge.status === 'pending') {
-      const started = await this.ctx.store.challenges.start(
-        challengeId,
-        this.ctx.jobs.newJob('validate', now),
-        now,
+      // concurrentValidationsPerAccount, checked in the write that starts the validation; a refused
+      // challenge stays pending, and the client may POST it again after Retry-After.
+      const limits = limitsFor(this.ctx, await eabKeyOf(this.ctx, account.eabKeyId));
+      const job = this.ctx.jobs.newJob('validate', now);
+      const started = await underLimits(
+        this.ctx,
+        limits,
+        // The store names the earliest deadline of the running validations; a job started now ends by its own at the latest.
+        () => ({ what: 'validations in progress for this account', hint: '(when one of them ends)', fallbackRetryAtMs: job.deadlineAt }),
+        () => this.ctx.store.challenges.start(challengeId, job, now, concurrent(limits.concurrentValidationsPerAccount)),
+        { accountId: account.id, challengeId },
       );
       if (started) {
         this.ctx.jobs.kick();

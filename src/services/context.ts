@@ -1,5 +1,7 @@
 import type { KeyType } from '../acme/csr.js';
 import type { IssuancePolicy } from '../acme/issuance-policy.js';
+import { noOpsEvents, type OpsEventSink } from '../acme/ops-events.js';
+import type { RateLimitSettings } from '../acme/rate-limits.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -26,6 +28,12 @@ export interface ServiceSettings {
   profileKeyTypes(profile: string | null): KeyType[] | undefined;
   /** The directory's issuance policy (issue 9); an account's EAB key may narrow it further. */
   policy: IssuancePolicy;
+  /** How problem details name the directory: "the default directory", `directory "payments"`. */
+  source: string;
+  /** The directory's rate limits (RFC 8555 §6.6); an account's EAB key may override each. */
+  rateLimits: RateLimitSettings;
+  /** policy.preAuthorization: the pre-authorized scopes of an account's EAB key apply (off: ignored). */
+  preAuthorization: boolean;
 }
 
 /** What every use case needs; built once in deps.ts and passed in. */
@@ -39,6 +47,11 @@ export interface ServiceContext {
   settings: ServiceSettings;
   /** The background work: job records with their deadlines, wake-ups, and "a job has run". */
   jobs: JobQueue;
+  /** The audit trail and webhooks (services/ops-events.ts); absent: nothing recorded. */
+  events?: OpsEventSink;
 }
+
+/** The context's event sink, or one that drops everything. */
+export const eventsOf = (ctx: Pick<ServiceContext, 'events'>): OpsEventSink => ctx.events ?? noOpsEvents;
 
 export const newId = (ctx: Pick<ServiceContext, 'random'>): string => randomId(ctx.random);

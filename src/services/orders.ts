@@ -3,6 +3,8 @@ import { certificateNameKeys, checkCsr, spkiSha256OfJwk } from '../acme/csr.js';
 import type { AddressPolicy } from '../acme/address-policy.js';
 import { checkIdentifier, identifierKey, normalizeIdentifier } from '../acme/identifiers.js';
 import type { IssuancePolicy } from '../acme/issuance-policy.js';
+import { hasScopes, ScopeMatcher } from '../acme/preauthorization.js';
+import { failedValidationSubject, rateLimitedProblem } from '../acme/rate-limits.js';
 import { parseCertId } from '../acme/cert-id.js';
 import { finalizePayload, newOrderPayload, parsePayload } from '../acme/payloads.js';
 import { AcmeProblem } from '../acme/problems.js';
@@ -10,8 +12,10 @@ import { effectiveAuthzStatus, effectiveOrderStatus } from '../acme/status.js';
 import type { Account, Identifier, Order } from '../acme/types.js';
 import type { ValidityPolicy } from '../acme/validity.js';
 import { randomToken } from '../platform/random.js';
-import type { NewAuthorization } from '../store/types.js';
+import type { EabKeyRecord, NewAuthorization } from '../store/types.js';
+import { eabKeyOf } from './account-key.js';
 import { newId, type ServiceContext } from './context.js';
+import { concurrent, counted, limitsFor, underLimits, type Applied } from './rate-limits.js';
 
 // Orders (RFC 8555 §7.4): creation with their authorizations, reading, listing and finalization.
 
@@ -57,9 +61,12 @@ export class OrderService {
       throw new AcmeProblem(type, `${problems.length} identifiers of the order cannot be issued`, { subproblems: problems });
     }
 
-    // Issue 9: the directory's issuance policy, narrowed by the account's EAB key.
-    const policy = await this.policyFor(account.eabKeyId);
+    // Issue 9: the directory's issuance policy, narrowed by the account's EAB key. It comes first:
+    // a pre-authorized scope never widens it, and a refused order counts against no rate limit.
+    const key = await eabKeyOf(this.ctx, account.eabKeyId);
+    const policy = this.policyFrom(key);
     policy.checkOrder(identifiers);
+    const scopes = this.scopesOf(key);
 
     const now = this.ctx.clock.now();
     const window = this.validity.resolve({ notBefore: body.notBefore, notAfter: body.notAfter, profile: body.profile }, now, policy.maxValidity());
@@ -68,36 +75,98 @@ export class OrderService {
 
     const authorizations: NewAuthorization[] = identifiers.map((id) => {
       const n = normalizeIdentifier(id);
+      // An identifier inside a scope of the account's key is valid already, with no challenge.
+      const scope = scopes?.match(n) ?? null;
       return {
         id: newId(this.ctx),
         identifier: { type: n.type, value: n.value },
         wildcard: n.wildcard,
         expires: authzExpires < expires ? authzExpires : expires,
-        challenges: policy.challengesFor(n.type, n.wildcard).map((type) => ({
-          id: newId(this.ctx),
-          type,
-          token: randomToken(this.ctx.random, 32),
-        })),
+        challenges: scope
+          ? []
+          : policy.challengesFor(n.type, n.wildcard).map((type) => ({
+              id: newId(this.ctx),
+              type,
+              token: randomToken(this.ctx.random, 32),
+            })),
+        preauthorized: scope ? { eabKeyId: key!.id, scope } : null,
       };
     });
-    const order = await this.ctx.store.orders.createWithAuthorizations({
-      id: newId(this.ctx),
-      directory: account.directory,
-      accountId: account.id,
-      identifiers,
-      notBefore: window.notBefore,
-      notAfter: window.notAfter,
-      profile: window.profile,
-      replaces: body.replaces ?? null,
-      replacesCertificateId: await this.checkReplaces(account, identifiers, body.replaces),
-      eabKeyId: account.eabKeyId,
-      expires,
-      authorizations,
-      now,
-    });
+    const limits = limitsFor(this.ctx, key);
+    const toValidate = authorizations.filter((a) => !a.preauthorized);
+    await this.checkFailedValidations(account, toValidate, limits, now);
+    const replacesCertificateId = await this.checkReplaces(account, identifiers, body.replaces);
+    const order = await underLimits(
+      this.ctx,
+      limits,
+      (name) =>
+        name === 'pendingOrdersPerAccount'
+          ? { what: 'pending orders for this account', hint: "(when the oldest pending order expires; validating or deactivating an order's authorizations frees one sooner)" }
+          : { what: 'new orders for this account' },
+      () =>
+        this.ctx.store.orders.createWithAuthorizations({
+          id: newId(this.ctx),
+          directory: account.directory,
+          accountId: account.id,
+          identifiers,
+          notBefore: window.notBefore,
+          notAfter: window.notAfter,
+          profile: window.profile,
+          replaces: body.replaces ?? null,
+          replacesCertificateId,
+          eabKeyId: account.eabKeyId,
+          expires,
+          authorizations,
+          now,
+          limits: {
+            newOrders: counted(limits.newOrdersPerAccount, account.id),
+            // An order every identifier of which is pre-authorized is ready at once: never pending.
+            pendingOrders: toValidate.length ? concurrent(limits.pendingOrdersPerAccount) : null,
+          },
+        }),
+      { accountId: account.id },
+    );
     this.ctx.metrics.orders.inc({ event: 'created' });
     this.ctx.logger.info({ orderId: order.id, accountId: account.id, identifiers: identifiers.map((i) => i.value) }, 'order created');
-    return { order, status: 'pending' };
+    for (const a of authorizations) {
+      if (!a.preauthorized) continue;
+      // Every use is in the database (preauthorization_uses, same write as the order) and here.
+      this.ctx.logger.info(
+        { orderId: order.id, accountId: account.id, authzId: a.id, eabKeyId: a.preauthorized.eabKeyId, identifier: a.identifier, wildcard: a.wildcard, scope: a.preauthorized.scope },
+        'identifier pre-authorized by the EAB key: authorization valid with no challenge',
+      );
+    }
+    return { order, status: order.status };
+  }
+
+  /**
+   * failedValidationsPerIdentifier: an identifier whose validations for this account failed that
+   * often in the last hour is refused until the oldest failure leaves the hour (counted by the
+   * validation job in the write that records the failure). One problem per refused identifier.
+   */
+  private async checkFailedValidations(account: Account, authzs: NewAuthorization[], limits: Applied, now: Date): Promise<void> {
+    const applied = limits.failedValidationsPerIdentifier;
+    const refused: Array<{ problem: AcmeProblem; until: number; value: string }> = [];
+    for (const a of authzs) {
+      const limit = counted(applied, failedValidationSubject(account.id, a.identifier));
+      const until = limit ? await this.ctx.store.rateLimits.check(limit, now) : null;
+      if (until === null) continue;
+      const problem = rateLimitedProblem(applied, `failed validations of "${a.identifier.value}" for this account`, until, now.getTime(), { identifier: a.identifier });
+      refused.push({ problem, until, value: a.identifier.value });
+    }
+    if (refused.length === 0) return;
+    this.ctx.logger.info({ accountId: account.id, limit: applied.name, identifiers: refused.map((r) => r.value) }, 'rate limited');
+    if (refused.length === 1) throw refused[0]!.problem;
+    // The order passes only once every identifier does: the longest wait is the client's.
+    const names = refused.map((r) => `"${r.value}"`).join(', ');
+    const top = rateLimitedProblem(applied, `failed validations of ${names} for this account`, Math.max(...refused.map((r) => r.until)), now.getTime());
+    throw new AcmeProblem('rateLimited', top.detail, { subproblems: refused.map((r) => r.problem), ...(top.headers ? { headers: top.headers } : {}) });
+  }
+
+  /** The key's scopes where the directory lets them apply (policy.preAuthorization) and the key is not revoked. */
+  private scopesOf(key: EabKeyRecord | null): ScopeMatcher | null {
+    if (!this.ctx.settings.preAuthorization || !key || key.revokedAt || !hasScopes(key.preauthorizedScopes)) return null;
+    return new ScopeMatcher(key.preauthorizedScopes);
   }
 
   /** Issue 9: no authorization for an address the validator must not connect to (metadata, loopback, ...). */
@@ -109,19 +178,10 @@ export class OrderService {
     }
   }
 
-  /**
-   * The directory's policy narrowed by an EAB key's rules (acme/issuance-policy.ts: a key only
-   * narrows). A key the account names but the store has lost fails closed.
-   */
-  private async policyFor(eabKeyId: string | null): Promise<IssuancePolicy> {
+  /** The directory's policy narrowed by the EAB key's rules (acme/issuance-policy.ts: a key only narrows). */
+  private policyFrom(key: EabKeyRecord | null): IssuancePolicy {
     const policy = this.ctx.settings.policy;
-    if (!eabKeyId) return policy;
-    const key = await this.ctx.store.eabKeys.get(eabKeyId);
-    if (!key) {
-      this.ctx.logger.error({ eabKeyId }, 'the EAB key of an account is missing; refusing to issue without its policy');
-      throw new AcmeProblem('serverInternal', "the account's external account key is missing; contact the operator");
-    }
-    return policy.narrowedBy(key.policy ? { source: `EAB key ${key.id}`, rules: key.policy } : null);
+    return key?.policy ? policy.narrowedBy({ source: `EAB key ${key.id}`, rules: key.policy }) : policy;
   }
 
   /**
@@ -179,7 +239,7 @@ export class OrderService {
     }
     const body = parsePayload(finalizePayload, payload, 'finalize');
     // The policy as it is now (a restart may have tightened it since newOrder), narrowed by the order's EAB key.
-    const policy = await this.policyFor(current.order.eabKeyId);
+    const policy = this.policyFrom(await eabKeyOf(this.ctx, current.order.eabKeyId));
     policy.checkOrder(current.order.identifiers);
     const der = Buffer.from(body.csr, 'base64url');
     const checked = await checkCsr(der, current.order.identifiers, this.ctx.settings.profileKeyTypes(current.order.profile));

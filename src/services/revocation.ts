@@ -8,7 +8,7 @@ import type { Account } from '../acme/types.js';
 import { PcaError } from '../pca/errors.js';
 import { describePcaError, problemFromPcaError } from '../pca/problems.js';
 import type { PcaClient } from '../pca/types.js';
-import type { ServiceContext } from './context.js';
+import { eventsOf, type ServiceContext } from './context.js';
 
 // Certificate revocation (RFC 8555 §7.6), signed by the account that owns the certificate (kid) or by
 // the certificate's own key (jwk). The PCA's revoke call takes no reason (ncp-pca-api §4.7), so the
@@ -62,5 +62,16 @@ export class RevocationService {
     const done = await this.ctx.store.certificates.revoke(cert.id, reason, this.ctx.clock.now());
     if (!done) throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
     this.ctx.logger.info({ serial: cert.pcaSerial, reason }, 'certificate revoked');
+    await eventsOf(this.ctx).record({
+      action: 'certificate.revoked',
+      notify: 'certificate.revoked',
+      accountId: cert.accountId,
+      directory: cert.directory,
+      orderId: cert.orderId,
+      certificateId: cert.id,
+      serialHex: cert.serialHex,
+      ...(req.signer === 'key' ? { actor: { kind: 'account' as const, name: 'certificate key' } } : {}),
+      detail: { reason, by: req.signer === 'account' ? 'account' : 'certificate key' },
+    });
   }
 }

@@ -24,6 +24,9 @@ export const COPIED_TABLES = [
   'issuance_attempts',
   'jobs',
   'used_nonces',
+  'audit_events',
+  'rate_limit_events',
+  'preauthorization_uses',
 ] as const;
 
 export interface CopyReport {

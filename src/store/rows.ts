@@ -1,7 +1,9 @@
 import type { IssuanceRules } from '../acme/issuance-policy.js';
+import type { PreauthorizedScopes } from '../acme/preauthorization.js';
+import type { RateLimitOverrides } from '../acme/rate-limits.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type { Account, Authorization, AuthorizationStatus, Certificate, Challenge, Identifier, Order } from '../acme/types.js';
-import type { EabKeyRecord, IssuanceAttempt, Job, JobKind } from './types.js';
+import type { EabKeyRecord, IssuanceAttempt, Job, JobKind, PreauthorizationUse } from './types.js';
 
 // Rows to domain objects, shared by the SQLite and the PostgreSQL store: both have the same tables
 // and columns (migrations/ and migrations/postgres/), so one mapping keeps the two backends returning
@@ -16,6 +18,8 @@ export const textOrNull = (v: unknown): string | null => (v as string | null | u
 export const problemOrNull = (text: unknown): ProblemDocument | null => (text ? json<ProblemDocument>(text) : null);
 /** A boolean column: SQLite stores 0/1, PostgreSQL a BOOLEAN. */
 export const flag = (v: unknown): boolean => v === 1 || v === true;
+/** A nullable JSON column. */
+const jsonOrNull = <T>(text: unknown): T | null => (text === null || text === undefined ? null : json<T>(text));
 
 export function rowToAccount(r: Row): Account {
   return {
@@ -114,7 +118,23 @@ export function rowToEabKey(r: Row): EabKeyRecord {
     revokedAt: dateOrNull(r.revoked_at),
     boundAccountId: textOrNull(r.bound_account_id),
     boundAt: dateOrNull(r.bound_at),
-    policy: r.policy_json === null || r.policy_json === undefined ? null : json<IssuanceRules>(r.policy_json),
+    policy: jsonOrNull<IssuanceRules>(r.policy_json),
+    rateLimits: jsonOrNull<RateLimitOverrides>(r.rate_limits_json),
+    preauthorizedScopes: jsonOrNull<PreauthorizedScopes>(r.preauth_json),
+  };
+}
+
+export function rowToPreauthorizationUse(r: Row): PreauthorizationUse {
+  return {
+    eabKeyId: r.eab_key_id as string,
+    directory: r.directory as string,
+    orderId: r.order_id as string,
+    authzId: r.authz_id as string,
+    accountId: r.account_id as string,
+    identifier: { type: r.identifier_type as Identifier['type'], value: r.identifier_value as string },
+    wildcard: flag(r.wildcard),
+    scope: r.scope as string,
+    usedAt: new Date(r.used_at as number),
   };
 }
 
@@ -142,6 +162,7 @@ export function rowToJob(r: Row): Job {
     deadlineAt: r.deadline_at as number,
     lastError: textOrNull(r.last_error),
     createdAt: r.created_at as number,
+    payload: textOrNull(r.payload_json),
   };
 }
 

@@ -1,6 +1,9 @@
 import type { JWK } from 'jose';
 import type { CheckedCsr } from '../acme/csr.js';
 import type { IssuanceRules } from '../acme/issuance-policy.js';
+import type { PreauthorizedScopes } from '../acme/preauthorization.js';
+import type { RateLimitOverrides } from '../acme/rate-limits.js';
+import type { ConcurrentLimit, CountedLimit, PreauthorizationUsage, PreauthorizationUse } from './limit-types.js';
 import type { ProblemDocument } from '../acme/problems.js';
 import type {
   IssuedCertificate,
@@ -12,12 +15,16 @@ import type {
   Identifier,
   Order,
 } from '../acme/types.js';
+import type { OpsStore } from './ops-types.js';
 
 // The Store is an async interface of intents, not CRUD (ARCHITECTURE.md): each method is one atomic
 // unit, and every state change is a conditional write whose result says whether it happened. Nothing
 // holds a transaction across an await, so a PostgreSQL implementation can sit behind the same contract.
 // Which status a row may move to is decided by acme/status.ts, never by the store; and an intent
 // writes nothing its comment below does not name.
+
+// Rate limits and pre-authorization records (issue 9) have their types in limit-types.ts.
+export { RateLimitExceeded, type ConcurrentLimit, type CountedLimit, type PreauthorizationUsage, type PreauthorizationUse } from './limit-types.js';
 
 export interface NewAccount {
   id: string;
@@ -28,6 +35,8 @@ export interface NewAccount {
   termsOfServiceAgreed: boolean;
   eabKeyId: string | null;
   now: Date;
+  /** newAccountsPerIp: checked and counted in the write that creates the account (never for an existing one). */
+  rateLimit?: CountedLimit | null;
 }
 
 export interface NewChallenge {
@@ -42,6 +51,11 @@ export interface NewAuthorization {
   wildcard: boolean;
   expires: Date;
   challenges: NewChallenge[];
+  /**
+   * Pre-authorized by an EAB key's scope: created valid (acme/status.ts newAuthorizationStatus),
+   * normally with no challenges, and the use recorded in the same write. Absent or null: pending.
+   */
+  preauthorized?: { eabKeyId: string; scope: string } | null;
 }
 
 export interface NewOrder {
@@ -61,9 +75,16 @@ export interface NewOrder {
   expires: Date;
   authorizations: NewAuthorization[];
   now: Date;
+  /** Checked, and newOrders counted, in the write that creates the order (RateLimitExceeded otherwise). */
+  limits?: {
+    /** newOrdersPerAccount. */
+    newOrders?: CountedLimit | null;
+    /** pendingOrdersPerAccount: the account's orders still pending and unexpired, this one not included. */
+    pendingOrders?: ConcurrentLimit | null;
+  };
 }
 
-export type JobKind = 'validate' | 'issue';
+export type JobKind = 'validate' | 'issue' | 'notify';
 
 export interface Job {
   id: string;
@@ -75,6 +96,8 @@ export interface Job {
   deadlineAt: number;
   lastError: string | null;
   createdAt: number;
+  /** What a job carries besides its subject (a webhook delivery's body); null for the others. */
+  payload?: string | null;
 }
 
 export interface NewJob {
@@ -89,6 +112,11 @@ export interface ValidationResult {
   error: ProblemDocument | null;
   record: unknown;
   now: Date;
+  /**
+   * failedValidationsPerIdentifier: when the outcome is a failure and is recorded, one event under
+   * this subject is counted in the same write (kept for windowMs); a success counts nothing.
+   */
+  countFailure?: { subject: string; windowMs: number } | null;
 }
 
 /** A certificate the PCA issued, as the store records it (the domain's shape). */
@@ -124,7 +152,12 @@ export interface EabKeyRecord {
   boundAt: Date | null;
   /** The rules by which the key narrows its directory's issuance policy; null: none. Set at creation only. */
   policy: IssuanceRules | null;
+  /** Rate limits that replace the directory's for the key's account; null: none. Set at creation only. */
+  rateLimits: RateLimitOverrides | null;
+  /** What the key's account may get without a challenge (where the directory allows it); null: nothing. Set at creation only. */
+  preauthorizedScopes: PreauthorizedScopes | null;
 }
+
 
 /** Thrown by accounts.createOrGet when the EAB key was bound, revoked or expired meanwhile. */
 export class EabKeyUnavailable extends Error {
@@ -138,12 +171,17 @@ export type KeyChangeResult = { ok: true; account: Account } | { ok: false; reas
 /** What Store.tryExclusive did: ran fn (with its value), or left it to the lock's holder. */
 export type Exclusive<T> = { ran: true; value: T } | { ran: false };
 
-export interface Store {
+export interface Store extends OpsStore {
   settings: {
     /** The value under key; when absent, stores make() atomically (first writer wins) and returns it. */
     getOrCreate(key: string, make: () => string): Promise<string>;
     get(key: string): Promise<string | null>;
     set(key: string, value: string): Promise<void>;
+    /**
+     * Stores value under key only while the key still holds expected (null: while it is absent), in
+     * one conditional write; false when another writer changed it first (then nothing is written).
+     */
+    compareAndSet(key: string, expected: string | null, value: string): Promise<boolean>;
   };
   nonces: {
     /** true the first time a nonce is redeemed, false on replay. */
@@ -154,6 +192,8 @@ export interface Store {
     /**
      * Creates the account, or returns the existing one for the same key (created: false). With an
      * eabKeyId the key is bound to the new account in the same write; EabKeyUnavailable if it cannot be.
+     * With a rateLimit the new account is counted against it in the same write (RateLimitExceeded,
+     * nothing written, when it is full); an existing account is returned without counting.
      */
     createOrGet(account: NewAccount): Promise<{ account: Account; created: boolean }>;
     get(id: string): Promise<Account | null>;
@@ -169,6 +209,12 @@ export interface Store {
     changeKey(id: string, oldThumbprint: string, jwk: JWK, thumbprint: string, now: Date): Promise<KeyChangeResult>;
   };
   orders: {
+    /**
+     * The order with its authorizations and their challenges, in one write: each authorization
+     * pending, or valid when pre-authorized (its use recorded in the same write), and the order
+     * pending, or ready when every authorization is valid (acme/status.ts). order.limits are checked
+     * first, inside the same write: RateLimitExceeded and nothing written when one refuses.
+     */
     createWithAuthorizations(order: NewOrder): Promise<Order>;
     get(id: string): Promise<Order | null>;
     listForAccount(accountId: string, cursor: string | null, limit: number): Promise<OrderPage>;
@@ -212,8 +258,12 @@ export interface Store {
   };
   challenges: {
     get(id: string): Promise<{ challenge: Challenge; authz: Authorization } | null>;
-    /** pending → processing and a validation job queued, in one write; false when not pending. */
-    start(challengeId: string, job: NewJob, now: Date): Promise<boolean>;
+    /**
+     * pending → processing and a validation job queued, in one write; false when not pending. With
+     * a limit (concurrentValidationsPerAccount): RateLimitExceeded, and nothing written, when the
+     * account already has that many challenges processing.
+     */
+    start(challengeId: string, job: NewJob, now: Date, limit?: ConcurrentLimit | null): Promise<boolean>;
     /**
      * The outcome of a validation, in one write: challenge processing → valid/invalid, its
      * authorization pending → valid/invalid, every order of the authorization as acme/status.ts
@@ -227,11 +277,36 @@ export interface Store {
     listProcessingWithoutLiveJob(): Promise<string[]>;
   };
   eabKeys: {
-    create(key: { id: string; directory: string; label: string; hmacKeyEnc: string; expiresAt: Date | null; policy?: IssuanceRules | null; now: Date }): Promise<void>;
+    create(key: {
+      id: string;
+      directory: string;
+      label: string;
+      hmacKeyEnc: string;
+      expiresAt: Date | null;
+      policy?: IssuanceRules | null;
+      rateLimits?: RateLimitOverrides | null;
+      preauthorizedScopes?: PreauthorizedScopes | null;
+      now: Date;
+    }): Promise<void>;
     get(id: string): Promise<EabKeyRecord | null>;
     list(directory: string): Promise<EabKeyRecord[]>;
     /** Marks the key revoked; false when unknown or already revoked. */
     revoke(id: string, now: Date): Promise<boolean>;
+  };
+  rateLimits: {
+    /**
+     * When the limit would refuse one more event now: the time it would pass again; null when it
+     * would pass. Counts nothing (failedValidationsPerIdentifier is counted by recordValidation).
+     */
+    check(limit: CountedLimit, now: Date): Promise<number | null>;
+    /** Deletes counted events whose window has passed (housekeeping); returns how many. */
+    prune(nowMs: number): Promise<number>;
+  };
+  preauthorizations: {
+    /** The uses of one key's scopes, newest first, at most `limit`. */
+    listForKey(eabKeyId: string, limit: number): Promise<PreauthorizationUse[]>;
+    /** For each key of the directory whose scopes were used: how often and when last. */
+    usage(directory: string): Promise<PreauthorizationUsage[]>;
   };
   certificates: {
     get(id: string): Promise<Certificate | null>;

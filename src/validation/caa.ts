@@ -21,8 +21,11 @@ export interface CaaRequest {
   wildcard: boolean;
   /** The ACME account URL, compared with `accounturi` (RFC 8657 §3). */
   accountUri: string;
-  /** The challenge that validated the name, compared with `validationmethods` (RFC 8657 §4). */
-  method: ChallengeType;
+  /**
+   * The challenge that validated the name, compared with `validationmethods` (RFC 8657 §4); null
+   * when no challenge did (an EAB key's pre-authorized scope, issue 9), which no method list allows.
+   */
+  method: ChallengeType | null;
   signal?: AbortSignal;
 }
 
@@ -145,7 +148,8 @@ function authorizes(value: string, req: CaaRequest, settings: CaaSettings): true
 
   const methods = parsed.parameters.filter(([k]) => k === 'validationmethods').map(([, v]) => v);
   if (methods.length > 1) return 'has more than one validationmethods (RFC 8657 §4)';
-  if (methods.length === 1 && !methods[0]!.split(',').map((m) => m.trim().toLowerCase()).includes(req.method)) {
+  if (methods.length === 1 && req.method === null) return 'limits the validation methods (validationmethods, RFC 8657 §4), and the name was pre-authorized without one';
+  if (methods.length === 1 && !methods[0]!.split(',').map((m) => m.trim().toLowerCase()).includes(req.method!)) {
     return `does not list ${req.method} in validationmethods (RFC 8657 §4)`;
   }
   return true;

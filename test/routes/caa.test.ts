@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/platform/clock.js';
+import { ManualClock, systemClock } from '../../src/platform/clock.js';
 import { startFakeDns, type FakeDnsServer, type Zone } from '../support/fake-dns.js';
 import { AcmeTestClient, startTestGateway, URN, type TestGateway } from '../harness.js';
+import { accountWithKey, eabKeys } from './eab-support.js';
 
 // CAA at validation time (issue 9 item 4): with `caa:` configured, a challenge whose check succeeded
 // is still invalid when the name's CAA records forbid this CA, with a `caa` problem (RFC 8555 §6.7,
@@ -106,6 +107,31 @@ describe('CAA checked again before signing', () => {
       expect(done.body.status).toBe('invalid');
       expect(done.body.error).toMatchObject({ type: URN('caa'), status: 403, detail: expect.stringContaining('no issue property allows this CA (pki.corp.test)') });
       expect(done.body.certificate).toBeUndefined();
+    } finally {
+      await g.dispose();
+    }
+  });
+});
+
+describe('CAA for pre-authorized names (issue 9)', () => {
+  it('no validation checked them, so they are checked before signing: allowed issues, forbidding CAA or a validationmethods list refuses with caa', async () => {
+    const g = await startTestGateway({ config: { caa: { issuerDomains: ['pki.corp.test'] }, validation: { dnsResolvers: [dns.server] }, policy: { preAuthorization: true } } });
+    try {
+      const { c: agent } = await accountWithKey(g, eabKeys(g, systemClock), { extras: { preauthorizedScopes: { suffixes: ['pre.caa.test'] } } });
+      zones.set('ok.pre.caa.test', { CAA: [{ tag: 'issue', value: 'pki.corp.test' }] });
+      zones.set('no.pre.caa.test', { CAA: [{ tag: 'issue', value: 'letsencrypt.org' }] });
+      zones.set('methods.pre.caa.test', { CAA: [{ tag: 'issue', value: 'pki.corp.test; validationmethods=http-01,dns-01' }] });
+      const outcome = async (name: string) => {
+        const order = await agent.newOrder([name]);
+        expect(order.body.status, order.text).toBe('ready');
+        expect((await agent.finalize(order.body.finalize, [name])).status).toBe(200);
+        return (await agent.poll(order.location!, (b) => b.status !== 'processing', 15_000)).body;
+      };
+      expect((await outcome('ok.pre.caa.test')).status).toBe('valid');
+      const forbidden = await outcome('no.pre.caa.test');
+      expect(forbidden).toMatchObject({ status: 'invalid', error: { type: URN('caa'), detail: expect.stringContaining('issue "letsencrypt.org" names another CA') } });
+      const methods = await outcome('methods.pre.caa.test');
+      expect(methods).toMatchObject({ status: 'invalid', error: { type: URN('caa'), detail: expect.stringContaining('the name was pre-authorized without one') } });
     } finally {
       await g.dispose();
     }

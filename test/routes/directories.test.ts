@@ -181,14 +181,15 @@ describe('directories: orders, authorizations, challenges and certificates are n
 
 describe('directories: readiness covers every directory\'s PCA', () => {
   it('an open breaker of one directory makes /readyz 503 and names it', async () => {
-    expect((await t.request('/readyz')).status).toBe(200);
+    // /readyz is the admin listener's (issue 13); the ACME port serves ACME only.
+    expect((await t.admin('/readyz', { token: null })).status).toBe(200);
     t.gw.simulator!.faults.set({ errorRate: 1, errorStatus: 500, errorCode: 'INTERNAL_SERVER_ERROR', endpoints: ['chain'] });
     try {
       const platform = t.gw.directories.find((d) => d.name === 'platform')!;
       for (let i = 0; i < 6 && platform.pca.breakerState() !== 'open'; i++) await platform.pca.chain().catch(() => undefined);
       expect(platform.pca.breakerState()).toBe('open');
       expect(t.gw.directories.find((d) => d.name === 'payments')!.pca.breakerState()).toBe('closed');
-      const res = await t.request('/readyz');
+      const res = await t.admin('/readyz', { token: null });
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({ status: 'not ready', reason: 'the Private CA is failing (circuit breaker open) for directory platform' });
     } finally {

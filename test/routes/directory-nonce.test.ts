@@ -90,9 +90,9 @@ describe('unknown routes and plain GETs', () => {
     },
   );
 
-  it('/livez and /readyz answer JSON', async () => {
-    expect((await t.request('/livez')).status).toBe(200);
-    const ready = await readResponse(await t.request('/readyz'));
+  it('/livez and /readyz answer JSON on the admin listener', async () => {
+    expect((await t.admin('/livez', { token: null })).status).toBe(200);
+    const ready = await readResponse(await t.admin('/readyz', { token: null }));
     expect(ready.status).toBe(200);
     expect(ready.body.status).toBe('ready');
   });

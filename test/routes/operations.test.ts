@@ -1,26 +1,28 @@
+import { X509Certificate } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcaError } from '../../src/pca/errors.js';
 import type { PcaClient } from '../../src/pca/types.js';
 import { AcmeProblem } from '../../src/acme/problems.js';
-import { AcmeTestClient, startTestGateway, type TestGateway } from '../harness.js';
+import { AcmeTestClient, startTestGateway, URN, type TestGateway } from '../harness.js';
 
-// Operations endpoints: liveness, readiness (database + PCA circuit breaker) and Prometheus metrics.
+// Operations endpoints (issue 13): liveness, readiness (database + PCA circuit breaker) and
+// Prometheus metrics on the admin listener, behind its token; the ACME listener serves ACME only.
 
 const gateways: TestGateway[] = [];
 afterAll(async () => {
   for (const g of gateways) await g.dispose();
 });
 
-describe('/livez, /readyz, /metrics', () => {
-  it('live and ready on a healthy gateway; metrics count the requests by route', async () => {
+describe('the admin listener: /livez, /readyz, /metrics', () => {
+  it('live and ready without a token; metrics count the ACME requests by route', async () => {
     const t = await startTestGateway();
     gateways.push(t);
-    expect((await t.request('/livez')).status).toBe(200);
-    const ready = await t.request('/readyz');
+    expect((await t.admin('/livez', { token: null })).status).toBe(200);
+    const ready = await t.admin('/readyz', { token: null });
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
     await t.request('/directory');
-    const metrics = await t.request('/metrics');
+    const metrics = await t.admin('/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await metrics.text();
@@ -28,12 +30,41 @@ describe('/livez, /readyz, /metrics', () => {
     expect(text).toContain('acme_pca_call_duration_seconds');
   });
 
-  it('after a real issuance and a failed validation, the order, validation, job and PCA series have moved', async () => {
+  it('the ACME port serves ACME only: /metrics, /livez, /readyz and / are unknown resources there', async () => {
     const t = await startTestGateway();
     gateways.push(t);
-    const scrape = async () => (await t.request('/metrics')).text();
+    for (const path of ['/metrics', '/livez', '/readyz', '/', '/api/orders']) {
+      const res = await t.request(path);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await res.text()).not.toMatch(/acme_http_requests_total|<html/);
+    }
+  });
+
+  it('refuses a missing or wrong token (401 with a challenge), takes the token as Bearer or as the Basic password', async () => {
+    const t = await startTestGateway();
+    gateways.push(t);
+    for (const path of ['/metrics', '/', '/api/orders', '/api/certificates', '/api/audit', '/api/summary']) {
+      const none = await t.admin(path, { token: null });
+      expect(none.status, path).toBe(401);
+      expect(none.headers.get('www-authenticate'), path).toMatch(path === '/' ? /^Basic realm=/ : /^Bearer realm=/);
+      expect(await none.text()).not.toContain('acme_');
+      const wrong = await t.admin(path, { token: `${t.gw.admin.token.token}x` });
+      expect(wrong.status, path).toBe(401);
+      expect(await wrong.json()).toEqual({ error: 'wrong admin token' });
+    }
+    const basic = Buffer.from(`anyone:${t.gw.admin.token.token}`).toString('base64');
+    expect((await t.admin('/', { token: null, headers: { Authorization: `Basic ${basic}` } })).status).toBe(200);
+    expect((await t.admin('/api/orders')).status).toBe(200);
+  });
+
+  it('after an issuance and a failure, the order, validation, job, queue, problem and PCA series have moved', async () => {
+    const t = await startTestGateway();
+    gateways.push(t);
+    const scrape = async () => (await t.admin('/metrics')).text();
     const before = await scrape();
     expect(before).not.toMatch(/acme_orders_total\{event="created"\} [1-9]/);
+    expect(before).not.toMatch(/acme_orders\{status="valid"\}/);
 
     const c = await AcmeTestClient.withAccount(t);
     await c.issue(['metrics.example.com']);
@@ -41,28 +72,63 @@ describe('/livez, /readyz, /metrics', () => {
     const refused = await c.newOrder(['refused.example.com']);
     const authz = (await c.completeAuthorizations(refused.body))[0]!;
     expect(authz.body.status).toBe('invalid');
+    // A replayed nonce: a badNonce refusal.
+    const nonce = await c.nonce();
+    await c.newOrder(['a.example.com'], {});
+    expect((await c.post(t.url('newOrder'), { identifiers: [{ type: 'dns', value: 'b.example.com' }] }, { nonce })).status).toBe(201);
+    expect((await c.post(t.url('newOrder'), { identifiers: [{ type: 'dns', value: 'b.example.com' }] }, { nonce })).body.type).toBe(URN('badNonce'));
 
     const text = await scrape();
-    expect(text).toMatch(/acme_orders_total\{event="created"\} 2\n/);
+    expect(text).toMatch(/acme_orders_total\{event="created"\} 4\n/);
     expect(text).toMatch(/acme_orders_total\{event="finalized"\} 1\n/);
     expect(text).toMatch(/acme_orders_total\{event="valid"\} 1\n/);
+    expect(text).toMatch(/acme_orders_total\{event="invalid"\} 1\n/);
+    expect(text).toMatch(/acme_orders\{status="valid"\} 1\n/);
+    expect(text).toMatch(/acme_orders\{status="invalid"\} 1\n/);
+    expect(text).toMatch(/acme_orders\{status="pending"\} 2\n/);
     expect(text).toMatch(/acme_validations_total\{type="http-01",result="valid"\} 1\n/);
     expect(text).toMatch(/acme_validations_total\{type="http-01",result="invalid"\} 1\n/);
     expect(text).toMatch(/acme_job_runs_total\{kind="validate",outcome="done"\} 2\n/);
     expect(text).toMatch(/acme_job_runs_total\{kind="issue",outcome="done"\} 1\n/);
     expect(text).toMatch(/acme_pca_call_duration_seconds_count\{operation="sign",outcome="ok"\} 1\n/);
+    expect(text).toMatch(/acme_problems_total\{type="badNonce"\} 1\n/);
     expect(text).toMatch(/acme_jobs_in_flight 0\n/);
+    expect(text).toMatch(/acme_certificates_expiring\{within="30d"\} 0\n/);
+    const caNotAfter = Number(/^acme_ca_not_after_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
+    expect(caNotAfter * 1000).toBe(Date.parse(new X509Certificate(t.gw.trustAnchorPems()[0]!).validTo));
+    // Nothing names a certificate or a host: no per-name labels.
+    expect(text).not.toMatch(/example\.com/);
   });
 
-  it('not ready (503) while the PCA keeps failing and the circuit breaker is open', async () => {
+  it('problem documents are counted by type (a replayed nonce is a badNonce)', async () => {
+    const t = await startTestGateway();
+    gateways.push(t);
+    const c = await AcmeTestClient.withAccount(t);
+    const nonce = await c.nonce();
+    expect((await c.postAsGet(c.kid!, { nonce })).status).toBe(200);
+    expect((await c.postAsGet(c.kid!, { nonce })).status).toBe(400);
+    expect((await c.postAsGet(c.kid!, { nonce })).status).toBe(400);
+    const text = await (await t.admin('/metrics')).text();
+    expect(text).toMatch(/acme_problems_total\{type="badNonce"\} 2\n/);
+  });
+
+  it('not ready (503) while the PCA keeps failing and the circuit breaker is open, ready again once it answers', async () => {
+    let up = false;
+    const real = { chain: async () => ['-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n'] };
     const down = () => Promise.reject(new PcaError('network', 'connection refused'));
-    const failingPca: PcaClient = { sign: down, chain: down, revoke: down, getCert: down, listCerts: down, crl: down };
-    const t = await startTestGateway({ overrides: { pca: failingPca, trustAnchorPems: [] } });
+    const flaky: PcaClient = { sign: down, chain: () => (up ? real.chain() : down()), revoke: down, getCert: down, listCerts: down, crl: down };
+    const t = await startTestGateway({ overrides: { pca: flaky, trustAnchorPems: [] }, config: { pca: { breakerCooldownMs: 3000 } } });
     gateways.push(t);
     // Each call retries with backoff; the breaker opens after enough consecutive failures.
     for (let i = 0; i < 3; i++) await t.gw.pca.chain().catch(() => undefined);
-    const res = await t.request('/readyz');
+    const res = await t.admin('/readyz', { token: null });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: 'not ready', reason: expect.stringMatching(/circuit breaker open/) });
+    // The PCA is back: after the cooldown one call goes through, the breaker closes, ready again.
+    up = true;
+    await new Promise((r) => setTimeout(r, 3100));
+    await t.gw.pca.chain();
+    const back = await t.admin('/readyz', { token: null });
+    expect(back.status).toBe(200);
   }, 30_000);
 });

@@ -12,7 +12,7 @@ it('the route-test harness runs the gateway on a fresh PostgreSQL database', asy
     expect(t.database).not.toBeNull();
     expect(t.gw.config.storage.postgres).toBe(t.database!.url);
     expect(t.gw.config.storage.sqlite).toBeUndefined();
-    expect((await t.request('/readyz')).status).toBe(200);
+    expect((await t.admin('/readyz')).status).toBe(200);
     expect(existsSync(t.sqlitePath)).toBe(false);
   } finally {
     await t.dispose();

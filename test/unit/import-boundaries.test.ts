@@ -21,9 +21,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   acme: [],
   platform: [],
   config: [],
+  // The operations side (issue 13): the admin listener's app, the console, the read model.
+  admin: ['services', 'acme', 'store', 'platform', 'config'],
 };
 /** Construction sites and entry points: they may import anything. */
-const WIRING = new Set(['deps.ts', 'main.ts', 'cli']);
+const WIRING = new Set(['deps.ts', 'deps-ops.ts', 'main.ts', 'cli']);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

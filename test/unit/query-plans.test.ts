@@ -14,7 +14,7 @@ import { AcmeTestClient, b64u, generateAccountKey, readResponse, startTestGatewa
 // queries are not listed here: the store is opened with a hook on its statement cache and the real
 // gateway runs a complete issuance and everything around it through it (account, orders list, ARI,
 // renewal with `replaces`, revocation, key change, deactivation, start-up recovery, the PCA audit,
-// housekeeping), so a query added to the store is checked the first time a route test path runs it.
+// housekeeping; the rate limits and the audit trail they write), so a query added to the store is checked the first time a route test path runs it.
 
 let dir: string;
 let t: TestGateway;
@@ -24,9 +24,15 @@ const statements = new Set<string>();
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'query-plans-'));
   store = openSqliteStore({ path: join(dir, 'plans.sqlite'), onStatement: (sql) => statements.add(sql) });
-  t = await startTestGateway({ dir, store: 'sqlite', overrides: { store } });
+  // A directory whose limits are all 1, so the second request of each kind is refused: the reads a
+  // full window takes (when does it free up?) are planned too.
+  const tight = { newOrdersPerAccount: 1, newAccountsPerIp: 1, failedValidationsPerIdentifier: 1, pendingOrdersPerAccount: 1, concurrentValidationsPerAccount: 1 };
+  t = await startTestGateway({ dir, store: 'sqlite', config: { directories: { tight: { rateLimits: tight } } }, overrides: { store } });
 
-  const c = await AcmeTestClient.withAccount(t);
+  // From an address, so that newAccountsPerIp counts it (the rate limits are on, at their defaults).
+  const c = await AcmeTestClient.create(t);
+  c.from = '192.0.2.10';
+  expect((await c.newAccount()).status).toBe(201);
   await c.post(c.kid!, { contact: ['mailto:plans@example.com'] });
   const { certUrl } = await c.issue(['plans.example.com']);
   const chain = (await c.download(certUrl)).text;
@@ -50,9 +56,21 @@ beforeAll(async () => {
   const inner = await c.sign(t.url('keyChange'), { account: c.kid, oldKey: c.key.publicJwk }, { jwk: true, key: newKey, header: { nonce: undefined } });
   expect((await c.post(t.url('keyChange'), inner)).status).toBe(200);
 
+  // Each limit full in the tight directory: 429 rateLimited, after the reads that say until when.
+  const limited = await AcmeTestClient.create(t, 'ES256', 'tight');
+  limited.from = '192.0.2.20';
+  expect((await limited.newAccount()).status).toBe(201);
+  const second = await AcmeTestClient.create(t, 'ES256', 'tight');
+  second.from = '192.0.2.20';
+  expect((await second.newAccount()).status).toBe(429);
+  const pending = await limited.newOrder(['tight.plans.example.com']);
+  expect(pending.status).toBe(201);
+  expect((await limited.newOrder(['tight2.plans.example.com'])).status).toBe(429);
+
   // What runs in the background: the PCA audit and housekeeping (start-up recovery ran at build).
   await t.gw.audit.run();
   await store.nonces.prune(Date.now());
+  await store.rateLimits.prune(Date.now());
   await store.jobs.pruneFinished(Date.now());
   await store.jobs.countActive();
 }, 60_000);
@@ -86,7 +104,10 @@ const ALLOWED_SCANS: Record<string, string> = {
 describe('query plans of the SQLite store', () => {
   it('the issuance and everything around it ran a good share of the store (the hook saw them)', () => {
     const sql = [...statements].join('\n');
-    for (const table of ['accounts', 'orders', 'authorizations', 'challenges', 'certificates', 'issuance_attempts', 'jobs', 'used_nonces', 'settings']) {
+    // rate_limit_events: the limits newAccount, newOrder and a challenge POST check (issue 9);
+    // audit_events: what account creation, issuance and revocation append (issue 13).
+    const tables = ['accounts', 'orders', 'authorizations', 'challenges', 'certificates', 'issuance_attempts', 'jobs', 'used_nonces', 'settings', 'rate_limit_events', 'audit_events'];
+    for (const table of tables) {
       expect(sql, table).toContain(table);
     }
     expect(statements.size).toBeGreaterThan(40);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Account, Order } from '../../src/acme/types.js';
 import type { IssuedCertificate, NewJob, Store } from '../../src/store/types.js';
+import { describeReplicaLimitsContract } from './store-contract-replicas-limits.js';
 
 // The contract of a store shared by several gateway replicas (issue 12): two Store instances, each
 // with its own connection pool, on one database, racing for the same rows. Every race is run a few
@@ -206,6 +207,18 @@ export function describeReplicaContract(name: string, make: () => Promise<Replic
       }
     });
 
+    it('settings.compareAndSet over one value on two replicas at once: exactly one replaces it', async () => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const key = `cas-${round}`;
+        const [x, y] = await Promise.all([a.settings.compareAndSet(key, null, 'from-a'), b.settings.compareAndSet(key, null, 'from-b')]);
+        expect([x, y].filter(Boolean)).toHaveLength(1);
+        const first = (await a.settings.get(key))!;
+        const [p, q] = await Promise.all([a.settings.compareAndSet(key, first, 'a2'), b.settings.compareAndSet(key, first, 'b2')]);
+        expect([p, q].filter(Boolean)).toHaveLength(1);
+        expect(await b.settings.get(key)).toBe(p ? 'a2' : 'b2');
+      }
+    });
+
     it('one account key registered on two replicas at once: one account, the other gets it back', async () => {
       for (let round = 0; round < ROUNDS; round++) {
         const thumbprint = `tp-${round}`;
@@ -268,5 +281,8 @@ export function describeReplicaContract(name: string, make: () => Promise<Replic
       expect([...seen].sort()).toEqual(created.map((o) => o.id).sort());
       expect(new Set(seen).size).toBe(12);
     });
+
+    // Rate limits raced by two replicas (issue 9): store-contract-replicas-limits.ts.
+    describeReplicaLimitsContract(() => [a, b]);
   });
 }

@@ -5,6 +5,7 @@ import { authorizationDeactivatedProblem } from '../../src/acme/status.js';
 import type { Account, Order } from '../../src/acme/types.js';
 import { PRUNE_BATCH } from '../../src/store/batches.js';
 import type { IssuedCertificate, NewJob, NewOrder, Store } from '../../src/store/types.js';
+import { describeLimitsContract } from './store-contract-limits.js';
 
 // The contract every Store implementation must meet (ARCHITECTURE.md: "a Store contract suite that
 // every Store implementation must pass"). It speaks only the Store interface, so the PostgreSQL store
@@ -144,6 +145,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.settings.set('w', '1');
         await store.settings.set('w', '2');
         expect(await store.settings.get('w')).toBe('2');
+      });
+
+      it('compareAndSet: writes only over the value it expects (null: only where absent)', async () => {
+        expect(await store.settings.compareAndSet('c', null, 'one')).toBe(true);
+        expect(await store.settings.compareAndSet('c', null, 'again')).toBe(false);
+        expect(await store.settings.get('c')).toBe('one');
+        expect(await store.settings.compareAndSet('c', 'stale', 'two')).toBe(false);
+        expect(await store.settings.get('c')).toBe('one');
+        expect(await store.settings.compareAndSet('c', 'one', 'two')).toBe(true);
+        expect(await store.settings.get('c')).toBe('two');
+        expect(await store.settings.compareAndSet('absent', 'x', 'y')).toBe(false);
+        expect(await store.settings.get('absent')).toBeNull();
       });
     });
 
@@ -826,6 +839,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.issuance.latestForKey('shared-key', 'platform')).toBeNull();
       });
     });
+
+    // Rate limits and pre-authorized scopes (issue 9): store-contract-limits.ts.
+    describeLimitsContract(() => store);
 
     it('ping answers', async () => {
       await expect(store.ping()).resolves.toBeUndefined();

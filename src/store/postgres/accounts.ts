@@ -5,6 +5,7 @@ import { rowToAccount } from '../rows.js';
 import { EabKeyUnavailable, type KeyChangeResult, type Store } from '../types.js';
 import { statusIn, type PgDb, type Queries } from './db.js';
 import { bindEabKey } from './eab-keys.js';
+import { reserveSlot } from './rate-limits.js';
 
 // Accounts (RFC 8555 §7.3): one per (directory, key thumbprint); the unique key decides between
 // replicas creating the same account, or moving two accounts to the same key, at once.
@@ -25,6 +26,8 @@ export function postgresAccounts(db: PgDb): Store['accounts'] {
         const now = a.now.getTime();
         const existing = await byThumbprint(q, a.directory, a.thumbprint);
         if (existing) return { account: rowToAccount(existing), created: false };
+        // newAccountsPerIp: checked under its lock here, counted below only when this account is created.
+        const count = await reserveSlot(q, a.rateLimit, now);
         // A concurrent insert of the same key makes this one wait for it and then do nothing; the
         // read after it (a new statement, so a new snapshot) finds the winner's account.
         const inserted = await q.run(
@@ -45,6 +48,7 @@ export function postgresAccounts(db: PgDb): Store['accounts'] {
         if (inserted === 1 && a.eabKeyId && !(await bindEabKey(q, a.eabKeyId, a.id, now))) {
           throw new EabKeyUnavailable(a.eabKeyId); // rolls the account back
         }
+        if (inserted === 1) await count();
         return { account: rowToAccount((await byThumbprint(q, a.directory, a.thumbprint))!), created: inserted === 1 };
       }),
     get: async (id) => read(db, id),

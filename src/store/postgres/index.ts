@@ -8,7 +8,10 @@ import { postgresJobs } from './jobs.js';
 import { migratePostgres } from './migrate.js';
 import { postgresNonces } from './nonces.js';
 import { postgresAuthorizations, postgresChallenges, postgresOrders } from './orders.js';
+import { postgresPreauthorizations } from './preauthorizations.js';
+import { postgresRateLimits } from './rate-limits.js';
 import { postgresSettings } from './settings.js';
+import { opsIntents } from '../ops-queries.js';
 
 // The PostgreSQL Store, for several gateway replicas on one database: the same intents as the
 // SQLite store, module for module, over a connection pool (db.ts). Opening it applies the
@@ -30,9 +33,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     authorizations: postgresAuthorizations(db),
     challenges: postgresChallenges(db),
     eabKeys: postgresEabKeys(db),
+    rateLimits: postgresRateLimits(db),
+    preauthorizations: postgresPreauthorizations(db),
     certificates: postgresCertificates(db),
     issuance: postgresIssuance(db),
     jobs: postgresJobs(db),
+    ...opsIntents(db),
     tryExclusive: async (name, fn) => {
       if (held.has(name)) return { ran: false };
       held.add(name);

@@ -10,7 +10,9 @@ import {
   ORDER_ISSUED,
   orderOnAuthorizationDeactivated,
   orderOnAuthorizationInvalid,
+  newAuthorizationStatus,
   orderOnAuthorizationValid,
+  orderStatusFromAuthorizations,
   type OrderChange,
 } from '../../acme/status.js';
 import type { Authorization, AuthorizationStatus, Order, OrderStatus } from '../../acme/types.js';
@@ -20,6 +22,8 @@ import { claimOrphan, insertCertificate, markReplaced } from './certificates.js'
 import { moveStatus, statusIn, type PgDb, type Queries } from './db.js';
 import { finishAttempt } from './issuance.js';
 import { closeLiveJobs, insertJob } from './jobs.js';
+import { recordPreauthorization } from './preauthorizations.js';
+import { checkPendingOrders, checkRunningValidations, countEvent, reserveSlot } from './rate-limits.js';
 
 // The order aggregate: orders, their authorizations and the authorizations' challenges (RFC 8555
 // §7.1.3–§7.1.5), which change together. Which status a row moves to, and from which, is decided by
@@ -89,14 +93,19 @@ export function postgresOrders(db: PgDb): Store['orders'] {
     createWithAuthorizations: async (o) =>
       db.tx(async (q) => {
         const now = o.now.getTime();
+        // Rate limits first, each under its lock, in this write (RFC 8555 §6.6): a refused order writes nothing.
+        await checkPendingOrders(q, o.accountId, o.limits?.pendingOrders, now);
+        await (await reserveSlot(q, o.limits?.newOrders, now))();
+        const authzStatus = o.authorizations.map((a) => newAuthorizationStatus(!!a.preauthorized));
         // seq comes from the column's sequence (migration 005): unique however many replicas insert.
         await q.run(
           `INSERT INTO orders (id, directory, account_id, status, identifiers_json, not_before, not_after, profile, replaces,
              replaces_certificate_id, eab_key_id, expires_at, created_at, updated_at)
-           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           o.id,
           o.directory,
           o.accountId,
+          orderStatusFromAuthorizations(authzStatus),
           JSON.stringify(o.identifiers),
           o.notBefore?.getTime() ?? null,
           o.notAfter?.getTime() ?? null,
@@ -111,18 +120,23 @@ export function postgresOrders(db: PgDb): Store['orders'] {
         for (const [position, a] of o.authorizations.entries()) {
           await q.run(
             `INSERT INTO authorizations (id, directory, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             a.id,
             o.directory,
             o.accountId,
             a.identifier.type,
             a.identifier.value,
             a.wildcard,
+            authzStatus[position],
             a.expires.getTime(),
             now,
             now,
           );
           await q.run('INSERT INTO order_authorizations (order_id, authz_id, position) VALUES (?, ?, ?)', o.id, a.id, position);
+          if (a.preauthorized) {
+            const { eabKeyId, scope } = a.preauthorized;
+            await recordPreauthorization(q, { eabKeyId, scope, directory: o.directory, accountId: o.accountId, orderId: o.id, authzId: a.id, identifier: a.identifier, wildcard: a.wildcard }, now);
+          }
           for (const c of a.challenges) {
             await q.run(
               `INSERT INTO challenges (id, authz_id, type, token, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
@@ -251,9 +265,11 @@ export function postgresChallenges(db: PgDb): Store['challenges'] {
       const authz = await readAuthorization(db, r.authz_id as string);
       return authz ? { challenge: rowToChallenge(r), authz } : null;
     },
-    start: async (challengeId, job, now) =>
+    start: async (challengeId, job, now, limit) =>
       db.tx(async (q) => {
         const nowMs = now.getTime();
+        // Before the authorization's lock: the account's validations lock comes first in every intent that takes both.
+        await checkRunningValidations(q, challengeId, limit);
         // The authorization's lock makes "no other challenge of it is processing" hold at the
         // write: two challenges of one authorization started at once on two replicas would each
         // otherwise see the other still pending.
@@ -296,6 +312,8 @@ export function postgresChallenges(db: PgDb): Store['challenges'] {
         );
         await closeLiveJobs(q, 'validate', result.challengeId, n === 1 ? 'done' : 'failed', result.error?.detail ?? null, nowMs);
         if (n !== 1) return false;
+        // failedValidationsPerIdentifier: a failure counts in the write that records it, exactly once.
+        if (!result.valid && result.countFailure) await countEvent(q, 'failedValidationsPerIdentifier', result.countFailure.subject, nowMs, result.countFailure.windowMs);
         if (!(await moveStatus(q, 'authorizations', result.valid ? AUTHZ_VALIDATED : AUTHZ_FAILED, authzId, nowMs))) return true;
         // In the same transaction, so an order is ready in the same write as its last valid
         // authorization (interop item 21).

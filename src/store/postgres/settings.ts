@@ -10,6 +10,11 @@ export function postgresSettings(db: PgDb): Store['settings'] {
     set: async (key, value) => {
       await db.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, value);
     },
+    // The primary key settles a race to insert; the WHERE on the old value settles a race to replace.
+    compareAndSet: async (key, expected, value) =>
+      (expected === null
+        ? await db.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', key, value)
+        : await db.run('UPDATE settings SET value = ? WHERE key = ? AND value = ?', value, key, expected)) === 1,
     // Replicas starting together all find the key absent and make a value; the primary key lets
     // exactly one insert win, and every replica then returns that one (the nonce HMAC key must be
     // the same everywhere, or a nonce from one replica would be refused by another).

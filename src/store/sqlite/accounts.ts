@@ -5,6 +5,7 @@ import { EabKeyUnavailable, type KeyChangeResult, type Store } from '../types.js
 import { rowToAccount, type Row } from '../rows.js';
 import { moveStatus, type Db } from './db.js';
 import { bindEabKey } from './eab-keys.js';
+import { takeSlot } from './rate-limits.js';
 
 // Accounts (RFC 8555 §7.3): one per (directory, key thumbprint).
 
@@ -22,6 +23,8 @@ export function sqliteAccounts(db: Db): Store['accounts'] {
         const now = a.now.getTime();
         const existing = byThumbprint(a.directory, a.thumbprint);
         if (existing) return { account: rowToAccount(existing), created: false };
+        // newAccountsPerIp: checked and counted in this write, so only an account created counts.
+        takeSlot(db, a.rateLimit, now);
         const inserted = db.run(
           `INSERT INTO accounts (id, directory, jwk_thumbprint, jwk_json, status, contact_json, tos_agreed, eab_key_id, created_at, updated_at)
            VALUES (?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?)
@@ -38,7 +41,7 @@ export function sqliteAccounts(db: Db): Store['accounts'] {
         );
         // Each EAB key creates exactly one account (RFC 8555 §7.3.4): bind it in the same write.
         if (inserted === 1 && a.eabKeyId && !bindEabKey(db, a.eabKeyId, a.id, now)) {
-          throw new EabKeyUnavailable(a.eabKeyId); // rolls the account back
+          throw new EabKeyUnavailable(a.eabKeyId); // rolls the account back (and its count)
         }
         return { account: rowToAccount(byThumbprint(a.directory, a.thumbprint)!), created: inserted === 1 };
       }),

@@ -24,7 +24,8 @@ export function sqliteEabKeys(db: Db): Store['eabKeys'] {
   return {
     create: async (k) => {
       db.run(
-        'INSERT INTO eab_keys (id, directory, label, hmac_key_enc, created_at, expires_at, policy_json) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        `INSERT INTO eab_keys (id, directory, label, hmac_key_enc, created_at, expires_at, policy_json, rate_limits_json, preauth_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         k.id,
         k.directory,
         k.label,
@@ -32,6 +33,8 @@ export function sqliteEabKeys(db: Db): Store['eabKeys'] {
         k.now.getTime(),
         k.expiresAt?.getTime() ?? null,
         k.policy ? JSON.stringify(k.policy) : null,
+        k.rateLimits ? JSON.stringify(k.rateLimits) : null,
+        k.preauthorizedScopes ? JSON.stringify(k.preauthorizedScopes) : null,
       );
     },
     get: async (id) => {

@@ -7,7 +7,10 @@ import { sqliteIssuance } from './issuance.js';
 import { sqliteJobs } from './jobs.js';
 import { sqliteNonces } from './nonces.js';
 import { sqliteAuthorizations, sqliteChallenges, sqliteOrders } from './orders.js';
+import { sqlitePreauthorizations } from './preauthorizations.js';
+import { sqliteRateLimits } from './rate-limits.js';
 import { sqliteSettings } from './settings.js';
+import { opsIntents } from '../ops-queries.js';
 
 // The SQLite Store: one module per aggregate over one database (db.ts). All SQL of the gateway is
 // in this folder; every intent is one transaction that never spans an await.
@@ -27,9 +30,14 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     authorizations: sqliteAuthorizations(db),
     challenges: sqliteChallenges(db),
     eabKeys: sqliteEabKeys(db),
+    rateLimits: sqliteRateLimits(db),
+    preauthorizations: sqlitePreauthorizations(db),
     certificates: sqliteCertificates(db),
     issuance: sqliteIssuance(db),
     jobs: sqliteJobs(db),
+    // The operations intents are single statements or reads: the shared async code runs over the
+    // synchronous connection as it is.
+    ...opsIntents({ one: async (sql, ...p) => db.one(sql, ...p), all: async (sql, ...p) => db.all(sql, ...p), run: async (sql, ...p) => db.run(sql, ...p) }),
     tryExclusive: async (name, fn) => {
       if (held.has(name)) return { ran: false };
       held.add(name);

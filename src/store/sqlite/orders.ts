@@ -10,7 +10,9 @@ import {
   ORDER_ISSUED,
   orderOnAuthorizationDeactivated,
   orderOnAuthorizationInvalid,
+  newAuthorizationStatus,
   orderOnAuthorizationValid,
+  orderStatusFromAuthorizations,
   type OrderChange,
 } from '../../acme/status.js';
 import type { Authorization, AuthorizationStatus, Order, OrderStatus } from '../../acme/types.js';
@@ -20,6 +22,8 @@ import { moveStatus, statusIn, type Db } from './db.js';
 import { certificateIdBySerial, claimOrphan, insertCertificate, markReplaced } from './certificates.js';
 import { finishAttempt } from './issuance.js';
 import { closeLiveJobs, insertJob } from './jobs.js';
+import { recordPreauthorization } from './preauthorizations.js';
+import { checkPendingOrders, checkRunningValidations, countEvent, takeSlot } from './rate-limits.js';
 
 // The order aggregate: orders, their authorizations and the authorizations' challenges (RFC 8555
 // §7.1.3–§7.1.5), which change together. Which status a row moves to, and from which, is decided by
@@ -76,13 +80,18 @@ export function sqliteOrders(db: Db): Store['orders'] {
     createWithAuthorizations: async (o) =>
       db.tx(() => {
         const now = o.now.getTime();
+        // Rate limits first, in this write (RFC 8555 §6.6): a refused order writes nothing.
+        checkPendingOrders(db, o.accountId, o.limits?.pendingOrders, now);
+        takeSlot(db, o.limits?.newOrders, now);
+        const authzStatus = o.authorizations.map((a) => newAuthorizationStatus(!!a.preauthorized));
         db.run(
           `INSERT INTO orders (id, directory, account_id, status, identifiers_json, not_before, not_after, profile, replaces,
              replaces_certificate_id, eab_key_id, expires_at, created_at, updated_at, seq)
-           VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))`,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM orders))`,
           o.id,
           o.directory,
           o.accountId,
+          orderStatusFromAuthorizations(authzStatus),
           JSON.stringify(o.identifiers),
           o.notBefore?.getTime() ?? null,
           o.notAfter?.getTime() ?? null,
@@ -97,18 +106,23 @@ export function sqliteOrders(db: Db): Store['orders'] {
         o.authorizations.forEach((a, position) => {
           db.run(
             `INSERT INTO authorizations (id, directory, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             a.id,
             o.directory,
             o.accountId,
             a.identifier.type,
             a.identifier.value,
             a.wildcard ? 1 : 0,
+            authzStatus[position],
             a.expires.getTime(),
             now,
             now,
           );
           db.run('INSERT INTO order_authorizations (order_id, authz_id, position) VALUES (?, ?, ?)', o.id, a.id, position);
+          if (a.preauthorized) {
+            const { eabKeyId, scope } = a.preauthorized;
+            recordPreauthorization(db, { eabKeyId, scope, directory: o.directory, accountId: o.accountId, orderId: o.id, authzId: a.id, identifier: a.identifier, wildcard: a.wildcard }, now);
+          }
           for (const c of a.challenges) {
             db.run(
               `INSERT INTO challenges (id, authz_id, type, token, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
@@ -237,9 +251,10 @@ export function sqliteChallenges(db: Db): Store['challenges'] {
       const authz = readAuthorization(db, r.authz_id as string);
       return authz ? { challenge: rowToChallenge(r), authz } : null;
     },
-    start: async (challengeId, job, now) =>
+    start: async (challengeId, job, now, limit) =>
       db.tx(() => {
         const nowMs = now.getTime();
+        checkRunningValidations(db, challengeId, limit);
         // RFC 8555 §7.5.1: only a pending challenge of an unexpired authorization that a validation
         // can still move can be started, and only one challenge of an authorization is validated at a time.
         // EXISTS on the authorization's id, not `authz_id IN (SELECT id …)`: SQLite ran that subquery as a
@@ -280,6 +295,8 @@ export function sqliteChallenges(db: Db): Store['challenges'] {
         );
         closeLiveJobs(db, 'validate', result.challengeId, n === 1 ? 'done' : 'failed', result.error?.detail ?? null, nowMs);
         if (n !== 1) return false;
+        // failedValidationsPerIdentifier: a failure counts in the write that records it, exactly once.
+        if (!result.valid && result.countFailure) countEvent(db, 'failedValidationsPerIdentifier', result.countFailure.subject, nowMs, result.countFailure.windowMs);
         const authzId = ch.authz_id as string;
         if (!moveStatus(db, 'authorizations', result.valid ? AUTHZ_VALIDATED : AUTHZ_FAILED, authzId, nowMs)) return true;
         // In the same transaction, so an order is ready in the same write as its last valid

@@ -9,6 +9,10 @@ export function sqliteSettings(db: Db): Store['settings'] {
     set: async (key, value) => {
       db.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, value);
     },
+    compareAndSet: async (key, expected, value) =>
+      (expected === null
+        ? db.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', key, value)
+        : db.run('UPDATE settings SET value = ? WHERE key = ? AND value = ?', value, key, expected)) === 1,
     getOrCreate: async (key, make) =>
       db.tx(() => {
         const existing = db.one('SELECT value FROM settings WHERE key = ?', key);

@@ -78,6 +78,8 @@ export class ChaosGateway {
         breakerCooldownMs: opts.pca?.breakerCooldownMs ?? 30_000,
       },
       simulator: { listen: `127.0.0.1:${simulatorPort}`, dataDir: gw.simulatorDir },
+      // Its own admin port: the default (14002) is one per machine.
+      admin: { listen: `127.0.0.1:${await freePort()}`, tokenFile: path.join(dir, 'admin.token') },
       logging: { level: opts.logLevel ?? 'info' },
     };
     fs.writeFileSync(gw.configPath, stringify(config));

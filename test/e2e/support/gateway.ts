@@ -38,6 +38,10 @@ export interface Gateway {
   /** The temp dir holding config, sqlite and simulator data. */
   dataDir: string;
   configPath: string;
+  /** The admin listener (http://127.0.0.1:<port>): /readyz, /metrics, the console, /api. */
+  adminUrl: string;
+  /** The admin token the gateway created in its data dir at start. */
+  adminToken(): string;
   validationHttpPort: number;
   tlsAlpnPort: number;
   dnsResolvers: string[];
@@ -55,6 +59,7 @@ export async function startGateway(harness: Harness, opts: GatewayOptions = {}):
   const dataDir = harness.tempDir('gateway');
   const port = await harness.freePort();
   const simulatorPort = await harness.freePort();
+  const adminPort = await harness.freePort();
   const validationHttpPort = opts.validationHttpPort ?? (await harness.freePort());
   const tlsAlpnPort = opts.tlsAlpnPort ?? (await harness.freePort());
   const tlsMode = opts.tls ?? 'pca';
@@ -68,6 +73,8 @@ export async function startGateway(harness: Harness, opts: GatewayOptions = {}):
     pca: { kind: 'simulator', period: opts.periodDays ?? 90 },
     simulator: { listen: `127.0.0.1:${simulatorPort}`, dataDir: simulatorDir },
     logging: { level: opts.logLevel ?? 'info' },
+    // Every gateway of a test file on its own admin port (the default 14002 is one per machine).
+    admin: { listen: `127.0.0.1:${adminPort}`, tokenFile: path.join(dataDir, 'admin.token') },
   };
   for (const [section, values] of Object.entries(opts.extraConfig ?? {})) {
     config[section] = { ...(config[section] ?? {}), ...values };
@@ -124,6 +131,8 @@ export async function startGateway(harness: Harness, opts: GatewayOptions = {}):
     rootPemPath,
     dataDir,
     configPath,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
+    adminToken: () => fs.readFileSync(path.join(dataDir, 'admin.token'), 'utf8').trim(),
     validationHttpPort,
     tlsAlpnPort,
     dnsResolvers: opts.dnsResolvers ?? [],

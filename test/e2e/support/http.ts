@@ -12,7 +12,19 @@ export interface SimpleResponse {
 
 export function httpRequest(
   url: string,
-  opts: { method?: string; caPem?: string | Buffer; body?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  opts: {
+    method?: string;
+    caPem?: string | Buffer;
+    body?: string;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+    /**
+     * A connection of its own, closed after the answer. Node 20's global agent keeps connections
+     * alive for 5 s, as long as the gateway does, so a poll every second can reuse one just as the
+     * server closes it ("socket hang up").
+     */
+    freshConnection?: boolean;
+  } = {},
 ): Promise<SimpleResponse> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
@@ -23,6 +35,7 @@ export function httpRequest(
         method: opts.method ?? 'GET',
         headers: opts.headers,
         ...(u.protocol === 'https:' && opts.caPem ? { ca: opts.caPem } : {}),
+        ...(opts.freshConnection ? { agent: false } : {}),
         timeout: opts.timeoutMs ?? 5_000,
       },
       (res) => {

@@ -1,0 +1,71 @@
+import { RateLimitExceeded, type ConcurrentLimit, type CountedLimit, type Store } from '../types.js';
+import { deleteInBatches } from '../batches.js';
+import type { Db } from './db.js';
+
+// Rate limits (RFC 8555 §6.6) as sliding windows of counted events (migration 008). The check and
+// the count run inside the caller's IMMEDIATE transaction, which holds SQLite's one write lock, so
+// two requests cannot both see the last free slot. The helpers here are called by the intents that
+// create what is counted (accounts, orders, challenges), inside their own transactions.
+
+/**
+ * When the limit frees one slot: with n events in the window and n ≥ max, the (n − max + 1)-th
+ * oldest must leave it, at its time + window. null when there is room.
+ */
+function fullUntil(db: Db, limit: CountedLimit, nowMs: number): number | null {
+  const since = nowMs - limit.windowMs;
+  const n = db.one('SELECT COUNT(*) AS n FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ?', limit.name, limit.subject, since)!.n as number;
+  if (n < limit.max) return null;
+  const r = db.one('SELECT at FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ? ORDER BY at LIMIT 1 OFFSET ?', limit.name, limit.subject, since, n - limit.max);
+  return (r!.at as number) + limit.windowMs;
+}
+
+/** Counts one event (inside the caller's transaction), kept until it has left its window. */
+export function countEvent(db: Db, name: string, subject: string, nowMs: number, windowMs: number): void {
+  db.run('INSERT INTO rate_limit_events (name, subject, at, expires_at) VALUES (?, ?, ?, ?)', name, subject, nowMs, nowMs + windowMs);
+}
+
+/** Inside the caller's transaction: throws RateLimitExceeded when the window is full, else counts one event. */
+export function takeSlot(db: Db, limit: CountedLimit | null | undefined, nowMs: number): void {
+  if (!limit || limit.max <= 0) return;
+  const until = fullUntil(db, limit, nowMs);
+  if (until !== null) throw new RateLimitExceeded(limit.name, until);
+  countEvent(db, limit.name, limit.subject, nowMs, limit.windowMs);
+}
+
+/**
+ * pendingOrdersPerAccount, inside the caller's transaction: the account's pending, unexpired orders
+ * against the limit; when full, one frees up at the latest when the (n − max + 1)-th to expire does.
+ */
+export function checkPendingOrders(db: Db, accountId: string, limit: ConcurrentLimit | null | undefined, nowMs: number): void {
+  if (!limit || limit.max <= 0) return;
+  const n = db.one("SELECT COUNT(*) AS n FROM orders WHERE account_id = ? AND status = 'pending' AND expires_at > ?", accountId, nowMs)!.n as number;
+  if (n < limit.max) return;
+  const r = db.one("SELECT expires_at FROM orders WHERE account_id = ? AND status = 'pending' AND expires_at > ? ORDER BY expires_at LIMIT 1 OFFSET ?", accountId, nowMs, n - limit.max);
+  throw new RateLimitExceeded(limit.name, (r?.expires_at as number | undefined) ?? null);
+}
+
+/**
+ * concurrentValidationsPerAccount, inside the caller's transaction: the account's challenges being
+ * validated against the limit; when full, one frees up at the latest at the earliest deadline of
+ * their validation jobs (a job always ends by its deadline: jobs/queue.ts).
+ */
+export function checkRunningValidations(db: Db, challengeId: string, limit: ConcurrentLimit | null | undefined): void {
+  if (!limit || limit.max <= 0) return;
+  const owner = db.one('SELECT a.account_id FROM challenges c JOIN authorizations a ON a.id = c.authz_id WHERE c.id = ?', challengeId);
+  if (!owner) return; // unknown challenge: the start itself changes nothing
+  const running = `FROM challenges c JOIN authorizations a ON a.id = c.authz_id WHERE c.status = 'processing' AND a.account_id = ?`;
+  const n = db.one(`SELECT COUNT(*) AS n ${running}`, owner.account_id)!.n as number;
+  if (n < limit.max) return;
+  const r = db.one(
+    `SELECT MIN(j.deadline_at) AS at FROM jobs j WHERE j.kind = 'validate' AND j.state IN ('queued', 'running') AND j.subject_id IN (SELECT c.id ${running})`,
+    owner.account_id,
+  );
+  throw new RateLimitExceeded(limit.name, (r?.at as number | null | undefined) ?? null);
+}
+
+export function sqliteRateLimits(db: Db): Store['rateLimits'] {
+  return {
+    check: async (limit, now) => (limit.max > 0 ? fullUntil(db, limit, now.getTime()) : null),
+    prune: (nowMs) => deleteInBatches((limit) => db.run('DELETE FROM rate_limit_events WHERE rowid IN (SELECT rowid FROM rate_limit_events WHERE expires_at <= ? LIMIT ?)', nowMs, limit)),
+  };
+}
