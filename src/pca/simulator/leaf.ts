@@ -1,7 +1,8 @@
-import { createPublicKey, webcrypto } from 'node:crypto';
+import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { x509 } from '../x509-setup.js';
 import { parsePemBlocks } from '../../acme/pem.js';
 import { spkiSha256Hex } from '../../acme/csr.js';
+import { csrCommonNames, csrSubjectAltNames, readCsrDer, verifyCsrSignature, type CsrDer } from '../../acme/csr-der.js';
 import { CA_SIGN_ALG, type CaCert } from './ca.js';
 import { PcaApiError } from './api-error.js';
 
@@ -15,7 +16,6 @@ export interface ParsedCsr {
   ipAddresses: string[];
 }
 
-const OID_SAN = '2.5.29.17';
 /** X.520 ub-common-name (RFC 5280 appendix A). */
 const MAX_CN = 64;
 
@@ -26,48 +26,41 @@ const MAX_CN = 64;
 export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
   const der = parsePemBlocks(csrPem).find((b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST')?.der;
   if (!der) throw new PcaApiError(400, 'INVALID_INPUT', 'csr is not a PEM certificate request.');
-  let csr: x509.Pkcs10CertificateRequest;
+  // Read by offset and verified with node:crypto (acme/csr-der.ts, issue 11), as finalize does.
+  let csr: CsrDer;
+  let commonName: string | undefined;
   try {
-    csr = new x509.Pkcs10CertificateRequest(der);
+    csr = readCsrDer(der);
+    commonName = csrCommonNames(csr)[0];
   } catch {
     throw new PcaApiError(400, 'INVALID_INPUT', 'csr could not be parsed.');
   }
 
-  const keyKind = checkKeyType(Buffer.from(csr.publicKey.rawData));
-  let valid = false;
-  try {
-    valid = await csr.verify();
-  } catch {
-    valid = false;
-  }
-  if (!valid) throw new PcaApiError(400, 'INVALID_INPUT', 'csr signature is invalid.');
+  const { keyKind, key } = checkKeyType(csr.spki);
+  if (!verifyCsrSignature(csr, key)) throw new PcaApiError(400, 'INVALID_INPUT', 'csr signature is invalid.');
 
-  const commonName = csr.subjectName.getField('CN')[0];
   if (commonName !== undefined && commonName.length > MAX_CN) throw new PcaApiError(400, 'EXCEED_COMMON_NAME', 'common name is too long.');
   const dnsNames: string[] = [];
   const ipAddresses: string[] = [];
-  const sanExt = csr.getExtension(OID_SAN);
-  if (sanExt) {
-    let san: x509.SubjectAlternativeNameExtension;
-    try {
-      san = new x509.SubjectAlternativeNameExtension(sanExt.rawData);
-    } catch {
-      throw new PcaApiError(400, 'INVALID_INPUT', 'csr subjectAltName could not be parsed.');
-    }
-    for (const n of san.names.items) {
-      if (n.type === 'dns') dnsNames.push(n.value);
-      else if (n.type === 'ip') ipAddresses.push(n.value);
-    }
+  let san;
+  try {
+    san = csrSubjectAltNames(csr);
+  } catch {
+    throw new PcaApiError(400, 'INVALID_INPUT', 'csr subjectAltName could not be parsed.');
+  }
+  for (const n of san ?? []) {
+    if (n.type === 'dns') dnsNames.push(n.value);
+    else if (n.type === 'ip') ipAddresses.push(n.value);
   }
   if (!commonName && dnsNames.length === 0 && ipAddresses.length === 0) {
     throw new PcaApiError(400, 'INVALID_INPUT', 'csr names no subject.');
   }
-  const parsed: ParsedCsr = { publicKey: csr.publicKey, keyKind, dnsNames, ipAddresses };
+  const parsed: ParsedCsr = { publicKey: new x509.PublicKey(csr.spki), keyKind, dnsNames, ipAddresses };
   if (commonName) parsed.commonName = commonName;
   return parsed;
 }
 
-function checkKeyType(spkiDer: Buffer): LeafKeyKind {
+function checkKeyType(spkiDer: Buffer): { keyKind: LeafKeyKind; key: KeyObject } {
   let key;
   try {
     key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
@@ -75,8 +68,8 @@ function checkKeyType(spkiDer: Buffer): LeafKeyKind {
     throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type.');
   }
   const d = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa' && (d.modulusLength ?? 0) >= 2048 && (d.modulusLength ?? 0) <= 8192) return 'RSA';
-  if (key.asymmetricKeyType === 'ec' && (d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1')) return 'EC';
+  if (key.asymmetricKeyType === 'rsa' && (d.modulusLength ?? 0) >= 2048 && (d.modulusLength ?? 0) <= 8192) return { keyKind: 'RSA', key };
+  if (key.asymmetricKeyType === 'ec' && (d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1')) return { keyKind: 'EC', key };
   throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type; use RSA 2048+ or EC P-256/P-384.');
 }
 
