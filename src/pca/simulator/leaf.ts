@@ -1,15 +1,17 @@
-import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
+import { createPublicKey, KeyObject, webcrypto } from 'node:crypto';
+import { issueLeafDer, type LeafDer } from './leaf-der.js';
 import { x509 } from '../x509-setup.js';
 import { parsePemBlocks } from '../../acme/pem.js';
 import { spkiSha256Hex } from '../../acme/csr.js';
 import { csrCommonNames, csrSubjectAltNames, readCsrDer, verifyCsrSignature, type CsrDer } from '../../acme/csr-der.js';
-import { CA_SIGN_ALG, type CaCert } from './ca.js';
+import type { CaCert } from './ca.js';
 import { PcaApiError } from './api-error.js';
 
 export type LeafKeyKind = 'RSA' | 'EC';
 
 export interface ParsedCsr {
-  publicKey: x509.PublicKey;
+  /** SubjectPublicKeyInfo, DER. */
+  spki: Buffer;
   keyKind: LeafKeyKind;
   commonName?: string;
   dnsNames: string[];
@@ -55,7 +57,7 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
   if (!commonName && dnsNames.length === 0 && ipAddresses.length === 0) {
     throw new PcaApiError(400, 'INVALID_INPUT', 'csr names no subject.');
   }
-  const parsed: ParsedCsr = { publicKey: new x509.PublicKey(csr.spki), keyKind, dnsNames, ipAddresses };
+  const parsed: ParsedCsr = { spki: csr.spki, keyKind, dnsNames, ipAddresses };
   if (commonName) parsed.commonName = commonName;
   return parsed;
 }
@@ -84,37 +86,23 @@ export interface LeafParams {
   substituteKey?: webcrypto.CryptoKey;
 }
 
-/** Issues the end-entity certificate for a checked CSR (profile: ARCHITECTURE "pca/", RFC 5280 §4.2). */
-export async function issueLeaf(p: LeafParams): Promise<x509.X509Certificate> {
-  const publicKey = p.substituteKey ? await x509.PublicKey.create(p.substituteKey) : p.csr.publicKey;
-  const names: x509.JsonGeneralName[] = [
-    ...p.csr.dnsNames.map((value) => ({ type: 'dns' as const, value })),
-    ...p.csr.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
-  ];
-  const subject = p.csr.commonName ? new x509.Name([{ CN: [p.csr.commonName] }]) : undefined;
-  const usage = x509.KeyUsageFlags.digitalSignature | (p.csr.keyKind === 'RSA' && !p.substituteKey ? x509.KeyUsageFlags.keyEncipherment : 0);
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(usage, true),
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-    await x509.SubjectKeyIdentifierExtension.create(publicKey),
-    // ARI (RFC 9773) derives the certificate id from the AKI keyIdentifier, so it is always present.
-    new x509.AuthorityKeyIdentifierExtension(p.issuer.keyId),
-  ];
-  // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
-  if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, subject === undefined));
-  if (p.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension([p.crlUrl]));
-
-  return x509.X509CertificateGenerator.create({
-    serialNumber: p.serialHex,
-    ...(subject ? { subject } : {}),
-    issuer: p.issuer.cert.subjectName,
+/**
+ * Issues the end-entity certificate for a checked CSR (profile: ARCHITECTURE "pca/", RFC 5280 §4.2),
+ * written as DER and signed with node:crypto (leaf-der.ts).
+ */
+export async function issueLeaf(p: LeafParams): Promise<LeafDer> {
+  const spki = p.substituteKey ? KeyObject.from(p.substituteKey).export({ type: 'spki', format: 'der' }) : p.csr.spki;
+  return issueLeafDer({
+    spki,
+    ...(p.csr.commonName ? { commonName: p.csr.commonName } : {}),
+    dnsNames: p.csr.dnsNames,
+    ipAddresses: p.csr.ipAddresses,
+    keyEncipherment: p.csr.keyKind === 'RSA' && !p.substituteKey,
+    issuer: p.issuer,
+    serialHex: p.serialHex,
     notBefore: p.notBefore,
     notAfter: p.notAfter,
-    publicKey,
-    signingKey: p.issuer.key,
-    signingAlgorithm: CA_SIGN_ALG,
-    extensions,
+    ...(p.crlUrl ? { crlUrl: p.crlUrl } : {}),
   });
 }
 
