@@ -28,7 +28,8 @@ import { JobRunner } from './jobs/runner.js';
 import { ValidationJob } from './jobs/validate.js';
 import { connectPca, type PcaEndpoint } from './pca/connect.js';
 import type { ResilientPcaClient } from './pca/resilient.js';
-import { startPcaSimulator, type RunningSimulator, type SimulatedCa } from './pca/simulator/index.js';
+import { type RunningSimulator, type SimulatedCa } from './pca/simulator/index.js';
+import { startSimulatorMaybeThreaded } from './pca/simulator/thread.js';
 import type { PcaClient } from './pca/types.js';
 import { ensureX509Crypto } from './pca/x509-setup.js';
 import { Metrics } from './platform/metrics.js';
@@ -414,23 +415,31 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
   return { gateway, routes, issuance, trustAnchors, closePca, auditIntervalMs: target.auditIntervalMs };
 }
 
-/** The embedded default, with keys per process: a real NCP-compatible endpoint on loopback. */
+/**
+ * The embedded default, with keys per process: a real NCP-compatible endpoint on loopback, on a
+ * thread of its own when simulator.thread allows it (pca/simulator/thread.ts).
+ */
 async function startSimulator(config: GatewayConfig, simulated: DirectorySpec[], random: Random, logger: Logger) {
   const { host, port } = splitListenAddress(config.simulator.listen);
   const accessKey = `sim-${random.bytes(8).toString('hex')}`;
   const secretKey = random.bytes(24).toString('base64url');
-  const running = await startPcaSimulator({
-    host,
-    port,
-    dataDir: config.simulator.dataDir,
-    accessKey,
-    secretKey,
-    tiers: config.simulator.tiers,
-    defaultPeriodDays: config.pca.period,
-    logger: logger.child({ component: 'pca-simulator' }),
-    ...(config.pca.kind === 'simulator' && config.pca.caTag ? { caTag: config.pca.caTag } : {}),
-    extraCaTags: simulated.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => d.pca.caTag!),
-  });
+  const pretty = config.logging.format === 'pretty' || (config.logging.format === 'auto' && process.stdout.isTTY === true);
+  const running = await startSimulatorMaybeThreaded(
+    {
+      host,
+      port,
+      dataDir: config.simulator.dataDir,
+      accessKey,
+      secretKey,
+      tiers: config.simulator.tiers,
+      defaultPeriodDays: config.pca.period,
+      ...(config.pca.kind === 'simulator' && config.pca.caTag ? { caTag: config.pca.caTag } : {}),
+      extraCaTags: simulated.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => d.pca.caTag!),
+      log: { level: config.logging.level, pretty },
+    },
+    config.simulator.thread,
+    logger.child({ component: 'pca-simulator' }),
+  );
   return { running, accessKey, secretKey };
 }
 

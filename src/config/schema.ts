@@ -223,6 +223,8 @@ export const configSchema = z
         listen: hostPort.default('127.0.0.1:14001'),
         dataDir: z.string().default('./data/pca-simulator'),
         tiers: z.union([z.literal(1), z.literal(2)]).default(2),
+        /** Run the simulator on a thread of its own (the second core); false: on the gateway's event loop. */
+        thread: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
