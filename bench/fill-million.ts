@@ -10,7 +10,8 @@ import { openSqliteStore } from '../src/store/sqlite/index.js';
 // `node dist/bench/fill-million.js [--db FILE] [--certs N] [--accounts N] [--batch N]`: a SQLite
 // database of the gateway holding N issued certificates (default 1,000,000) with everything an
 // issuance leaves behind: its account, order, authorization and link, three challenges, the
-// issuance attempt, the validation and issuance jobs (finished), and a used nonce per certificate.
+// issuance attempt, the validation and issuance jobs (finished), a used nonce and its audit event
+// (certificate.issued; account.created per account) per certificate.
 // bench/scale.ts and bench/profile-vs-pebble.sh (DB=...) then run the gateway on it.
 //
 // Why it is still representative though it is written in big transactions through prepared
@@ -23,7 +24,8 @@ import { openSqliteStore } from '../src/store/sqlite/index.js';
 // - only the write path differs: one transaction per batch instead of one per intent. That changes
 //   how often the WAL is checkpointed while filling, not the pages the B-trees end up in, so reads and
 //   writes on the finished file cost what they would on a database grown one order at a time.
-// What it leaves out: rows of failed orders (there are fewer of them than of valid ones, in the
+// What it leaves out: rate-limit events (pruned once out of their window, at most an hour's worth),
+// rows of failed orders (there are fewer of them than of valid ones, in the
 // same tables and indexes) and EAB keys. The jobs of every certificate are kept, as if all were
 // issued within the week that housekeeping keeps finished jobs for: the worst case for that table.
 
@@ -126,6 +128,10 @@ async function main(): Promise<void> {
     job: db.prepare(`INSERT INTO jobs (id, kind, subject_id, state, attempts, run_at, deadline_at, lease_owner, lease_until, last_error, created_at, updated_at)
       VALUES (?, ?, ?, 'done', 1, ?, ?, NULL, NULL, NULL, ?, ?)`),
     nonce: db.prepare('INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?)'),
+    // The audit trail (issue 13) is never pruned: one certificate.issued per certificate, one
+    // account.created per account, as services/ops-events.ts writes them.
+    audit: db.prepare(`INSERT INTO audit_events (id, at, actor, actor_name, client_ip, eab_key_id, action, directory, account_id, order_id, certificate_id, serial_hex, detail_json)
+      VALUES (?, ?, ?, NULL, ?, NULL, ?, 'default', ?, ?, ?, ?, ?)`),
   };
 
   const ids = new Ids();
@@ -139,6 +145,7 @@ async function main(): Promise<void> {
       const id = ids.next();
       const createdAt = now - span - DAY + i;
       ins.account.run(id, ids.next(32), t.jwkJson, createdAt, createdAt);
+      ins.audit.run(ids.next(), createdAt, 'account', '10.0.0.1', 'account.created', id, null, null, null, '{}');
       accounts.push(id);
     }
   })();
@@ -166,6 +173,7 @@ async function main(): Promise<void> {
         const pcaSerial = serialHex.match(/../g)!.join(':');
         ins.cert.run(certId, orderId, accountId, serialHex, pcaSerial, t.leafPem, t.fullchainPem, spki, aki, at, at + span, at + 40);
         ins.attempt.run(attemptId, orderId, spki, at + 20, at + 40, pcaSerial);
+        ins.audit.run(ids.next(), at + 40, 'system', null, 'certificate.issued', accountId, orderId, certId, serialHex, JSON.stringify({ names: [name], notAfter: new Date(at + span).toISOString() }));
         ins.job.run(ids.next(), 'validate', http01, at, at + 300_000, at, at + 10);
         ins.job.run(ids.next(), 'issue', orderId, at + 15, at + 600_000, at + 15, at + 40);
         // Used nonces of the last hour (what the table holds at any time), at the same count.
