@@ -33,7 +33,15 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts the gateway on `sqlite` (a fresh file in a temp dir when null); `extraNodeArgs` go before the script. */
-export async function startGatewayProcess(o: { sqlite: string | null; dnsPort: number; httpPort: number; extraNodeArgs?: string[]; logLevel?: string }): Promise<GatewayProcess> {
+export async function startGatewayProcess(o: {
+  sqlite: string | null;
+  dnsPort: number;
+  httpPort: number;
+  extraNodeArgs?: string[];
+  logLevel?: string;
+  /** More top-level configuration lines (YAML flow style), e.g. rate limits off. */
+  extraConfig?: string[];
+}): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'acme-bench-proc-'));
   const [port, simPort, alpnPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const sqlite = o.sqlite ?? join(dir, 'gateway.sqlite');
@@ -53,6 +61,7 @@ export async function startGatewayProcess(o: { sqlite: string | null; dnsPort: n
       // Its own admin listener (/readyz, /metrics): two of these processes, or another gateway on
       // the machine, must not meet on the default 127.0.0.1:14002.
       `admin: { listen: "127.0.0.1:${adminPort}", tokenFile: "${join(dir, 'admin.token')}" }`,
+      ...(o.extraConfig ?? []),
       // The filled database's EAB key-encryption key lives with this run, not beside the shared file.
       `acme: { eabKekFile: "${join(dir, 'eab-kek.key')}" }`,
     ].join('\n'),
