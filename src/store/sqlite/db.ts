@@ -92,11 +92,6 @@ export function openDb(options: SqliteStoreOptions): Db {
   conn.pragma('synchronous = NORMAL'); // with WAL: durable across process crashes, fsync at checkpoints
   conn.pragma('foreign_keys = ON');
   conn.pragma('busy_timeout = 5000');
-  // Issue 11 (bench/scale.ts): SQLite's default page cache is 2 MiB. On a database of a million
-  // certificates the interior pages of the indexes an order touches (random ids spread its inserts
-  // over every leaf of each primary key) no longer fit, and each statement reads them again from the
-  // OS. 64 MiB keeps them; the cache grows only as pages are read, so a small database costs no more.
-  conn.pragma('cache_size = -65536');
   migrate(conn, options.migrationsDir);
   return new Db(conn, options.onStatement);
 }
