@@ -30,7 +30,8 @@ import type { CaWatch } from './pca/ca-status.js';
 import { CrlPublisher } from './pca/crl-publisher.js';
 import { connectPca, type PcaEndpoint } from './pca/connect.js';
 import type { ResilientPcaClient } from './pca/resilient.js';
-import { startPcaSimulator, type RunningSimulator, type SimulatedCa } from './pca/simulator/index.js';
+import { type RunningSimulator, type SimulatedCa } from './pca/simulator/index.js';
+import { startSimulatorMaybeThreaded } from './pca/simulator/thread.js';
 import type { PcaClient } from './pca/types.js';
 import { ensureX509Crypto } from './pca/x509-setup.js';
 import { Metrics } from './platform/metrics.js';
@@ -235,6 +236,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     directories: built.map((b) => b.routes),
     logger,
     random,
+    retryAfter: (work) => jobs.retryAfterSeconds(work === 'validation' ? 'validate' : 'issue'),
     scope,
     events: ops.events,
   });
@@ -430,25 +432,33 @@ function buildDirectory(spec: DirectorySpec, s: SharedParts) {
   return { gateway, routes, issuance, trustAnchors, closePca, crl, auditIntervalMs: target.auditIntervalMs };
 }
 
-/** The embedded default, with keys per process: a real NCP-compatible endpoint on loopback. */
+/**
+ * The embedded default, with keys per process: a real NCP-compatible endpoint on loopback, on a
+ * thread of its own when simulator.thread allows it (pca/simulator/thread.ts).
+ */
 async function startSimulator(config: GatewayConfig, simulated: DirectorySpec[], random: Random, logger: Logger) {
   const { host, port } = splitListenAddress(config.simulator.listen);
   const accessKey = `sim-${random.bytes(8).toString('hex')}`;
   const secretKey = random.bytes(24).toString('base64url');
-  const running = await startPcaSimulator({
-    host,
-    port,
-    dataDir: config.simulator.dataDir,
-    accessKey,
-    secretKey,
-    tiers: config.simulator.tiers,
-    defaultPeriodDays: config.pca.period,
-    // The trial mode signs every key a client commonly sends; the rest of the simulator is strict.
-    behaviour: { keyRule: 'any', ...config.simulator.behaviour },
-    logger: logger.child({ component: 'pca-simulator' }),
-    ...(config.pca.kind === 'simulator' && config.pca.caTag ? { caTag: config.pca.caTag } : {}),
-    extraCaTags: simulated.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => d.pca.caTag!),
-  });
+  const pretty = config.logging.format === 'pretty' || (config.logging.format === 'auto' && process.stdout.isTTY === true);
+  const running = await startSimulatorMaybeThreaded(
+    {
+      host,
+      port,
+      dataDir: config.simulator.dataDir,
+      accessKey,
+      secretKey,
+      tiers: config.simulator.tiers,
+      defaultPeriodDays: config.pca.period,
+      ...(config.pca.kind === 'simulator' && config.pca.caTag ? { caTag: config.pca.caTag } : {}),
+      extraCaTags: simulated.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => d.pca.caTag!),
+      // The trial mode signs every key a client commonly sends; the rest of the simulator is strict.
+      behaviour: { keyRule: 'any', ...config.simulator.behaviour },
+      log: { level: config.logging.level, pretty },
+    },
+    config.simulator.thread,
+    logger.child({ component: 'pca-simulator' }),
+  );
   return { running, accessKey, secretKey };
 }
 
@@ -464,6 +474,7 @@ function serviceSettings(config: GatewayConfig, spec: DirectorySpec, policy: Iss
     orderLifetimeMs: config.acme.orderLifetimeSeconds * 1000,
     authorizationLifetimeMs: config.acme.authorizationLifetimeSeconds * 1000,
     finalizeWaitMs: config.server.finalizeWaitMs,
+    challengeWaitMs: config.server.challengeWaitMs,
     profileKeyTypes: (profile) => (profile !== null && Object.hasOwn(profiles, profile) ? profiles[profile]!.keyTypes : undefined),
     policy,
     rateLimits: spec.rateLimits,

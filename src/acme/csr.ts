@@ -1,5 +1,5 @@
-import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { csrCommonNames, csrSubjectAltNames, readCsrDer, verifyCsrSignature, type CsrDer } from './csr-der.js';
 import { canonicalIp, identifierKey } from './identifiers.js';
 import { toPem } from './pem.js';
 import { AcmeProblem } from './problems.js';
@@ -30,13 +30,15 @@ export const spkiSha256Hex = (spkiDer: Uint8Array): string => createHash('sha256
 export const spkiSha256OfJwk = (jwk: object): string =>
   spkiSha256Hex(createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ format: 'der', type: 'spki' }));
 
-function keyTypeOf(spkiDer: Buffer): KeyType {
-  let key;
+function csrKey(spkiDer: Buffer): KeyObject {
   try {
-    key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+    return createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
   } catch {
     throw badCsr('the CSR public key cannot be read');
   }
+}
+
+function keyTypeOf(key: KeyObject): KeyType {
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'rsa') {
     const bits = details.modulusLength ?? 0;
@@ -55,42 +57,31 @@ function keyTypeOf(spkiDer: Buffer): KeyType {
   throw badCsr(`key type ${key.asymmetricKeyType ?? 'unknown'} is not supported: use RSA (2048+) or ECDSA P-256/P-384/P-521`);
 }
 
-/** Parses and checks a DER CSR against the order's identifiers. Throws badCSR problems. */
+/**
+ * Parses and checks a DER CSR against the order's identifiers. Throws badCSR problems. Read by
+ * offset (acme/csr-der.ts) and verified with node:crypto: one parse, no object tree (issue 11).
+ */
 export async function checkCsr(der: Buffer, orderIdentifiers: Identifier[], allowedKeyTypes?: KeyType[]): Promise<CheckedCsr> {
-  let csr: x509.Pkcs10CertificateRequest;
-  try {
-    csr = new x509.Pkcs10CertificateRequest(der);
-  } catch {
-    throw badCsr('the CSR is not a valid PKCS#10 request');
-  }
-  // @peculiar/x509 parses the key and the extensions lazily, on first access: their errors are the CSR's.
-  const spki = readCsr(() => Buffer.from(csr.publicKey.rawData), 'the CSR public key cannot be read');
-  const keyType = keyTypeOf(spki);
+  const csr = readCsr(() => readCsrDer(der), 'the CSR is not a valid PKCS#10 request');
+  const spki = csr.spki;
+  // The RSA size is refused from the key's details before any signature check (limits.test.ts: 16384 bits).
+  const key = csrKey(spki);
+  const keyType = keyTypeOf(key);
   if (allowedKeyTypes && !allowedKeyTypes.includes(keyType)) {
     throw badCsr(`key type ${keyType} is not allowed by this profile (allowed: ${allowedKeyTypes.join(', ')})`);
   }
-  let signatureOk = false;
-  try {
-    signatureOk = await csr.verify();
-  } catch {
-    signatureOk = false;
-  }
-  if (!signatureOk) throw badCsr('the CSR signature does not verify');
+  if (!verifyCsrSignature(csr, key)) throw badCsr('the CSR signature does not verify');
 
   const sanNames: Identifier[] = [];
-  const san = readCsr(() => {
-    const sanExt = csr.getExtension('2.5.29.17'); // id-ce-subjectAltName
-    const ext = sanExt ? (sanExt instanceof x509.SubjectAlternativeNameExtension ? sanExt : new x509.SubjectAlternativeNameExtension(sanExt.rawData)) : null;
-    return ext?.names.items ?? null;
-  }, 'the CSR subjectAltName extension cannot be read');
+  const san = readCsr(() => csrSubjectAltNames(csr), 'the CSR subjectAltName extension cannot be read');
   if (san) {
     for (const name of san) {
       if (name.type === 'dns') sanNames.push({ type: 'dns', value: name.value });
       else if (name.type === 'ip') sanNames.push({ type: 'ip', value: name.value });
-      else throw badCsr(`the CSR asks for a ${name.type} name; only DNS names and IP addresses are issued`);
+      else throw badCsr(`the CSR asks for a ${name.kind} name; only DNS names and IP addresses are issued`);
     }
   }
-  const cns = readCsr(() => csr.subjectName.getField('CN').filter((cn) => cn !== ''), 'the CSR subject cannot be read');
+  const cns = readCsr(() => commonNamesOf(csr), 'the CSR subject cannot be read');
   if (cns.length > 1) throw badCsr('the CSR has more than one common name');
 
   const wanted = new Map(orderIdentifiers.map((id) => [identifierKey(id), id]));
@@ -149,5 +140,7 @@ export function certificateNameKeys(cert: X509Certificate): string[] {
 
 /** SHA-256 of a CSR's SubjectPublicKeyInfo, hex (the CSR was checked at finalize). */
 export function csrSpkiSha256(der: Buffer): string {
-  return spkiSha256Hex(Buffer.from(new x509.Pkcs10CertificateRequest(der).publicKey.rawData));
+  return spkiSha256Hex(readCsrDer(der).spki);
 }
+
+const commonNamesOf = (csr: CsrDer): string[] => csrCommonNames(csr).filter((cn) => cn !== '');

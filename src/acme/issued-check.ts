@@ -1,7 +1,8 @@
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { certificateNameKeys, spkiSha256Hex } from './csr.js';
 import { identifierKey } from './identifiers.js';
 import type { Identifier } from './types.js';
+import { certificateFromPem, issuedBy } from './x509-cache.js';
 
 // "Never serve a wrong certificate": what the PCA returned must be for the CSR's key, name exactly
 // the order's identifiers, chain to the configured trust anchor and be valid now.
@@ -75,9 +76,11 @@ export function checkIssued(
   now: Date,
 ): IssuedCheck {
   const unparsable = 'the PCA returned a certificate that cannot be parsed';
+  // Parsed through the cache: the chain builder (pca/chain.ts) has just read the same leaf and CA
+  // certificates, and verified the same links (acme/x509-cache.ts).
   let leaf: X509Certificate;
   try {
-    leaf = new X509Certificate(leafPem);
+    leaf = certificateFromPem(leafPem);
   } catch {
     return { ok: false, reason: unparsable };
   }
@@ -85,7 +88,7 @@ export function checkIssued(
   const refuse = (reason: string): IssuedCheck => ({ ok: false, reason, facts });
   let chain: X509Certificate[];
   try {
-    chain = chainPems.map((p) => new X509Certificate(p));
+    chain = chainPems.map((p) => certificateFromPem(p));
   } catch {
     return refuse(unparsable);
   }
@@ -99,13 +102,13 @@ export function checkIssued(
   for (let i = 0; i + 1 < path.length; i++) {
     const child = path[i]!;
     const parent = path[i + 1]!;
-    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+    if (!issuedBy(child, parent)) {
       return refuse(`certificate ${i} of the chain is not signed by certificate ${i + 1}`);
     }
   }
   const top = path[path.length - 1]!;
   const anchored = trustAnchors.some(
-    (anchor) => anchor.fingerprint256 === top.fingerprint256 || (top.checkIssued(anchor) && top.verify(anchor.publicKey)),
+    (anchor) => anchor.fingerprint256 === top.fingerprint256 || issuedBy(top, anchor),
   );
   if (!anchored) return refuse('the chain does not lead to the configured trust anchor');
   if (facts.notAfter.getTime() <= now.getTime()) return refuse('the issued certificate is already expired');

@@ -17,6 +17,7 @@ import {
   verifySignature,
   type FlattenedJws,
   type JwkReference,
+  type ProtectedHeader,
   type KeyReference,
   type KidReference,
 } from './jws.js';
@@ -35,6 +36,7 @@ import type {
 
 interface Started<R extends KeyReference> {
   jws: FlattenedJws;
+  header: ProtectedHeader;
   nonce: string;
   ref: R;
 }
@@ -64,9 +66,10 @@ export class RequestVerifier {
 
   /** newAccount (RFC 8555 §7.3): signed with the account key itself (jwk); checks the externalAccountBinding when sent. */
   async newAccount(body: unknown, target: RequestTarget): Promise<NewAccountRequest> {
-    const { jws, nonce, ref } = this.start(body, target, 'jwk');
+    const started = this.start(body, target, 'jwk');
+    const { ref } = started;
     const { key, jwk, thumbprint } = await embeddedKey(ref.jwk);
-    const payload = await this.finish(jws, key, nonce, null);
+    const payload = await this.finish(started, key, null);
     const binding = payload?.externalAccountBinding;
     const externalAccountBinding = binding === undefined ? null : await this.checkBinding(binding, jwk, target.directory);
     return { mode: 'new-account', jwk, thumbprint, payload, externalAccountBinding };
@@ -74,9 +77,10 @@ export class RequestVerifier {
 
   /** Any request signed by a valid account (kid). */
   async account(body: unknown, target: RequestTarget): Promise<AccountRequest> {
-    const { jws, nonce, ref } = this.start(body, target, 'kid');
+    const started = this.start(body, target, 'kid');
+    const { ref } = started;
     const { account, key } = await this.accountKey(ref.kid, target.directory);
-    const payload = await this.finish(jws, key, nonce, account);
+    const payload = await this.finish(started, key, account);
     return { mode: 'account', account, payload };
   }
 
@@ -99,14 +103,15 @@ export class RequestVerifier {
 
   /** revokeCert (RFC 8555 §7.6): signed by an account (kid) or by the certificate's key (jwk). */
   async revoke(body: unknown, target: RequestTarget): Promise<RevokeRequest> {
-    const { jws, nonce, ref } = this.start(body, target, 'either');
+    const started = this.start(body, target, 'either');
+    const { ref } = started;
     if (ref.kind === 'kid') {
       const { account, key } = await this.accountKey(ref.kid, target.directory);
-      const payload = await this.finish(jws, key, nonce, account);
+      const payload = await this.finish(started, key, account);
       return { mode: 'revoke', signer: 'account', account, payload };
     }
     const { key, jwk, thumbprint } = await embeddedKey(ref.jwk);
-    const payload = await this.finish(jws, key, nonce, null);
+    const payload = await this.finish(started, key, null);
     return { mode: 'revoke', signer: 'key', jwk, thumbprint, payload };
   }
 
@@ -121,12 +126,12 @@ export class RequestVerifier {
     const ref = checkKeyReference(header, want);
     const nonce = checkNoncePresent(header);
     checkUrl(header, target.url);
-    return { jws, nonce, ref };
+    return { jws, header, nonce, ref };
   }
 
   /** The steps once the key is known: signature, then nonce, then the signer's standing, then the payload. */
-  private async finish(jws: FlattenedJws, key: KeyObject, nonce: string, account: Account | null): Promise<Payload> {
-    await verifySignature(jws, key);
+  private async finish({ jws, header, nonce }: Started<KeyReference>, key: KeyObject, account: Account | null): Promise<Payload> {
+    await verifySignature(jws, key, undefined, header);
     if (!(await this.nonces.redeem(nonce))) {
       throw new AcmeProblem('badNonce', 'JWS has an invalid anti-replay nonce: it is unknown, expired or already used');
     }

@@ -166,6 +166,8 @@ export const configSchema = z
         maxBodyBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
         /** How long a finalize request waits for the PCA before answering "processing". */
         finalizeWaitMs: z.number().int().min(0).max(25_000).default(5_000),
+        /** How long a challenge POST waits for its validation before answering "processing". */
+        challengeWaitMs: z.number().int().min(0).max(25_000).default(2_000),
         /**
          * The client address of newAccountsPerIp from the last X-Forwarded-For entry instead of the
          * socket. Only behind a proxy that appends it: otherwise every client names its own address.
@@ -233,6 +235,8 @@ export const configSchema = z
         tiers: z.union([z.literal(1), z.literal(2)]).default(2),
         /** Issue 10: the embedded simulator's switchable behaviours (config/simulator-schema.ts). */
         behaviour: simulatorBehaviourSchema.default({}),
+        /** Run the simulator on a thread of its own (the second core); false: on the gateway's event loop. */
+        thread: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

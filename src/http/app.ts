@@ -8,7 +8,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Random } from '../platform/random.js';
 import { registerDirectoryRoutes, type DirectoryRoutes } from './directory-routes.js';
-import { PROBLEM_TYPE, type Ctx, type Env } from './respond.js';
+import { PROBLEM_TYPE, type Ctx, type Env, type RetryAfterHint } from './respond.js';
 import { auditRefusals, orderIdInScope } from './refusals.js';
 import { noOpsEvents, type OpsEventSink } from '../acme/ops-events.js';
 import type { RequestScope } from '../platform/request-scope.js';
@@ -27,6 +27,8 @@ export interface AppDeps {
   logger: Logger;
   random: Random;
   metrics: Metrics;
+  /** Retry-After for work still processing (http/respond.ts); 1 s when absent. */
+  retryAfter?: RetryAfterHint;
   /** Each request runs inside its context: the request id on every log line, the client's address for the audit. */
   scope: RequestScope;
   /** Refused newOrder and finalize requests go on the audit trail. */
@@ -36,27 +38,31 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): Hono<Env> {
   const { linker, config, logger } = deps;
   const app = new Hono<Env>();
-  const newNoncePatterns = new Set(deps.directories.map((d) => linker.pattern('newNonce', d.name)));
+  const newNoncePaths = new Set(deps.directories.map((d) => linker.pattern('newNonce', d.name)));
   // The directory a path belongs to, for its Link rel="index" (RFC 8555 §7.1): a named directory's
   // prefix, else the default directory (operations paths and unknown paths included).
-  const named = deps.directories.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => ({ name: d.name, prefix: `${linker.basePath}${linker.prefix(d.name)}/` }));
-  const directoryOf = (path: string) => named.find((d) => path.startsWith(d.prefix))?.name ?? DEFAULT_DIRECTORY;
+  const named = deps.directories.filter((d) => d.name !== DEFAULT_DIRECTORY).map((d) => ({ prefix: `${linker.basePath}${linker.prefix(d.name)}/`, index: indexLink(linker, d.name) }));
+  const defaultIndex = indexLink(linker, DEFAULT_DIRECTORY);
+  const indexOf = (path: string) => named.find((d) => path.startsWith(d.prefix))?.index ?? defaultIndex;
 
   // ---- headers every ACME response carries ----
+  // Set before the handler runs, so that they go into the response it builds: a header set on a
+  // response already built makes Hono copy it, which turns its body into a web stream that the Node
+  // adapter then pumps chunk by chunk (issue 11: that was a third of a small request's cost).
   app.use('*', async (c, next) => {
     const requestId = deps.random.bytes(8).toString('hex');
     c.set('requestId', requestId);
-    c.set('links', [`<${linker.url('directory', directoryOf(c.req.path))}>;rel="index"`]);
+    c.set('links', [indexOf(c.req.path)]);
+    // RFC 8555 §6.5: a fresh nonce on every POST response, success or error, and on newNonce; none
+    // on the directory or other GETs (Boulder and Pebble send none there, and Debian's ruby
+    // acme-client 2.0.9 crashes on a directory response that carries one; interop item 4).
+    if (c.req.method === 'POST' || newNoncePaths.has(c.req.path)) c.header('Replay-Nonce', deps.nonces.issue());
+    c.header('Cache-Control', 'no-store');
     const stopTimer = deps.metrics.httpDuration.startTimer();
     await deps.scope.run({ requestId, clientIp: c.env?.incoming?.socket?.remoteAddress ?? null }, next);
     const route = c.req.routePath || 'unmatched';
     stopTimer({ route });
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    // RFC 8555 §6.5: a fresh nonce on every POST response, success or error, and on newNonce; none
-    // on the directory or other GETs (Boulder and Pebble send none there, and Debian's ruby
-    // acme-client 2.0.9 crashes on a directory response that carries one; interop item 4).
-    if (c.req.method === 'POST' || newNoncePatterns.has(route)) c.header('Replay-Nonce', deps.nonces.issue());
-    c.header('Cache-Control', 'no-store');
     writeLinks(c);
   });
 
@@ -75,12 +81,16 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   }
 
   // ---- the ACME directories (RFC 8555 §7) ----
-  for (const d of deps.directories) registerDirectoryRoutes(app, { linker, verifier: deps.verifier, maxBodyBytes: config.server.maxBodyBytes, trustProxyHeaders: config.server.trustProxyHeaders }, d);
+  for (const d of deps.directories) {
+    registerDirectoryRoutes(app, { linker, verifier: deps.verifier, maxBodyBytes: config.server.maxBodyBytes, trustProxyHeaders: config.server.trustProxyHeaders, ...(deps.retryAfter ? { retryAfter: deps.retryAfter } : {}) }, d);
+  }
 
   return app;
 }
 
 const clip = (s: string, n = 200): string => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+const indexLink = (linker: Linker, directory: string): string => `<${linker.url('directory', directory)}>;rel="index"`;
 
 /**
  * One Link per header line (interop item 40). The Fetch Headers of the Node adapter join repeated

@@ -11,7 +11,7 @@ import type { OrderService } from '../services/orders.js';
 import type { RenewalInfoService } from '../services/renewal-info.js';
 import type { RevocationService } from '../services/revocation.js';
 import { renderAccount, renderAuthorization, renderChallenge, renderDirectory, renderOrder, renderOrdersList, renderRenewalInfo, type DirectoryMeta } from './render.js';
-import { addLink, json, PEM_CHAIN_TYPE, resourceId, retryAfterWhileBusy, type Env } from './respond.js';
+import { addLink, json, PEM_CHAIN_TYPE, resourceId, retryAfterWhileBusy, type Env, type RetryAfterHint } from './respond.js';
 import { verifiedRequests } from './verified.js';
 import { clientAddress } from './client-address.js';
 
@@ -37,6 +37,8 @@ export interface SharedRouteDeps {
   linker: Linker;
   verifier: RequestVerifier;
   maxBodyBytes: number;
+  /** Retry-After for work still processing (the job runner's estimate; 1 s when absent). */
+  retryAfter?: RetryAfterHint;
   /** server.trustProxyHeaders: the client address from X-Forwarded-For (http/client-address.ts). */
   trustProxyHeaders: boolean;
 }
@@ -46,6 +48,9 @@ export function registerDirectoryRoutes(app: Hono<Env>, shared: SharedRouteDeps,
   const dir = d.name;
   // Each route names the signing mode it takes (auth/requests.ts); its handler reads c.var.verified.
   const signed = verifiedRequests({ verifier: shared.verifier, linker, directory: dir, maxBodyBytes: shared.maxBodyBytes });
+  const hint: RetryAfterHint = shared.retryAfter ?? (() => 1);
+  const issuance = { work: 'issuance', hint } as const;
+  const validation = { work: 'validation', hint } as const;
 
   // ---- directory and nonces (RFC 8555 §7.1.1, §7.2) ----
   app.get(linker.pattern('directory', dir), (c) => json(c, 200, renderDirectory(linker, dir, d.meta)));
@@ -96,7 +101,7 @@ export function registerDirectoryRoutes(app: Hono<Env>, shared: SharedRouteDeps,
   });
   app.post(linker.pattern('order', dir), signed.postAsGet, async (c) => {
     const view = await d.orders.view(c.var.verified.account, resourceId(c));
-    retryAfterWhileBusy(c, view.status);
+    retryAfterWhileBusy(c, view.status, issuance);
     return json(c, 200, renderOrder(linker, view.order, view.status));
   });
   app.post(linker.pattern('finalize', dir), signed.account, async (c) => {
@@ -104,7 +109,7 @@ export function registerDirectoryRoutes(app: Hono<Env>, shared: SharedRouteDeps,
     const view = await d.orders.finalize(req.account, resourceId(c), req.payload);
     // interop item 22: 200 + Location of the order, status processing or valid, never ready.
     c.header('Location', linker.url('order', dir, view.order.id));
-    retryAfterWhileBusy(c, view.status);
+    retryAfterWhileBusy(c, view.status, issuance);
     return json(c, 200, renderOrder(linker, view.order, view.status));
   });
 
@@ -113,7 +118,9 @@ export function registerDirectoryRoutes(app: Hono<Env>, shared: SharedRouteDeps,
     const req = c.var.verified;
     const id = resourceId(c);
     const view = req.payload === null ? await d.authorizations.view(req.account, id) : await d.authorizations.deactivate(req.account, id, req.payload);
-    retryAfterWhileBusy(c, view.status);
+    // An authorization is never "processing" (interop item 25): pending with a challenge being validated waits on the gateway.
+    const validating = view.status === 'pending' && view.authz.challenges.some((ch) => ch.status === 'processing');
+    retryAfterWhileBusy(c, validating ? 'processing' : view.status, validation);
     return json(c, 200, renderAuthorization(linker, view.authz, view.status));
   });
   app.post(linker.pattern('challenge', dir), signed.account, async (c) => {
@@ -121,7 +128,7 @@ export function registerDirectoryRoutes(app: Hono<Env>, shared: SharedRouteDeps,
     const { challenge, authz } = await d.challenges.respond(req.account, resourceId(c), req.payload);
     // interop item 27: the authorization as Link rel="up".
     addLink(c, `<${linker.url('authz', dir, authz.id)}>;rel="up"`);
-    retryAfterWhileBusy(c, challenge.status);
+    retryAfterWhileBusy(c, challenge.status, validation);
     return json(c, 200, renderChallenge(linker, dir, challenge));
   });
 

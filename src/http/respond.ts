@@ -31,7 +31,18 @@ export function addLink<E extends Env>(c: Ctx<E>, link: string): void {
   c.get('links').push(link);
 }
 
-/** interop item 30: whole seconds on everything still pending or processing. */
-export function retryAfterWhileBusy<E extends Env>(c: Ctx<E>, status: string): void {
-  if (status === 'pending' || status === 'processing') c.header('Retry-After', '1');
+/** Work the gateway does in the background, for which a client may be told to come back later. */
+export type BackgroundWork = 'validation' | 'issuance';
+
+/** Whole seconds, at least 1, until work of that kind is worth another look (jobs/retry-after.ts says why never 0). */
+export type RetryAfterHint = (work: BackgroundWork) => number;
+
+/**
+ * interop item 30: whole seconds on everything still pending or processing. Pending waits on the
+ * client (it must answer a challenge, or finalize): 1 s. Processing waits on the gateway: the hint
+ * for that work, which grows with the queue when the gateway is loaded.
+ */
+export function retryAfterWhileBusy<E extends Env>(c: Ctx<E>, status: string, processing?: { work: BackgroundWork; hint: RetryAfterHint }): void {
+  if (status === 'pending') c.header('Retry-After', '1');
+  else if (status === 'processing') c.header('Retry-After', String(Math.max(1, Math.ceil(processing ? processing.hint(processing.work) : 1))));
 }

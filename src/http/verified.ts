@@ -3,7 +3,8 @@ import type { Linker } from '../acme/links.js';
 import { checkContentType } from '../auth/jws.js';
 import type { VerifiedRequest } from '../auth/requests.js';
 import type { RequestTarget, RequestVerifier } from '../auth/verifier.js';
-import { readJsonBody } from './body.js';
+import { nodeRequest, readJsonBody } from './body.js';
+import type { Env } from './respond.js';
 
 // The auth entry points as Hono middleware: each route names the signing mode it takes, and its
 // handler finds the verified request of that mode, typed, in c.var.verified.
@@ -20,11 +21,14 @@ export interface VerifiedMiddlewareDeps {
 
 export function verifiedRequests({ verifier, linker, directory, maxBodyBytes }: VerifiedMiddlewareDeps) {
   const by = <R extends VerifiedRequest>(entryPoint: (body: unknown, target: RequestTarget) => Promise<R>) =>
-    createMiddleware<Verified<R>>(async (c, next) => {
-      checkContentType(c.req.header('content-type'));
-      const body = await readJsonBody(c.req.raw, maxBodyBytes);
+    createMiddleware<Verified<R> & { Bindings: Env['Bindings'] }>(async (c, next) => {
+      // On a real socket, straight from the Node request: the Fetch Request's Headers and body stream
+      // are built only when touched, and cost more than the rest of the request (http/body.ts).
+      const incoming = nodeRequest(c.env?.incoming);
+      checkContentType(incoming ? incoming.headers['content-type'] : c.req.header('content-type'));
+      const body = await readJsonBody(c.req.raw, maxBodyBytes, incoming);
       // The JWS url is the whole request URL, query included (RFC 8555 §6.4; the orders list's "next" links carry one).
-      const url = linker.requestUrl(c.req.path) + new URL(c.req.url).search;
+      const url = linker.requestUrl(c.req.path) + searchOf(c.req.url);
       c.set('verified', await entryPoint(body, { url, directory }));
       await next();
     });
@@ -36,3 +40,6 @@ export function verifiedRequests({ verifier, linker, directory, maxBodyBytes }: 
     revoke: by((body, target) => verifier.revoke(body, target)),
   };
 }
+
+/** The query of a request URL as URL#search gives it; parsed only when there is one (most ACME requests have none). */
+const searchOf = (url: string): string => (url.includes('?') ? new URL(url).search : '');

@@ -290,4 +290,48 @@ describe('JobRunner', () => {
       expect(h.runs).toHaveLength(0);
     });
   });
+
+  describe('kicks', () => {
+    it('work queued after the runner started is claimed on the kick, not at the next poll (an hour away here)', async () => {
+      const events = newQueue();
+      const h = new ScriptedHandler(store, clock);
+      const r = new JobRunner({
+        store,
+        clock,
+        logger: silentLogger(),
+        handlers: { issue: h, validate: h },
+        owner: 'K',
+        concurrency: { validate: 1, issue: 1 },
+        pollMs: 3_600_000,
+        queue: events,
+      });
+      runners.push(r);
+      r.start();
+      // Let the first tick pass and find nothing; the next one is an hour away unless kicked.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const job = await queue('kicked');
+      const ran = events.waitForRun('issue', 'kicked', 3_600_000);
+      events.kick();
+      await ran;
+      expect(h.runs.map((j) => j.id)).toEqual([job.id]);
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'done', attempts: 1 });
+    });
+
+    it('tells clients 1 s while a kind has free slots, and more once its slots are full and work waits', async () => {
+      const busy = gate();
+      const events = newQueue();
+      const h = new ScriptedHandler(store, clock, { run: () => busy.promise });
+      const { runner: r } = runner('R', h, { events, concurrency: 1 });
+      expect(r.retryAfterSeconds('issue')).toBe(1);
+      await queue('first');
+      await h.ran.promise;
+      for (const s of ['second', 'third', 'fourth']) await queue(s);
+      // One slot, busy; the backlog is read from the store in the background, at most once a second.
+      expect(r.retryAfterSeconds('issue')).toBeGreaterThanOrEqual(1);
+      for (let i = 0; i < 200 && r.retryAfterSeconds('issue') === 1; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(r.retryAfterSeconds('issue')).toBeGreaterThan(1);
+      expect(r.retryAfterSeconds('issue')).toBeLessThanOrEqual(10);
+      expect(r.retryAfterSeconds('validate')).toBe(1);
+    });
+  });
 });

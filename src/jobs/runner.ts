@@ -3,6 +3,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Job, JobKind, Store } from '../store/types.js';
 import type { JobQueue } from './queue.js';
+import { RetryAfterEstimate } from './retry-after.js';
 
 // Durable background work. Jobs live in the database; a runner claims due jobs with a lease, runs
 // their handler, and the handler's own domain write closes the job. A handler that throws gets the
@@ -62,13 +63,20 @@ export class JobRunner {
   /** Stops the lease renewal of each job in flight. */
   private readonly renewals = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private claiming = false;
   /** Settles when the claim in progress (if any) has launched what it claimed. */
   private claimDone: Promise<void> = Promise.resolve();
   private rerun = false;
+  private readonly estimate: RetryAfterEstimate;
 
   constructor(private readonly o: JobRunnerOptions) {
     o.queue.onKick(() => this.kick());
+    this.estimate = new RetryAfterEstimate({
+      concurrency: o.concurrency,
+      running: (kind) => this.activeByKind.get(kind) ?? 0,
+      countActive: () => o.store.jobs.countActive(),
+    });
   }
 
   start(): void {
@@ -88,11 +96,18 @@ export class JobRunner {
     return this.active.size;
   }
 
+  /** Retry-After, in whole seconds, for a client waiting on work of this kind (jobs/retry-after.ts). */
+  retryAfterSeconds(kind: JobKind): number {
+    return this.estimate.seconds(kind);
+  }
+
   /** Stop claiming; wait for in-flight jobs up to deadlineMs, then hand the rest back. */
   async stop(deadlineMs: number): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
+    this.immediate = null;
     // A claim still in flight would lease jobs after releaseAll below, to an owner that is gone:
     // another replica could take them only when the lease runs out. Its jobs are ours to finish or hand back.
     await this.claimDone;
@@ -103,8 +118,21 @@ export class JobRunner {
     await this.o.store.jobs.releaseAll(this.o.owner, this.o.clock.nowMs());
   }
 
+  /**
+   * A kick (work just queued, or a job just ended) runs on the next turn of the event loop: a
+   * 0 ms timer would wait a whole millisecond, which the client of a few-millisecond validation sees.
+   */
   private schedule(delay: number): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (delay === 0) {
+      this.immediate ??= setImmediate(() => {
+        this.immediate = null;
+        void this.tick();
+      });
+      this.immediate.unref?.();
+      return;
+    }
     this.timer = setTimeout(() => void this.tick(), delay);
     this.timer.unref?.();
   }
@@ -145,7 +173,9 @@ export class JobRunner {
     this.activeByKind.set(job.kind, (this.activeByKind.get(job.kind) ?? 0) + 1);
     const stopRenewing = this.renewWhileRunning(job);
     this.renewals.add(stopRenewing);
+    const startedAt = performance.now();
     const p = this.execute(job).finally(() => {
+      this.estimate.ran(job.kind, performance.now() - startedAt);
       stopRenewing();
       this.renewals.delete(stopRenewing);
       this.active.delete(p);

@@ -17,7 +17,11 @@ export class ChallengeService {
 
   /**
    * A POST with a JSON object (normally `{}`) asks for validation; POST-as-GET only reads (interop
-   * item 28). Validation runs as a background job, so this answers at once.
+   * item 28). Validation runs as a background job, which starts at once; the answer waits for it up
+   * to challengeWaitMs, so a validation of a few milliseconds comes back `valid` and the client's
+   * first poll of the authorization finds it valid, with no Retry-After slept (issue 11). The
+   * validator connects as soon as the job starts, whether or not this answer is still on its way,
+   * exactly as when it answered `processing` at once.
    */
   async respond(account: Account, challengeId: string, payload: Record<string, unknown> | null) {
     const found = await this.view(account, challengeId);
@@ -39,11 +43,25 @@ export class ChallengeService {
         () => this.ctx.store.challenges.start(challengeId, job, now, concurrent(limits.concurrentValidationsPerAccount)),
         { accountId: account.id, challengeId },
       );
-      if (started) this.ctx.jobs.kick();
-      else if (found.authz.status !== 'pending') {
+      if (started) {
+        this.ctx.jobs.kick();
+        return this.waitWhileProcessing(challengeId, this.ctx.settings.challengeWaitMs);
+      }
+      if (found.authz.status !== 'pending') {
         throw new AcmeProblem('malformed', `the authorization is already ${found.authz.status}`);
       }
     }
     return (await this.ctx.store.challenges.get(challengeId))!;
+  }
+
+  /** Woken by each run of the validation job in this process; re-reads at least every 250 ms for a job another process runs. */
+  private async waitWhileProcessing(challengeId: string, waitMs: number) {
+    const deadline = Date.now() + waitMs;
+    let found = (await this.ctx.store.challenges.get(challengeId))!;
+    while (found.challenge.status === 'processing' && Date.now() < deadline) {
+      await this.ctx.jobs.waitForRun('validate', challengeId, Math.min(250, deadline - Date.now()));
+      found = (await this.ctx.store.challenges.get(challengeId))!;
+    }
+    return found;
   }
 }

@@ -22,6 +22,8 @@ export interface ServiceSettings {
   authorizationLifetimeMs: number;
   /** How long finalize waits for the issuance job before answering "processing". */
   finalizeWaitMs: number;
+  /** How long a challenge POST waits for its validation job before answering "processing". */
+  challengeWaitMs: number;
   /** The key types a profile allows (undefined: any the gateway takes). */
   profileKeyTypes(profile: string | null): KeyType[] | undefined;
   /** The directory's issuance policy (issue 9); an account's EAB key may narrow it further. */

@@ -78,6 +78,21 @@ describe('over a real socket', () => {
     expect(headerValues(res.rawHeaders, 'replay-nonce')).toHaveLength(1);
   });
 
+  it('a Content-Length over the limit → 413 problem before the body is read', async () => {
+    const res = await send('/new-order', { body: 'x'.repeat(64 * 1024 + 1), headers: { 'Content-Type': 'application/jose+json' } });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({ type: 'urn:ietf:params:acme:error:malformed', status: 413 });
+  });
+
+  it('a signed body that arrives in several small chunks is read whole (the Node request, not a web stream)', async () => {
+    const order = await c.newOrder(['chunks.example.com']);
+    const jws = Buffer.from(JSON.stringify(await c.sign(order.location!, '')));
+    const parts = Array.from({ length: Math.ceil(jws.length / 7) }, (_, i) => jws.subarray(i * 7, i * 7 + 7));
+    const res = await send(new URL(order.location!).pathname, { body: parts, headers: { 'Content-Type': 'application/jose+json' } });
+    expect(res.status, res.body).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ status: 'pending', identifiers: [{ type: 'dns', value: 'chunks.example.com' }] });
+  });
+
   it('HEAD /new-nonce → 200 and GET → 204, each with one Replay-Nonce', async () => {
     const head = await send('/new-nonce', { method: 'HEAD' });
     expect(head.status).toBe(200);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Account, Order } from '../../src/acme/types.js';
+import { PRUNE_BATCH } from '../../src/store/batches.js';
 import { RateLimitExceeded, type CountedLimit, type NewAuthorization, type NewJob, type NewOrder, type Store } from '../../src/store/types.js';
 
 // The Store contract for rate limits and pre-authorized scopes (issue 9 items 5 and 6), called from
@@ -190,6 +191,20 @@ export function describeLimitsContract(current: () => Store): void {
       expect(await store.rateLimits.check(perIp(1), at(2000))).toBe(T0 + HOUR);
       expect(await store.rateLimits.prune(T0 + HOUR)).toBe(1);
       expect(await store.rateLimits.check(perIp(1), at(2000))).toBeNull();
+    });
+  });
+
+  describe('rate limits: pruning in batches (issue 11)', () => {
+    it('prune works through more than one batch and keeps the events still in their window', async () => {
+      const store = current();
+      const subject = `default 198.51.100.7 ${id()}`;
+      const perIp = (max: number): CountedLimit => ({ name: 'newAccountsPerIp', subject, max, windowMs: HOUR });
+      const expired = PRUNE_BATCH + 5;
+      for (let i = 0; i < expired; i++) await newAccount({ now: 0, rateLimit: { ...perIp(expired + 10), windowMs: 1000 } });
+      await newAccount({ now: 0, rateLimit: perIp(expired + 10) });
+      expect(await store.rateLimits.prune(T0 + 1000)).toBe(expired);
+      expect(await store.rateLimits.check(perIp(1), at(2000))).toBe(T0 + HOUR);
+      expect(await store.rateLimits.check(perIp(2), at(2000))).toBeNull();
     });
   });
 

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProblemDocument } from '../../src/acme/problems.js';
 import { authorizationDeactivatedProblem } from '../../src/acme/status.js';
 import type { Account, Order } from '../../src/acme/types.js';
+import { PRUNE_BATCH } from '../../src/store/batches.js';
 import type { IssuedCertificate, NewJob, NewOrder, Store } from '../../src/store/types.js';
 import { describeLimitsContract } from './store-contract-limits.js';
 
@@ -173,6 +174,15 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.nonces.redeem('new', T0 + 10_000);
         expect(await store.nonces.prune(T0 + 100)).toBe(1);
         expect(await store.nonces.redeem('new', T0 + 10_000)).toBe(false);
+      });
+
+      it('prune works through more than one batch (issue 11: bounded deletes) and keeps what has not expired', async () => {
+        const expired = 2 * PRUNE_BATCH + 17;
+        for (let i = 0; i < expired; i++) await store.nonces.redeem(`gone-${i}`, T0 + 10);
+        await store.nonces.redeem('kept', T0 + 10_000);
+        expect(await store.nonces.prune(T0 + 100)).toBe(expired);
+        expect(await store.nonces.redeem('gone-0', T0 + 10)).toBe(true); // pruned, so it inserts again
+        expect(await store.nonces.redeem('kept', T0 + 10_000)).toBe(false);
       });
 
       it('concurrent redeems of one nonce: exactly one wins', async () => {
@@ -611,6 +621,22 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.jobs.pruneFinished(T0 + 200)).toBe(1);
         expect(await store.jobs.get(old)).toBeNull();
         expect((await store.jobs.get(live))!.state).toBe('queued');
+      });
+
+      it('pruneFinished works through more than one batch (issue 11: bounded deletes)', async () => {
+        const finished = 2 * PRUNE_BATCH + 17;
+        for (let i = 0; i < finished; i++) {
+          const j = job(T0);
+          await store.jobs.ensure('issue', `prune-${i}`, j, T0);
+          await store.jobs.finish(j.id, i % 2 ? 'done' : 'failed', null, T0 + 100);
+        }
+        const live = await queuedJob();
+        const recent = job(T0);
+        await store.jobs.ensure('issue', 'prune-recent', recent, T0);
+        await store.jobs.finish(recent.id, 'done', null, T0 + 300);
+        expect(await store.jobs.pruneFinished(T0 + 200)).toBe(finished);
+        expect((await store.jobs.get(live))!.state).toBe('queued');
+        expect((await store.jobs.get(recent.id))!.state).toBe('done');
       });
 
       it('claimDue with a kind takes only jobs of that kind (validation and issuance have their own slots)', async () => {

@@ -9,7 +9,7 @@ import { colonSerial, serialHex, type CaMaterial } from './ca.js';
 import { buildCrl } from './crl.js';
 import { PcaApiError, notFound } from './api-error.js';
 import { keyShapeOf, ncpKeyName, type KeyShape } from '../key-shape.js';
-import { freshPublicKey, issueLeaf, parseCsr, spkiSha256 } from './leaf.js';
+import { freshPublicKey, issueLeaf, parseCsr } from './leaf.js';
 import type { IssuedRecord, IssuedStore } from './store.js';
 
 const DAY_MS = 86_400_000;
@@ -103,14 +103,14 @@ export class SimulatorApi {
       ...(faults.wrongKey ? { substituteKey: await freshPublicKey() } : {}),
     });
     const serialNo = colonSerial(hex);
-    const certPem = toPem('CERTIFICATE', new Uint8Array(cert.rawData));
+    const certPem = toPem('CERTIFICATE', cert.der);
     this.d.store.add({
       serialNo,
       certPem,
       issuedAt: now,
       commonName: csr.commonName ?? '',
       names: [...csr.dnsNames, ...csr.ipAddresses],
-      spkiSha256: spkiSha256(cert),
+      spkiSha256: cert.spkiSha256,
       issuerKeyId: issuer.keyId,
       notBefore: cert.notBefore.getTime(),
       notAfter: cert.notAfter.getTime(),

@@ -1,3 +1,4 @@
+import { deleteInBatches } from '../batches.js';
 import { rowToJob } from '../rows.js';
 import type { JobKind, NewJob, Store } from '../types.js';
 import { LOCK_PREFIX, type PgDb, type Queries } from './db.js';
@@ -103,7 +104,17 @@ export function postgresJobs(db: PgDb): Store['jobs'] {
       return r ? rowToJob(r) : null;
     },
     countActive: async () => (await db.one("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running')"))!.n as number,
-    pruneFinished: async (beforeMs) => db.run("DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?", beforeMs),
+    // In batches (store/batches.ts), the same rule as the SQLite store's (run_at bounds the index search).
+    pruneFinished: (beforeMs) =>
+      deleteInBatches((limit) =>
+        db.run(
+          `DELETE FROM jobs WHERE id IN (
+             SELECT id FROM jobs WHERE state IN ('done', 'failed') AND run_at < ? AND updated_at < ? LIMIT ? FOR UPDATE SKIP LOCKED)`,
+          beforeMs,
+          beforeMs,
+          limit,
+        ),
+      ),
     // Replicas share the database: a running job whose lease is still held belongs to a live
     // replica (it renews the lease while it runs), so only expired leases are taken back.
     requeueRunning: async (nowMs) =>

@@ -1,3 +1,4 @@
+import { deleteInBatches } from '../batches.js';
 import type { Store } from '../types.js';
 import type { PgDb } from './db.js';
 
@@ -8,6 +9,10 @@ export function postgresNonces(db: PgDb): Store['nonces'] {
   return {
     redeem: async (nonce, expiresAtMs) =>
       (await db.run('INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING', nonce, expiresAtMs)) === 1,
-    prune: async (nowMs) => db.run('DELETE FROM used_nonces WHERE expires_at < ?', nowMs),
+    // In batches (store/batches.ts); SKIP LOCKED so two replicas pruning at once take different rows.
+    prune: (nowMs) =>
+      deleteInBatches((limit) =>
+        db.run('DELETE FROM used_nonces WHERE nonce IN (SELECT nonce FROM used_nonces WHERE expires_at < ? LIMIT ? FOR UPDATE SKIP LOCKED)', nowMs, limit),
+      ),
   };
 }

@@ -1,4 +1,5 @@
 import { RateLimitExceeded, type ConcurrentLimit, type CountedLimit, type Store } from '../types.js';
+import { deleteInBatches } from '../batches.js';
 import { LOCK_PREFIX, type PgDb, type Queries } from './db.js';
 
 // Rate limits (RFC 8555 §6.6) as sliding windows of counted events (migration 008), as in the
@@ -71,6 +72,10 @@ export async function checkRunningValidations(q: Queries, challengeId: string, l
 export function postgresRateLimits(db: PgDb): Store['rateLimits'] {
   return {
     check: async (limit, now) => (limit.max > 0 ? fullUntil(db, limit, now.getTime()) : null),
-    prune: async (nowMs) => db.run('DELETE FROM rate_limit_events WHERE expires_at <= ?', nowMs),
+    // The table has no key: a batch is chosen by ctid, skipping rows another replica's prune holds.
+    prune: (nowMs) =>
+      deleteInBatches((limit) =>
+        db.run('DELETE FROM rate_limit_events WHERE ctid IN (SELECT ctid FROM rate_limit_events WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)', nowMs, limit),
+      ),
   };
 }

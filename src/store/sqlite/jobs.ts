@@ -1,3 +1,4 @@
+import { deleteInBatches } from '../batches.js';
 import { rowToJob } from '../rows.js';
 import type { Job, JobKind, NewJob, Store } from '../types.js';
 import type { Db } from './db.js';
@@ -35,18 +36,22 @@ export function closeLiveJobs(db: Db, kind: JobKind, subjectId: string, state: '
 
 export function sqliteJobs(db: Db): Store['jobs'] {
   return {
-    claimDue: async (owner, nowMs, leaseMs, limit, kind) =>
-      db.tx(() => {
-        const due = db.all(
-          `SELECT id FROM jobs WHERE ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))
-             AND (? IS NULL OR kind = ?)
-           ORDER BY run_at LIMIT ?`,
-          nowMs,
-          nowMs,
-          kind ?? null,
-          kind ?? null,
-          limit,
-        );
+    claimDue: async (owner, nowMs, leaseMs, limit, kind) => {
+      // Looked for before any write lock is taken: most runner ticks find nothing, and an empty
+      // IMMEDIATE transaction still locks and unlocks the WAL. Nothing can run between this read
+      // and the transaction (one process, no await between them), and each UPDATE re-checks anyway.
+      const due = db.all(
+        `SELECT id FROM jobs WHERE ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))
+           AND (? IS NULL OR kind = ?)
+         ORDER BY run_at LIMIT ?`,
+        nowMs,
+        nowMs,
+        kind ?? null,
+        kind ?? null,
+        limit,
+      );
+      if (due.length === 0) return [];
+      return db.tx(() => {
         const claimed: Job[] = [];
         for (const { id } of due) {
           const n = db.run(
@@ -62,7 +67,8 @@ export function sqliteJobs(db: Db): Store['jobs'] {
           if (n === 1) claimed.push(rowToJob(db.one('SELECT * FROM jobs WHERE id = ?', id)!));
         }
         return claimed;
-      }),
+      });
+    },
     reschedule: async (id, owner, runAt, error, nowMs) =>
       db.run(
         `UPDATE jobs SET state = 'queued', run_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
@@ -102,7 +108,18 @@ export function sqliteJobs(db: Db): Store['jobs'] {
       return r ? rowToJob(r) : null;
     },
     countActive: async () => db.one("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running')")!.n as number,
-    pruneFinished: async (beforeMs) => db.run("DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?", beforeMs),
+    // In batches (store/batches.ts). `run_at < ?` keeps the search on the jobs_due index: a finished
+    // job ran at or before its last update, except one that ended while waiting for a retry, which
+    // then stays until its retry time (seconds to a few hours) has passed the cut-off too.
+    pruneFinished: (beforeMs) =>
+      deleteInBatches((limit) =>
+        db.run(
+          "DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs WHERE state IN ('done', 'failed') AND run_at < ? AND updated_at < ? LIMIT ?)",
+          beforeMs,
+          beforeMs,
+          limit,
+        ),
+      ),
     // A SQLite file has one writer process: at its start-up, every running job's owner is gone.
     requeueRunning: async (nowMs) =>
       db.run(

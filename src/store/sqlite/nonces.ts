@@ -1,3 +1,4 @@
+import { deleteInBatches } from '../batches.js';
 import type { Store } from '../types.js';
 import type { Db } from './db.js';
 
@@ -7,6 +8,6 @@ export function sqliteNonces(db: Db): Store['nonces'] {
   return {
     redeem: async (nonce, expiresAtMs) =>
       db.run('INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING', nonce, expiresAtMs) === 1,
-    prune: async (nowMs) => db.run('DELETE FROM used_nonces WHERE expires_at < ?', nowMs),
+    prune: (nowMs) => deleteInBatches((limit) => db.run('DELETE FROM used_nonces WHERE rowid IN (SELECT rowid FROM used_nonces WHERE expires_at < ? LIMIT ?)', nowMs, limit)),
   };
 }

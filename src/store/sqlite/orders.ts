@@ -257,10 +257,12 @@ export function sqliteChallenges(db: Db): Store['challenges'] {
         checkRunningValidations(db, challengeId, limit);
         // RFC 8555 §7.5.1: only a pending challenge of an unexpired authorization that a validation
         // can still move can be started, and only one challenge of an authorization is validated at a time.
+        // EXISTS on the authorization's id, not `authz_id IN (SELECT id …)`: SQLite ran that subquery as a
+        // scan of every authorization (test/unit/query-plans.test.ts).
         const n = db.run(
           `UPDATE challenges SET status = ?, updated_at = ?
            WHERE id = ? AND ${statusIn(CHALLENGE_START)}
-             AND authz_id IN (SELECT id FROM authorizations WHERE ${statusIn(AUTHZ_VALIDATED)} AND expires_at > ?)
+             AND EXISTS (SELECT 1 FROM authorizations a WHERE a.id = challenges.authz_id AND ${statusIn(AUTHZ_VALIDATED, 'a.status')} AND a.expires_at > ?)
              AND NOT EXISTS (SELECT 1 FROM challenges c2 WHERE c2.authz_id = challenges.authz_id AND c2.status = ?)`,
           CHALLENGE_START.to,
           nowMs,
