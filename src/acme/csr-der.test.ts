@@ -36,7 +36,39 @@ function derView(der: Buffer) {
   };
 }
 
+const RUBY_ACME_CLIENT_CSR = [
+  'MIIChDCCAWwCAQIwFjEUMBIGA1UEAwwLcmIuZTJlLnRlc3QwggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEKAoIBAQDX/VGe',
+  'oPhpXWjuK0koOBpRHrL6Rw096hLCNBAt1nzMK9Xg9b7I5ubH/m6eNafn+TBQy6ShcgH3uCWYpSNVxGCWEYlNVr63GIu/ZC3r',
+  'XhIl/n//cgLVqbABXFP5U0f3i0PUxn270PXYTeqboAJFSDaYqoMWST8ylHCYGqu5TSeP9mwfNikHrgM0qZBZNKjmcXURSJ/6',
+  'gdalMXiboAEH5MWYoTG/1IqCBrPDNHkXxaHttYNBbiC7aCN5tiVE+Ricmz8fDrpI8LBQlbwCFv5vqA3pQLiWQxWnJPflSMOm',
+  'KWHAM9mRSCGYAJ2r9ozhKfSvHnw1oeo7KvkjwB1vPNyZQk11AgMBAAGgKTAnBgkqhkiG9w0BCQ4xGjAYMBYGA1UdEQQPMA2C',
+  'C3JiLmUyZS50ZXN0MA0GCSqGSIb3DQEBCwUAA4IBAQAKMpYRvMuT83uLOtZfFvMaLHrvy4oXLmMvL9xskqFHhf/vgaBkVVCH',
+  '/HIkBgtmP4wcUgDNi685vh/syvUI9eHCmW0srrl4PyAwf2r/aw+Ev1rfaXwRZA25J+bIitTDztKzaCKmsTAbdlOZ3ns7+sAl',
+  '6bp7Au6V0S16eRhkbQVHnPATQXiQXBeT2XbRrE+aab2txZ6mMjJUVHLbNdKnvoR+FSmylOV8OUUlJHwF8Xild97BmKabgtxr',
+  '+yhmajFpM0py6a4jHvF1OVbZO0T99eSESPoAr3xnY8n6nWMEDudPCtgckT4RxT+mcowbyarYDKfLy+CqEO4RohorCPbHDTnX',
+].join('');
+
 describe('readCsrDer', () => {
+  // A request exactly as ruby acme-client 2.0.9 makes one (Acme::Client::CertificateRequest, RSA 2048,
+  // CN and SAN rb.e2e.test): its version is 2, not RFC 2986's 0. @peculiar/x509 and openssl read it,
+  // and the e2e library-clients test finalizes with one.
+  it('a version-2 request (ruby acme-client) is read and verifies, as @peculiar/x509 reads it', async () => {
+    const der = Buffer.from(RUBY_ACME_CLIENT_CSR, 'base64');
+    const view = derView(der);
+    expect(view).toEqual(await peculiarView(der));
+    expect(view.verified).toBe(true);
+    expect(view.san).toEqual([{ type: 'dns', value: 'rb.e2e.test' }]);
+  });
+
+  it('a request version other than 0-2 is refused', () => {
+    const der = Buffer.from(RUBY_ACME_CLIENT_CSR, 'base64');
+    const at = der.indexOf(Buffer.from([0x02, 0x01, 0x02])); // the version INTEGER, the first in the request
+    expect(at).toBeGreaterThan(0);
+    const v3 = Buffer.from(der);
+    v3[at + 2] = 3;
+    expect(() => readCsrDer(v3)).toThrow(/unknown request version/);
+  });
+
   it.each<[CsrKeyType, string[]]>([
     ['P256', ['a.example.com', 'b.example.com']],
     ['P384', ['p384.example.com', '192.0.2.7']],

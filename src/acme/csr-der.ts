@@ -42,7 +42,10 @@ export function readCsrDer(input: Uint8Array): CsrDer {
   const info = children(der, infoTlv);
   const [version, subject, spki, attributes, ...more] = info;
   if (!version || !subject || !spki || more.length) throw new DerError('malformed request info');
-  if (version.tag !== TAG.INTEGER || version.end - version.start !== 1 || der[version.start] !== 0) throw new DerError('unknown request version');
+  // RFC 2986 §4.1 defines only version 0, but ruby acme-client 2.0.9 (Debian's) writes 2, as X.509
+  // numbers certificate v3; @peculiar/x509, openssl and Go read such a request, so it is read here
+  // too. Anything but a one-byte 0-2 is refused.
+  if (version.tag !== TAG.INTEGER || version.end - version.start !== 1 || der[version.start]! > 2) throw new DerError('unknown request version');
   if (subject.tag !== TAG.SEQUENCE || spki.tag !== TAG.SEQUENCE) throw new DerError('malformed request info');
   if (attributes && attributes.tag !== 0xa0) throw new DerError('malformed request attributes');
   const [algOid, params, ...extra] = children(der, algTlv);
