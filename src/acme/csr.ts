@@ -1,7 +1,8 @@
-import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, type JsonWebKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { csrCommonNames, csrSubjectAltNames, readCsrDer, verifyCsrSignature, type CsrDer } from './csr-der.js';
 import { canonicalIp, identifierKey } from './identifiers.js';
 import { toPem } from './pem.js';
+import { publicKeyOfSpki, spkiOfJwk } from './spki.js';
 import { AcmeProblem } from './problems.js';
 import type { Identifier } from './types.js';
 
@@ -27,12 +28,11 @@ const badCsr = (detail: string) => new AcmeProblem('badCSR', detail);
 export const spkiSha256Hex = (spkiDer: Uint8Array): string => createHash('sha256').update(spkiDer).digest('hex');
 
 /** SHA-256 of the SubjectPublicKeyInfo of a public JWK (an account key), hex. */
-export const spkiSha256OfJwk = (jwk: object): string =>
-  spkiSha256Hex(createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ format: 'der', type: 'spki' }));
+export const spkiSha256OfJwk = (jwk: object): string => spkiSha256Hex(spkiOfJwk(jwk as JsonWebKey));
 
 function csrKey(spkiDer: Buffer): KeyObject {
   try {
-    return createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+    return publicKeyOfSpki(spkiDer);
   } catch {
     throw badCsr('the CSR public key cannot be read');
   }

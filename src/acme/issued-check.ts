@@ -1,6 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { certificateNameKeys, spkiSha256Hex } from './csr.js';
 import { identifierKey } from './identifiers.js';
+import { jwkOfSpki, spkiOfCertificate, spkiOfJwk } from './spki.js';
 import type { Identifier } from './types.js';
 import { certificateFromPem, issuedBy } from './x509-cache.js';
 
@@ -22,7 +23,19 @@ export interface IssuedFacts {
   notAfter: Date;
 }
 
+/**
+ * SHA-256 of the certificate key's SPKI in the canonical form OpenSSL exports. The bytes are taken
+ * from the certificate as they are when they are already that form (RSA, or ECDSA with a named
+ * curve: acme/spki.ts writes them back identically), which spares OpenSSL's export (~0.1 ms).
+ */
 export function spkiSha256OfCert(cert: X509Certificate): string {
+  try {
+    const raw = spkiOfCertificate(cert.raw);
+    const jwk = jwkOfSpki(raw);
+    if (jwk && spkiOfJwk(jwk).equals(raw)) return spkiSha256Hex(raw);
+  } catch {
+    // Not read by hand: OpenSSL's export decides, below.
+  }
   return spkiSha256Hex(cert.publicKey.export({ format: 'der', type: 'spki' }));
 }
 

@@ -1,9 +1,10 @@
-import { createPublicKey, KeyObject, webcrypto } from 'node:crypto';
+import { KeyObject, webcrypto } from 'node:crypto';
 import { keyShapeOf, type KeyShape } from '../key-shape.js';
 import { issueLeafDer, type LeafDer } from './leaf-der.js';
 import { x509 } from '../x509-setup.js';
 import { parsePemBlocks } from '../../acme/pem.js';
 import { spkiSha256Hex } from '../../acme/csr.js';
+import { publicKeyOfSpki } from '../../acme/spki.js';
 import { csrCommonNames, csrSubjectAltNames, readCsrDer, verifyCsrSignature, type CsrDer } from '../../acme/csr-der.js';
 import type { CaCert } from './ca.js';
 import { PcaApiError } from './api-error.js';
@@ -69,7 +70,7 @@ export async function parseCsr(csrPem: string): Promise<ParsedCsr> {
 function checkKeyType(spkiDer: Buffer): { shape: KeyShape; key: KeyObject } {
   let key;
   try {
-    key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+    key = publicKeyOfSpki(spkiDer);
   } catch {
     throw new PcaApiError(400, 'INVALID_X509_KEY_TYPE', 'unsupported key type.');
   }
