@@ -99,6 +99,32 @@ describe('createDnsResolver against a loopback DNS server', () => {
     }
   });
 
+  // The resolver reuses a c-ares channel once its lookup ended (issue 11). Node's c-ares keeps no
+  // answer cache, so a changed record is seen at once (fake-dns answers with a TTL of 60 s), and an
+  // abort still ends only its own lookup.
+  it('asks the server again on every lookup: a changed record is seen at once', async () => {
+    const r = createDnsResolver({ servers });
+    zones.set('changing.example.test', { TXT: [['first']] });
+    expect(await r.resolveTxt('changing.example.test')).toEqual(['first']);
+    zones.set('changing.example.test', { TXT: [['second']] });
+    expect(await r.resolveTxt('changing.example.test')).toEqual(['second']);
+    expect(server.queries.filter((q) => q.startsWith('changing.example.test ')).length).toBe(2);
+  });
+
+  it('an aborted lookup does not end another one running beside it, nor the next one', async () => {
+    const r = createDnsResolver({ servers, timeoutMs: 600_000 });
+    await r.resolveTxt('_acme-challenge.txt.example.test'); // leaves an idle channel behind
+    const controller = new AbortController();
+    const asked = server.nextQuery('silent.example.test');
+    const stuck = kindOf(r.resolveTxt('silent.example.test', { signal: controller.signal }));
+    await asked;
+    const beside = r.resolveAddresses('v4only.example.test');
+    controller.abort();
+    expect(await stuck).toBe('aborted');
+    expect(await beside).toEqual(['127.0.0.2', '127.0.0.3']);
+    expect(await r.resolveTxt('_acme-challenge.txt.example.test')).toEqual(['abcdef', 'single']);
+  });
+
   it('stops when the caller aborts, long before its limit', async () => {
     const r = createDnsResolver({ servers, timeoutMs: 600_000 });
     const controller = new AbortController();

@@ -91,6 +91,8 @@ export interface DnsResolverOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
+/** Idle c-ares channels kept per server list for reuse. */
+const IDLE_CHANNELS = 16;
 
 export function createDnsResolver(opts: DnsResolverOptions): DnsResolver {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -128,9 +130,18 @@ function serverSet(configured: string[], timeoutMs: number, system: boolean): Dn
   const servers = newResolver(configured, timeoutMs).getServers();
 
   /**
-   * One c-ares channel per lookup: cancel() aborts every query on a channel, so a shared channel
-   * would let one validation's timeout or abort cancel another's queries.
+   * One c-ares channel per lookup at a time: cancel() aborts every query on a channel, so a shared
+   * channel would let one validation's timeout or abort cancel another's queries. A channel whose
+   * lookup ended without a cancel goes back to a small pool for the next lookup: making one (and its
+   * socket) was a sixth of a lookup's cost (issue 11). Node's c-ares keeps no answer cache, so a reused
+   * channel asks the server again every time (src/platform/dns.test.ts).
    */
+  const idle: Resolver[] = [];
+  const take = (): Resolver => idle.pop() ?? newResolver(configured, timeoutMs);
+  const giveBack = (resolver: Resolver): void => {
+    if (idle.length < IDLE_CHANNELS) idle.push(resolver);
+  };
+
   async function lookup<T>(
     rrtype: DnsError['rrtype'],
     name: string,
@@ -138,7 +149,7 @@ function serverSet(configured: string[], timeoutMs: number, system: boolean): Dn
     run: (resolver: Resolver) => Promise<T>,
   ): Promise<T> {
     if (signal?.aborted) throw new DnsError('aborted', rrtype, name);
-    const resolver = newResolver(configured, timeoutMs);
+    const resolver = take();
     let reason: 'timeout' | 'aborted' | undefined;
     const cancel = (why: 'timeout' | 'aborted') => {
       reason ??= why;
@@ -155,6 +166,7 @@ function serverSet(configured: string[], timeoutMs: number, system: boolean): Dn
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+      if (!reason) giveBack(resolver);
     }
   }
 
