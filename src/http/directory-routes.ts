@@ -54,8 +54,10 @@ export function registerDirectoryRoutes(app: Hono<Env>, shared: SharedRouteDeps,
 
   // ---- directory and nonces (RFC 8555 §7.1.1, §7.2) ----
   app.get(linker.pattern('directory', dir), (c) => json(c, 200, renderDirectory(linker, dir, d.meta)));
-  // HEAD → 200, GET → 204 (interop item 3: uacme wants exactly 204 on GET).
-  app.on(['GET', 'HEAD'], linker.pattern('newNonce', dir), (c) => c.body(null, c.req.method === 'HEAD' ? 200 : 204));
+  // HEAD → 200, GET → 204 (interop item 3: uacme wants exactly 204 on GET). The HEAD answer says
+  // Content-Length: 0: without it Node's HTTP client (acme-client) drops the kept-alive connection
+  // after every nonce it fetches (test/routes/raw-socket.test.ts).
+  app.on(['GET', 'HEAD'], linker.pattern('newNonce', dir), (c) => (c.req.method === 'HEAD' ? c.body(null, 200, { 'Content-Length': '0' }) : c.body(null, 204)));
   // RFC 8555 §7.2 defines only HEAD and GET on newNonce: any other method is 405 with Allow (RFC 9110
   // §15.5.6), not "no such resource" for a resource that exists. A POST still gets a fresh nonce (§6.5).
   app.on(['POST', 'PUT', 'DELETE', 'PATCH'], linker.pattern('newNonce', dir), (c) => {

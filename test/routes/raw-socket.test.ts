@@ -1,4 +1,5 @@
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, type RunningListener } from '../../src/http/listener.js';
 import { AcmeTestClient, EXTERNAL_URL, startTestGateway, type TestGateway } from '../harness.js';
@@ -101,6 +102,32 @@ describe('over a real socket', () => {
     for (const r of [head, get]) {
       expect(headerValues(r.rawHeaders, 'replay-nonce')).toHaveLength(1);
       expect(headerValues(r.rawHeaders, 'cache-control')).toEqual(['no-store']);
+    }
+  });
+
+  // Node's own HTTP client (acme-client and other Node clients use it) keeps a connection after a
+  // HEAD response only if the response is delimited: without Content-Length it opened a new
+  // connection, and a new TLS handshake, for every nonce it fetched.
+  it('HEAD /new-nonce says Content-Length: 0, so a keep-alive client reuses its connection', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<Socket>();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await new Promise<RawResponse>((resolve, reject) => {
+          const req = httpRequest({ host: '127.0.0.1', port: server.port, path: '/new-nonce', method: 'HEAD', agent }, (r) => {
+            r.resume();
+            r.on('end', () => resolve({ status: r.statusCode!, rawHeaders: r.rawHeaders, body: '' }));
+          });
+          req.on('socket', (s) => sockets.add(s));
+          req.on('error', reject);
+          req.end();
+        });
+        expect(res.status).toBe(200);
+        expect(headerValues(res.rawHeaders, 'content-length')).toEqual(['0']);
+      }
+      expect(sockets.size).toBe(1);
+    } finally {
+      agent.destroy();
     }
   });
 });
