@@ -38,7 +38,7 @@ import { Metrics } from './platform/metrics.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import { createDnsResolver } from './platform/dns.js';
 import { createLogger, type Logger } from './platform/logger.js';
-import { cryptoRandom, randomId, type Random } from './platform/random.js';
+import { cryptoRandom, pooledCryptoRandom, randomId, type Random } from './platform/random.js';
 import { PeriodicTasks } from './platform/periodic.js';
 import { ServingCertificateManager } from './pca/serving-certificate.js';
 import { TrustAnchors } from './pca/trust-anchors.js';
@@ -161,7 +161,7 @@ function directorySpecs(config: GatewayConfig): DirectorySpec[] {
 export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = {}): Promise<Gateway> {
   ensureX509Crypto();
   const clock = o.clock ?? systemClock;
-  const random = o.random ?? cryptoRandom;
+  const random = o.random ?? pooledCryptoRandom();
   const scope = o.requestScope ?? new RequestScope();
   const pretty = config.logging.format === 'pretty' || (config.logging.format === 'auto' && process.stdout.isTTY === true);
   const logger = o.logger ?? createLogger({ level: config.logging.level, secrets: [config.pca.secretKey, config.pca.accessKey], scope, pretty });
