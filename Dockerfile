@@ -30,5 +30,6 @@ VOLUME ["/data"]
 EXPOSE 14000 14002
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:14002/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Configuration: config/docker.yaml (mount your own over it) and the environment.
-CMD ["node", "dist/src/main.js", "serve", "--config", "config/docker.yaml"]
+# Configuration: config/docker.yaml (mount your own over it) and the environment. A young generation
+# twice Node's default: less CPU per order under load (README, Operations: Node's young generation).
+CMD ["node", "--max-semi-space-size=32", "dist/src/main.js", "serve", "--config", "config/docker.yaml"]

@@ -64,7 +64,8 @@ describe('Dockerfile', () => {
     fs.writeFileSync(path.join(app, 'config/docker.yaml'), stringify(moved));
 
     const cmd = execForm(dockerfile.find((i) => i.op === 'CMD')!.args);
-    expect(cmd.slice(0, 2)).toEqual(['node', 'dist/src/main.js']);
+    // node, its young-generation flag (README, Operations), then the built entry point.
+    expect(cmd.slice(0, 3)).toEqual(['node', '--max-semi-space-size=32', 'dist/src/main.js']);
     const token = 'container-test-token-0123456789';
     const proc = h.spawn('image CMD', process.execPath, cmd.slice(1), { cwd: app, env: { ...process.env, NODE_ENV: 'production', ACME_ADMIN_TOKEN: token } });
     const healthcheck = execForm(dockerfile.find((i) => i.op === 'HEALTHCHECK')!.args.replace(/^.*?CMD\s+/, '')).map((a) => a.replace('127.0.0.1:14002', `127.0.0.1:${adminPort}`));
