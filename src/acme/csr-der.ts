@@ -85,7 +85,11 @@ const GENERAL_NAME_KINDS: Record<number, string> = { 0xa0: 'other', 0x81: 'email
 /** The subjectAltName names of the CSR's extensionRequest, or null when it asks for none. */
 export function csrSubjectAltNames(csr: CsrDer): CsrGeneralName[] | null {
   const san = requestedExtension(csr, OID_SAN);
-  if (!san) return null;
+  return san ? generalNamesOf(san) : null;
+}
+
+/** A GeneralNames value (RFC 5280 §4.2.1.6: a subjectAltName extension's content), in order. */
+export function generalNamesOf(san: Buffer): CsrGeneralName[] {
   const seq = expectTlv(san, 0, TAG.SEQUENCE);
   if (seq.end !== san.length) throw new DerError('bytes after the subjectAltName');
   return children(san, seq).map((gn): CsrGeneralName => {
@@ -155,6 +159,21 @@ const HASH_OIDS: Record<string, string> = {
   '2.16.840.1.101.3.4.2.2': 'sha384',
   '2.16.840.1.101.3.4.2.3': 'sha512',
 };
+
+/**
+ * A signature under one of the plain (non-PSS) algorithms above: true or false, or null when the
+ * algorithm is not one of them (the caller takes another path). Never throws.
+ */
+export function verifyPlainSignature(algorithm: string, signed: Buffer, signature: Buffer, key: KeyObject): boolean | null {
+  const alg = SIGNATURE_ALGORITHMS[algorithm];
+  if (!alg) return null;
+  if (key.asymmetricKeyType !== alg.keyType) return false;
+  try {
+    return cryptoVerify(alg.hash, signed, alg.keyType === 'rsa' ? { key, padding: cryptoConstants.RSA_PKCS1_PADDING } : key, signature);
+  } catch {
+    return false;
+  }
+}
 
 /** true when the CSR's self-signature verifies with `key` (its own subjectPublicKeyInfo). Never throws. */
 export function verifyCsrSignature(csr: CsrDer, key: KeyObject): boolean {

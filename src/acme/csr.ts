@@ -128,6 +128,10 @@ function safeKey(id: Identifier): string {
   }
 }
 
+/** dNSName and iPAddress names as identifier keys (an unreadable IP gives a key that matches nothing). */
+export const nameKeysOf = (names: Array<{ type: 'dns' | 'ip'; value: string }>): string[] =>
+  names.map((n) => (n.type === 'dns' ? identifierKey({ type: 'dns', value: n.value }) : safeKey({ type: 'ip', value: n.value })));
+
 /** The names (SAN dNSName and iPAddress) of a certificate, as identifier keys. */
 export function certificateNameKeys(cert: X509Certificate): string[] {
   const keys: string[] = [];

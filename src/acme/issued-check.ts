@@ -1,5 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
-import { certificateNameKeys, spkiSha256Hex } from './csr.js';
+import { certificateNameKeys, nameKeysOf, spkiSha256Hex } from './csr.js';
+import { certAuthorityKeyIdB64, certNames, issuedByDer, readCertDer, type CertDer } from './cert-der.js';
+import { parsePemBlocks } from './pem.js';
 import { identifierKey } from './identifiers.js';
 import { jwkOfSpki, spkiOfCertificate, spkiOfJwk } from './spki.js';
 import type { Identifier } from './types.js';
@@ -89,15 +91,21 @@ export function checkIssued(
   now: Date,
 ): IssuedCheck {
   const unparsable = 'the PCA returned a certificate that cannot be parsed';
-  // Parsed through the cache: the chain builder (pca/chain.ts) has just read the same leaf and CA
-  // certificates, and verified the same links (acme/x509-cache.ts).
-  let leaf: X509Certificate;
-  try {
-    leaf = certificateFromPem(leafPem);
-  } catch {
-    return { ok: false, reason: unparsable };
+  // The leaf is read by DER (acme/cert-der.ts); OpenSSL parses it only where that reading cannot
+  // decide (an SPKI or a link outside what it reads). The CA certificates go through the cache: the
+  // chain builder (pca/chain.ts) has just read them and verified their links (acme/x509-cache.ts).
+  const byDer = leafByDer(leafPem);
+  let leafNode: X509Certificate | undefined;
+  const leafX509 = (): X509Certificate => (leafNode ??= certificateFromPem(leafPem));
+  let facts: IssuedFacts;
+  if (byDer) facts = byDer.facts;
+  else {
+    try {
+      facts = factsOf(leafX509());
+    } catch {
+      return { ok: false, reason: unparsable };
+    }
   }
-  const facts = factsOf(leaf);
   const refuse = (reason: string): IssuedCheck => ({ ok: false, reason, facts });
   let chain: X509Certificate[];
   try {
@@ -107,19 +115,25 @@ export function checkIssued(
   }
   if (facts.spkiSha256 !== expected.spkiSha256) return refuse("the issued certificate's public key is not the CSR's");
   const want = new Set(expected.identifiers.map(identifierKey));
-  const got = new Set(certificateNameKeys(leaf));
+  const got = new Set(byDer ? nameKeysOf(certNames(byDer.cert)) : certificateNameKeys(leafX509()));
   const same = want.size === got.size && [...want].every((k) => got.has(k));
   if (!same) return refuse(`the issued certificate names [${[...got].join(', ')}], not the order's [${[...want].join(', ')}]`);
   if (chain.length === 0) return refuse('the PCA returned no issuing CA certificate');
-  const path = [leaf, ...chain];
-  for (let i = 0; i + 1 < path.length; i++) {
-    const child = path[i]!;
-    const parent = path[i + 1]!;
-    if (!issuedBy(child, parent)) {
-      return refuse(`certificate ${i} of the chain is not signed by certificate ${i + 1}`);
+  let first = byDer ? issuedByDer(byDer.cert, chain[0]!) : 'unknown';
+  if (first === 'unknown') {
+    try {
+      first = issuedBy(leafX509(), chain[0]!);
+    } catch {
+      return refuse(unparsable);
     }
   }
-  const top = path[path.length - 1]!;
+  if (!first) return refuse('certificate 0 of the chain is not signed by certificate 1');
+  for (let i = 0; i + 1 < chain.length; i++) {
+    if (!issuedBy(chain[i]!, chain[i + 1]!)) {
+      return refuse(`certificate ${i + 1} of the chain is not signed by certificate ${i + 2}`);
+    }
+  }
+  const top = chain[chain.length - 1]!;
   const anchored = trustAnchors.some(
     (anchor) => anchor.fingerprint256 === top.fingerprint256 || issuedBy(top, anchor),
   );
@@ -127,4 +141,28 @@ export function checkIssued(
   if (facts.notAfter.getTime() <= now.getTime()) return refuse('the issued certificate is already expired');
   if (facts.notBefore.getTime() > now.getTime() + NOT_BEFORE_SKEW_MS) return refuse('the issued certificate is not valid yet');
   return { ok: true, facts };
+}
+
+/** The leaf and its facts read by DER, or null when it is not readable that way (OpenSSL's parse then decides). */
+function leafByDer(leafPem: string): { cert: CertDer; facts: IssuedFacts } | null {
+  try {
+    const der = parsePemBlocks(leafPem, 'CERTIFICATE')[0]?.der;
+    if (!der) return null;
+    const cert = readCertDer(der);
+    // The SPKI hash is of OpenSSL's canonical form (spkiSha256OfCert): taken as is only when it is that form.
+    const jwk = jwkOfSpki(cert.spki);
+    if (!jwk || !spkiOfJwk(jwk).equals(cert.spki)) return null;
+    return {
+      cert,
+      facts: {
+        serialHex: normalizeSerialHex(cert.serialHex),
+        spkiSha256: spkiSha256Hex(cert.spki),
+        akiB64: certAuthorityKeyIdB64(cert),
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+      },
+    };
+  } catch {
+    return null;
+  }
 }
