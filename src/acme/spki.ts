@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { bitStringBytes, children, DerError, encodingOf, expectTlv, oidOf, TAG, valueOf } from './der.js';
+import { bits, oid, seq, unsignedInteger } from './der-writer.js';
 
 // SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) without OpenSSL's decoders. In Node 20 (OpenSSL 3),
 // createPublicKey from SPKI DER and KeyObject.export to SPKI DER each cost about 100 µs, twice what
@@ -10,12 +11,13 @@ import { bitStringBytes, children, DerError, encodingOf, expectTlv, oidOf, TAG, 
 
 const OID_RSA = '1.2.840.113549.1.1.1';
 const OID_EC = '1.2.840.10045.2.1';
-const CURVES: Record<string, { crv: 'P-256' | 'P-384' | 'P-521'; size: number; oid: number[] }> = {
-  '1.2.840.10045.3.1.7': { crv: 'P-256', size: 32, oid: [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07] },
-  '1.3.132.0.34': { crv: 'P-384', size: 48, oid: [0x2b, 0x81, 0x04, 0x00, 0x22] },
-  '1.3.132.0.35': { crv: 'P-521', size: 66, oid: [0x2b, 0x81, 0x04, 0x00, 0x23] },
+/** Named curves by OID (RFC 5480 §2.1.1.1), with the size of a coordinate in bytes. */
+const CURVES: Record<string, { crv: 'P-256' | 'P-384' | 'P-521'; size: number }> = {
+  '1.2.840.10045.3.1.7': { crv: 'P-256', size: 32 },
+  '1.3.132.0.34': { crv: 'P-384', size: 48 },
+  '1.3.132.0.35': { crv: 'P-521', size: 66 },
 };
-const CURVE_BY_CRV = new Map(Object.values(CURVES).map((c) => [c.crv, c]));
+const CURVE_BY_CRV = new Map(Object.entries(CURVES).map(([curveOid, c]) => [c.crv as string, { ...c, oid: curveOid }]));
 
 /** The public JWK of an SPKI DER, or null when it is not one of the shapes read here. */
 export function jwkOfSpki(spki: Uint8Array): JsonWebKey | null {
@@ -79,21 +81,20 @@ export function spkiOfJwk(jwk: JsonWebKey): Buffer {
 
 function spkiOfJwkByHand(jwk: JsonWebKey): Buffer | null {
   if (jwk.kty === 'EC' && typeof jwk.crv === 'string' && typeof jwk.x === 'string' && typeof jwk.y === 'string') {
-    const curve = CURVE_BY_CRV.get(jwk.crv as 'P-256');
+    const curve = CURVE_BY_CRV.get(jwk.crv);
     if (!curve) return null;
     const x = Buffer.from(jwk.x, 'base64url');
     const y = Buffer.from(jwk.y, 'base64url');
     if (x.length !== curve.size || y.length !== curve.size) return null;
-    const alg = tlv(TAG.SEQUENCE, tlv(TAG.OID, Buffer.from([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01])), tlv(TAG.OID, Buffer.from(curve.oid)));
-    return tlv(TAG.SEQUENCE, alg, tlv(TAG.BIT_STRING, Buffer.from([0x00, 0x04]), x, y));
+    // RFC 5480 §2: id-ecPublicKey with the named curve, the point uncompressed (04 || x || y).
+    return seq(seq(oid(OID_EC), oid(curve.oid)), bits(Buffer.concat([Buffer.from([0x04]), x, y])));
   }
   if (jwk.kty === 'RSA' && typeof jwk.n === 'string' && typeof jwk.e === 'string') {
     const n = unsignedOf(Buffer.from(jwk.n, 'base64url'));
     const e = unsignedOf(Buffer.from(jwk.e, 'base64url'));
     if (!n || !e) return null;
-    const alg = tlv(TAG.SEQUENCE, tlv(TAG.OID, Buffer.from([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01])), Buffer.from([TAG.NULL, 0x00]));
-    const rsaKey = tlv(TAG.SEQUENCE, integer(n), integer(e));
-    return tlv(TAG.SEQUENCE, alg, tlv(TAG.BIT_STRING, Buffer.from([0x00]), rsaKey));
+    // RFC 3279 §2.3.1: rsaEncryption with NULL parameters, RSAPublicKey ::= SEQUENCE { n, e }.
+    return seq(seq(oid(OID_RSA), Buffer.from([TAG.NULL, 0x00])), bits(seq(unsignedInteger(n), unsignedInteger(e))));
   }
   return null;
 }
@@ -115,18 +116,4 @@ function unsignedOf(bytes: Buffer): Buffer | null {
   while (i < bytes.length - 1 && bytes[i] === 0) i++;
   const b = bytes.subarray(i);
   return b.length === 0 || (b.length === 1 && b[0] === 0) ? null : b;
-}
-
-function integer(magnitude: Buffer): Buffer {
-  return magnitude[0]! & 0x80 ? tlv(TAG.INTEGER, Buffer.from([0]), magnitude) : tlv(TAG.INTEGER, magnitude);
-}
-
-function tlv(tag: number, ...parts: Buffer[]): Buffer {
-  const len = parts.reduce((n, p) => n + p.length, 0);
-  let header: Buffer;
-  if (len < 0x80) header = Buffer.from([tag, len]);
-  else if (len < 0x100) header = Buffer.from([tag, 0x81, len]);
-  else if (len < 0x10000) header = Buffer.from([tag, 0x82, len >> 8, len & 0xff]);
-  else header = Buffer.from([tag, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
-  return Buffer.concat([header, ...parts], header.length + len);
 }

@@ -1,6 +1,6 @@
 import { createHash, KeyObject, sign as cryptoSign, type webcrypto } from 'node:crypto';
 import { children, expectTlv, readTlv, TAG, encodingOf } from '../../acme/der.js';
-import { bits, bool, directoryString, explicit, octets, oid, seq, set, time, tlv, unsignedInteger } from '../der-writer.js';
+import { bits, bool, directoryString, explicit, octets, oid, seq, set, time, tlv, unsignedInteger } from '../../acme/der-writer.js';
 import type { CaCert } from './ca.js';
 
 // The simulator's end-entity certificate written as DER and signed with node:crypto (issue 11):
