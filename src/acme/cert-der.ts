@@ -1,4 +1,4 @@
-import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { bitStringBytes, children, DerError, encodingOf, expectTlv, oidOf, TAG, valueOf, type Tlv } from './der.js';
 import { generalNamesOf, verifyPlainSignature } from './csr-der.js';
 
@@ -118,7 +118,7 @@ function timeOf(der: Buffer, t: Tlv): Date {
   return back;
 }
 
-/** The dNSName and iPAddress names of the subjectAltName extension (others are left out, as node's subjectAltName reading is used). */
+/** The dNSName and iPAddress names of the subjectAltName extension; other kinds are left out, as certificateNameKeys leaves them out of node's reading. */
 export function certNames(cert: CertDer): Array<{ type: 'dns' | 'ip'; value: string }> {
   const san = cert.extensions.get(OID_SAN);
   if (!san) return [];
@@ -217,8 +217,3 @@ export function issuedByDer(child: CertDer, parent: X509Certificate): boolean | 
 /** Leaves whose signature a CA certificate verified, by signature value: the few being issued now. */
 const VERIFIED_CAPACITY = 64;
 const verifiedBy = new Map<string, WeakSet<X509Certificate>>();
-
-/** SHA-256 of the whole DER, as X509Certificate.fingerprint256 spells it (upper-case hex pairs joined by ':'). */
-export function certFingerprint256(cert: CertDer): string {
-  return (createHash('sha256').update(cert.der).digest('hex').toUpperCase().match(/../g) ?? []).join(':');
-}

@@ -3,7 +3,7 @@ import { certificateNameKeys, nameKeysOf, spkiSha256Hex } from './csr.js';
 import { certAuthorityKeyIdB64, certNames, issuedByDer, readCertDer, type CertDer } from './cert-der.js';
 import { parsePemBlocks } from './pem.js';
 import { identifierKey } from './identifiers.js';
-import { jwkOfSpki, spkiOfCertificate, spkiOfJwk } from './spki.js';
+import { isCanonicalSpki, spkiOfCertificate } from './spki.js';
 import type { Identifier } from './types.js';
 import { certificateFromPem, issuedBy } from './x509-cache.js';
 
@@ -33,8 +33,7 @@ export interface IssuedFacts {
 export function spkiSha256OfCert(cert: X509Certificate): string {
   try {
     const raw = spkiOfCertificate(cert.raw);
-    const jwk = jwkOfSpki(raw);
-    if (jwk && spkiOfJwk(jwk).equals(raw)) return spkiSha256Hex(raw);
+    if (isCanonicalSpki(raw)) return spkiSha256Hex(raw);
   } catch {
     // Not read by hand: OpenSSL's export decides, below.
   }
@@ -150,8 +149,7 @@ function leafByDer(leafPem: string): { cert: CertDer; facts: IssuedFacts } | nul
     if (!der) return null;
     const cert = readCertDer(der);
     // The SPKI hash is of OpenSSL's canonical form (spkiSha256OfCert): taken as is only when it is that form.
-    const jwk = jwkOfSpki(cert.spki);
-    if (!jwk || !spkiOfJwk(jwk).equals(cert.spki)) return null;
+    if (!isCanonicalSpki(cert.spki)) return null;
     return {
       cert,
       facts: {
