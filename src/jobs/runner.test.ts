@@ -334,4 +334,79 @@ describe('JobRunner', () => {
       expect(r.retryAfterSeconds('validate')).toBe(1);
     });
   });
+
+  describe('jobs started by the process that writes them (JobQueue.startJob)', () => {
+    let n = 0;
+    // Distinct job ids (newQueue's random repeats itself).
+    const distinctQueue = () => new JobQueue({ random: { bytes: (k: number) => Buffer.alloc(k, ++n) } as never, deadlines: { validateMs: 1, issueMs: 3_600_000 } });
+    /** The store's ensure() as the write a use case makes (its own intent inserts the job the same way). */
+    async function write(q: JobQueue, subject: string, take = true) {
+      const job = q.startJob('issue', clock.now());
+      let written = false;
+      try {
+        if (take) written = await store.jobs.ensure('issue', subject, job, clock.nowMs());
+      } finally {
+        q.started('issue', subject, job, written);
+      }
+      return job;
+    }
+
+    it('a job written with a free slot runs at once, leased to this runner, without a claim', async () => {
+      const events = distinctQueue();
+      const h = new ScriptedHandler(store, clock);
+      const { seen } = runner('S', h, { events, concurrency: 1 });
+      await seen.claimAtOrAfter(T0); // the start-up tick: nothing queued yet
+      const claimsBefore = seen.claims.length;
+      const ran = events.waitForRun('issue', 'direct', 10_000);
+      const job = await write(events, 'direct');
+      expect(job.lease).toEqual({ owner: 'S', untilMs: T0 + LEASE_MS });
+      await ran;
+      expect(h.runs.map((j) => [j.id, j.state, j.attempts])).toEqual([[job.id, 'running', 1]]);
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'done', attempts: 1 });
+      // The tick after the run finds nothing; no claim of this job was made.
+      expect(seen.claims.slice(claimsBefore).flatMap((c) => c.got)).toEqual([]);
+    });
+
+    it('while the kind is full the job is written queued and claimed when the slot frees; a write not taken frees its slot', async () => {
+      const busy = gate();
+      const events = distinctQueue();
+      const h = new ScriptedHandler(store, clock, { run: (j) => (j.subjectId === 'first' ? busy.promise : Promise.resolve()) });
+      runner('F', h, { events, concurrency: 1 });
+      const first = await write(events, 'first');
+      expect(first.lease).toBeDefined();
+      await h.ran.promise;
+      const second = await write(events, 'second');
+      expect(second.lease).toBeUndefined();
+      expect(await store.jobs.get(second.id)).toMatchObject({ state: 'queued', attempts: 0 });
+      const secondRan = events.waitForRun('issue', 'second', 10_000);
+      busy.resolve();
+      await secondRan;
+      expect(await store.jobs.get(second.id)).toMatchObject({ state: 'done', attempts: 1 });
+      // The slot is free again: a write that was refused gives its reservation back…
+      const refused = await write(events, 'refused', false);
+      expect(refused.lease).toBeDefined();
+      expect(await store.jobs.get(refused.id)).toBeNull();
+      // …so the next write still gets the one slot.
+      const third = await write(events, 'third');
+      expect(third.lease).toBeDefined();
+      await events.waitForRun('issue', 'third', 10_000);
+      expect(h.runs.map((j) => j.subjectId)).toEqual(['first', 'second', 'third']);
+    });
+
+    it('a job written while the runner stops is handed back queued, not run', async () => {
+      const events = distinctQueue();
+      const h = new ScriptedHandler(store, clock);
+      const { runner: r } = runner('X', h, { events });
+      const job = events.startJob('issue', clock.now());
+      expect(job.lease).toBeDefined();
+      expect(await store.jobs.ensure('issue', 'late', job, clock.nowMs())).toBe(true);
+      await r.stop(0);
+      events.started('issue', 'late', job, true);
+      for (let i = 0; i < 100 && (await store.jobs.get(job.id))?.state !== 'queued'; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued' });
+      expect(h.runs).toEqual([]);
+      // A stopped runner reserves nothing.
+      expect(events.startJob('issue', clock.now()).lease).toBeUndefined();
+    });
+  });
 });

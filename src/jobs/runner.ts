@@ -72,6 +72,11 @@ export class JobRunner {
 
   constructor(private readonly o: JobRunnerOptions) {
     o.queue.onKick(() => this.kick());
+    o.queue.setStarter({
+      reserve: (kind) => this.reserve(kind),
+      launch: (job) => this.launchReserved(job),
+      release: (kind) => this.releaseSlot(kind),
+    });
     this.estimate = new RetryAfterEstimate({
       concurrency: o.concurrency,
       running: (kind) => this.activeByKind.get(kind) ?? 0,
@@ -169,8 +174,39 @@ export class JobRunner {
     }
   }
 
-  private launch(job: Job): void {
-    this.activeByKind.set(job.kind, (this.activeByKind.get(job.kind) ?? 0) + 1);
+  /**
+   * A slot for a job that the process is about to write leased to this runner (JobQueue.startJob):
+   * counted as running from now, so the kind's concurrency holds while the write is on its way.
+   */
+  private reserve(kind: JobKind): { owner: string; leaseMs: number } | null {
+    if (!this.running || !this.o.handlers[kind]) return null;
+    const active = this.activeByKind.get(kind) ?? 0;
+    if (active >= (this.o.concurrency[kind] ?? 0)) return null;
+    this.activeByKind.set(kind, active + 1);
+    return { owner: this.o.owner, leaseMs: this.o.leaseMs ?? DEFAULT_LEASE_MS };
+  }
+
+  private releaseSlot(kind: JobKind): void {
+    this.activeByKind.set(kind, (this.activeByKind.get(kind) ?? 1) - 1);
+  }
+
+  /** A job written leased to this runner, in the slot reserve() held for it. */
+  private launchReserved(job: Job): void {
+    if (this.running) {
+      this.launch(job, true);
+      return;
+    }
+    // Stopped between the reservation and the write: hand the job back to be claimed (here after a
+    // restart, or by another replica) instead of running it without a runner that renews its lease.
+    this.releaseSlot(job.kind);
+    const now = this.o.clock.nowMs();
+    this.o.store.jobs.reschedule(job.id, this.o.owner, now, 'the runner stopped before the job started', now).catch((err: unknown) => {
+      this.o.logger.warn({ jobId: job.id, err: (err as Error).message }, 'could not hand back a job written during shutdown; its lease will run out');
+    });
+  }
+
+  private launch(job: Job, slotHeld = false): void {
+    if (!slotHeld) this.activeByKind.set(job.kind, (this.activeByKind.get(job.kind) ?? 0) + 1);
     const stopRenewing = this.renewWhileRunning(job);
     this.renewals.add(stopRenewing);
     const startedAt = performance.now();

@@ -34,19 +34,21 @@ export class ChallengeService {
       // concurrentValidationsPerAccount, checked in the write that starts the validation; a refused
       // challenge stays pending, and the client may POST it again after Retry-After.
       const limits = limitsFor(this.ctx, await eabKeyOf(this.ctx, account.eabKeyId));
-      const job = this.ctx.jobs.newJob('validate', now);
-      const started = await underLimits(
-        this.ctx,
-        limits,
-        // The store names the earliest deadline of the running validations; a job started now ends by its own at the latest.
-        () => ({ what: 'validations in progress for this account', hint: '(when one of them ends)', fallbackRetryAtMs: job.deadlineAt }),
-        () => this.ctx.store.challenges.start(challengeId, job, now, concurrent(limits.concurrentValidationsPerAccount)),
-        { accountId: account.id, challengeId },
-      );
-      if (started) {
-        this.ctx.jobs.kick();
-        return this.waitWhileProcessing(challengeId, this.ctx.settings.challengeWaitMs);
+      const job = this.ctx.jobs.startJob('validate', now);
+      let started = false;
+      try {
+        started = await underLimits(
+          this.ctx,
+          limits,
+          // The store names the earliest deadline of the running validations; a job started now ends by its own at the latest.
+          () => ({ what: 'validations in progress for this account', hint: '(when one of them ends)', fallbackRetryAtMs: job.deadlineAt }),
+          () => this.ctx.store.challenges.start(challengeId, job, now, concurrent(limits.concurrentValidationsPerAccount)),
+          { accountId: account.id, challengeId },
+        );
+      } finally {
+        this.ctx.jobs.started('validate', challengeId, job, started);
       }
+      if (started) return this.waitWhileProcessing(challengeId, this.ctx.settings.challengeWaitMs);
       if (found.authz.status !== 'pending') {
         throw new AcmeProblem('malformed', `the authorization is already ${found.authz.status}`);
       }

@@ -254,15 +254,15 @@ export class OrderService {
       throw new AcmeProblem('badCSR', "the CSR's public key is the account key; use a separate key for the certificate (RFC 8555 §11.1)");
     }
     const now = this.ctx.clock.now();
-    const moved = await this.ctx.store.orders.markProcessing(
-      orderId,
-      { der: checked.der, spkiSha256: checked.spkiSha256 },
-      this.ctx.jobs.newJob('issue', now),
-      now,
-    );
+    const job = this.ctx.jobs.startJob('issue', now);
+    let moved = false;
+    try {
+      moved = await this.ctx.store.orders.markProcessing(orderId, { der: checked.der, spkiSha256: checked.spkiSha256 }, job, now);
+    } finally {
+      this.ctx.jobs.started('issue', orderId, job, moved);
+    }
     if (!moved) throw new AcmeProblem('orderNotReady', 'the order is no longer ready (finalized concurrently?)');
     this.ctx.metrics.orders.inc({ event: 'finalized' });
-    this.ctx.jobs.kick();
     return this.waitWhileProcessing(account, orderId, this.ctx.settings.finalizeWaitMs);
   }
 

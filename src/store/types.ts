@@ -104,6 +104,13 @@ export interface NewJob {
   id: string;
   runAt: number;
   deadlineAt: number;
+  /**
+   * Leased at creation to the runner of the process that creates it, which starts it as soon as the
+   * write commits: inserted `running` (first attempt) with this lease instead of `queued`, so no claim
+   * query and no claim transaction stand between the write and the work. A process that dies before
+   * running it leaves a lease that runs out like any other (taken over, or requeued at start-up).
+   */
+  lease?: { owner: string; untilMs: number };
 }
 
 export interface ValidationResult {

@@ -9,14 +9,19 @@ import { LOCK_PREFIX, type PgDb, type Queries } from './db.js';
 // starts or settles the subject.
 
 export async function insertJob(q: Queries, kind: JobKind, subjectId: string, job: NewJob, nowMs: number): Promise<void> {
+  // A job leased at creation (NewJob.lease) is its first attempt, already running.
   await q.run(
-    `INSERT INTO jobs (id, kind, subject_id, state, attempts, run_at, deadline_at, created_at, updated_at)
-     VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?)`,
+    `INSERT INTO jobs (id, kind, subject_id, state, attempts, run_at, deadline_at, lease_owner, lease_until, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     job.id,
     kind,
     subjectId,
+    job.lease ? 'running' : 'queued',
+    job.lease ? 1 : 0,
     job.runAt,
     job.deadlineAt,
+    job.lease?.owner ?? null,
+    job.lease?.untilMs ?? null,
     nowMs,
     nowMs,
   );

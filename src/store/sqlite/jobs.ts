@@ -8,14 +8,19 @@ import type { Db } from './db.js';
 // subject's job inside the transaction of the intent that starts or settles the subject.
 
 export function insertJob(db: Db, kind: JobKind, subjectId: string, job: NewJob, nowMs: number): void {
+  // A job leased at creation (NewJob.lease) is its first attempt, already running.
   db.run(
-    `INSERT INTO jobs (id, kind, subject_id, state, attempts, run_at, deadline_at, created_at, updated_at)
-     VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?)`,
+    `INSERT INTO jobs (id, kind, subject_id, state, attempts, run_at, deadline_at, lease_owner, lease_until, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     job.id,
     kind,
     subjectId,
+    job.lease ? 'running' : 'queued',
+    job.lease ? 1 : 0,
     job.runAt,
     job.deadlineAt,
+    job.lease?.owner ?? null,
+    job.lease?.untilMs ?? null,
     nowMs,
     nowMs,
   );
