@@ -5,9 +5,10 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeCsr } from '../src/pca/make-csr.js';
 import { ensureX509Crypto, x509 } from '../src/pca/x509-setup.js';
+import { timeOrderedId, type Random } from '../src/platform/random.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 
-// `node dist/bench/fill-million.js [--db FILE] [--certs N] [--accounts N] [--batch N]`: a SQLite
+// `node dist/bench/fill-million.js [--db FILE] [--certs N] [--accounts N] [--batch N] [--ids time|random]`: a SQLite
 // database of the gateway holding N issued certificates (default 1,000,000) with everything an
 // issuance leaves behind: its account, order, authorization and link, three challenges, the
 // issuance attempt, the validation and issuance jobs (finished), a used nonce and its audit event
@@ -17,8 +18,9 @@ import { openSqliteStore } from '../src/store/sqlite/index.js';
 // Why it is still representative though it is written in big transactions through prepared
 // statements rather than one intent at a time through the store:
 // - the schema, indexes and migrations are the store's own (the store opens the file first);
-// - every row has the shape and size the store writes: random 12-byte ids (so every primary-key and
-//   id index is filled in random order, as in production), the real PEM sizes of an issued leaf and
+// - every row has the shape and size the store writes: ids made as the gateway makes them, with the
+//   row's creation time (`--ids random`: the random ids of builds before time-ordered ids, so every
+//   primary-key and id index is filled in random order, as such a build's production file is), the real PEM sizes of an issued leaf and
 //   its two-CA chain, a real CSR DER, JSON columns as the store writes them, times spread over the
 //   last 90 days in increasing order (as the time-ordered indexes grow in production);
 // - only the write path differs: one transaction per batch instead of one per intent. That changes
@@ -34,16 +36,18 @@ interface Args {
   certs: number;
   accounts: number;
   batch: number;
+  ids: 'time' | 'random';
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { db: 'bench/results/million.sqlite', certs: 1_000_000, accounts: 10_000, batch: 10_000 };
+  const a: Args = { db: 'bench/results/million.sqlite', certs: 1_000_000, accounts: 10_000, batch: 10_000, ids: 'time' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[++i];
     if (flag === '--db' && value) a.db = value;
     else if ((flag === '--certs' || flag === '--accounts' || flag === '--batch') && value && /^\d+$/.test(value)) a[flag.slice(2) as 'certs' | 'accounts' | 'batch'] = Number(value);
-    else throw new Error(`unknown or incomplete flag ${flag}; usage: node dist/bench/fill-million.js [--db FILE] [--certs N] [--accounts N] [--batch N]`);
+    else if (flag === '--ids' && (value === 'time' || value === 'random')) a.ids = value;
+    else throw new Error(`unknown or incomplete flag ${flag}; usage: node dist/bench/fill-million.js [--db FILE] [--certs N] [--accounts N] [--batch N] [--ids time|random]`);
   }
   return a;
 }
@@ -77,10 +81,24 @@ async function templates(): Promise<{ leafPem: string; fullchainPem: string; csr
   };
 }
 
-/** Random ids as the gateway makes them (platform/random.ts randomId: 12 bytes, base64url), drawn in bulk. */
+/**
+ * Ids as the gateway makes them, drawn from one bulk pool of randomness: row ids time-ordered
+ * (platform/random.ts timeOrderedId) or, with `--ids random`, the 12 random bytes of base64url that
+ * builds before issue 11's time-ordered ids made (to measure the difference); audit event ids as
+ * services/ops-events.ts makes them (time first); tokens, serials and nonces random.
+ */
 class Ids {
   private pool = Buffer.alloc(0);
   private at = 0;
+  private readonly random: Random = { bytes: (n) => Buffer.from(this.next(n), 'base64url') };
+  constructor(private readonly mode: 'time' | 'random') {}
+  /** The id of a row created at atMs. */
+  row(atMs: number): string {
+    return this.mode === 'time' ? timeOrderedId(this.random, atMs) : this.next();
+  }
+  audit(atMs: number): string {
+    return `${atMs.toString(36).padStart(9, '0')}000${this.next()}`;
+  }
   next(bytes = 12): string {
     if (this.at + bytes > this.pool.length) {
       this.pool = randomBytes(1 << 20);
@@ -134,7 +152,7 @@ async function main(): Promise<void> {
       VALUES (?, ?, ?, NULL, ?, NULL, ?, 'default', ?, ?, ?, ?, ?)`),
   };
 
-  const ids = new Ids();
+  const ids = new Ids(args.ids);
   const now = Date.now();
   const DAY = 86_400_000;
   const span = 90 * DAY;
@@ -142,10 +160,10 @@ async function main(): Promise<void> {
   const accounts: string[] = [];
   db.transaction(() => {
     for (let i = 0; i < args.accounts; i++) {
-      const id = ids.next();
       const createdAt = now - span - DAY + i;
+      const id = ids.row(createdAt);
       ins.account.run(id, ids.next(32), t.jwkJson, createdAt, createdAt);
-      ins.audit.run(ids.next(), createdAt, 'account', '10.0.0.1', 'account.created', id, null, null, null, '{}');
+      ins.audit.run(ids.audit(createdAt), createdAt, 'account', '10.0.0.1', 'account.created', id, null, null, null, '{}');
       accounts.push(id);
     }
   })();
@@ -159,23 +177,23 @@ async function main(): Promise<void> {
         const at = now - span + Math.floor((i * span) / args.certs);
         const accountId = accounts[i % accounts.length]!;
         const name = `svc-${i.toString().padStart(7, '0')}.fill.example`;
-        const [orderId, authzId, certId, attemptId] = [ids.next(), ids.next(), ids.next(), ids.next()];
+        const [orderId, authzId, certId, attemptId] = [ids.row(at), ids.row(at), ids.row(at + 40), ids.row(at + 20)];
         const serialHex = `7${ids.hex(15)}`;
         const spki = ids.hex(32);
         ins.order.run(orderId, accountId, JSON.stringify([{ type: 'dns', value: name }]), at + 7 * DAY, t.csrDer, certId, at, at + 40, i + 1, spki);
         ins.authz.run(authzId, accountId, name, at + 7 * DAY, at, at + 10);
         ins.link.run(orderId, authzId);
         const record = JSON.stringify({ hostname: name, port: 80, addressUsed: '10.0.0.1' });
-        const http01 = ids.next();
+        const http01 = ids.row(at);
         ins.challenge.run(http01, authzId, 'http-01', ids.next(32), 'valid', at + 10, record, at, at + 10);
-        ins.challenge.run(ids.next(), authzId, 'dns-01', ids.next(32), 'pending', null, null, at, at);
-        ins.challenge.run(ids.next(), authzId, 'tls-alpn-01', ids.next(32), 'pending', null, null, at, at);
+        ins.challenge.run(ids.row(at), authzId, 'dns-01', ids.next(32), 'pending', null, null, at, at);
+        ins.challenge.run(ids.row(at), authzId, 'tls-alpn-01', ids.next(32), 'pending', null, null, at, at);
         const pcaSerial = serialHex.match(/../g)!.join(':');
         ins.cert.run(certId, orderId, accountId, serialHex, pcaSerial, t.leafPem, t.fullchainPem, spki, aki, at, at + span, at + 40);
         ins.attempt.run(attemptId, orderId, spki, at + 20, at + 40, pcaSerial);
-        ins.audit.run(ids.next(), at + 40, 'system', null, 'certificate.issued', accountId, orderId, certId, serialHex, JSON.stringify({ names: [name], notAfter: new Date(at + span).toISOString() }));
-        ins.job.run(ids.next(), 'validate', http01, at, at + 300_000, at, at + 10);
-        ins.job.run(ids.next(), 'issue', orderId, at + 15, at + 600_000, at + 15, at + 40);
+        ins.audit.run(ids.audit(at + 40), at + 40, 'system', null, 'certificate.issued', accountId, orderId, certId, serialHex, JSON.stringify({ names: [name], notAfter: new Date(at + span).toISOString() }));
+        ins.job.run(ids.row(at), 'validate', http01, at, at + 300_000, at, at + 10);
+        ins.job.run(ids.row(at + 15), 'issue', orderId, at + 15, at + 600_000, at + 15, at + 40);
         // Used nonces of the last hour (what the table holds at any time), at the same count.
         ins.nonce.run(ids.next(32), now + 3_600_000 - (args.certs - i));
       }

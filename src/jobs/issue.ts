@@ -15,7 +15,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { CaaRecheck } from './caa-recheck.js';
 import type { OpsEventSink } from '../acme/ops-events.js';
-import { randomId, type Random } from '../platform/random.js';
+import { timeOrderedId, type Random } from '../platform/random.js';
 import type { Job, Store } from '../store/types.js';
 import { PcaCertificateSearch } from './pca-search.js';
 import { FOLLOW_UP_RETRY_MS, FOLLOW_UP_WINDOW_MS, LATE_SEARCH_BUDGET_MS, Reconciler } from './reconcile.js';
@@ -116,7 +116,7 @@ export class IssuanceJob implements JobHandler {
       period = limits.maxPeriodDays;
     }
 
-    const attemptId = randomId(this.d.random);
+    const attemptId = timeOrderedId(this.d.random, clock.nowMs());
     await store.issuance.recordAttempt({ id: attemptId, orderId: order.id, spkiSha256: spki, startedAt: clock.nowMs() });
     let result;
     try {
@@ -176,7 +176,7 @@ export class IssuanceJob implements JobHandler {
       // records whatever the PCA issued for them.
       const now = clock.nowMs();
       for (const a of unsettled) await store.issuance.finishAttempt(a.id, 'unknown', null, 'outcome unknown when the order ended', now);
-      const id = randomId(this.d.random);
+      const id = timeOrderedId(this.d.random, now);
       await store.jobs.ensure('issue', order.id, { id, runAt: now + FOLLOW_UP_RETRY_MS, deadlineAt: now + FOLLOW_UP_WINDOW_MS }, now);
     }
   }
@@ -188,7 +188,7 @@ export class IssuanceJob implements JobHandler {
   private readonly accept = async (order: Order, attemptId: string, spki: string, leafPem: string, chainPems: string[], pcaSerial: string, log: Logger): Promise<void> => {
     const { store, clock } = this.d;
     const check = checkIssued(leafPem, chainPems, { spkiSha256: spki, identifiers: order.identifiers }, this.d.trustAnchors(), clock.now());
-    const cert = issuedCertificate(leafPem, chainPems, pcaSerial, randomId(this.d.random), check.facts);
+    const cert = issuedCertificate(leafPem, chainPems, pcaSerial, timeOrderedId(this.d.random, clock.nowMs()), check.facts);
     if (!check.ok) {
       // Never serve a wrong certificate; keep it on record (the PCA did issue it) and end the order.
       log.error({ reason: check.reason, pcaSerial }, 'the PCA returned a wrong certificate; order ends invalid');

@@ -1,4 +1,4 @@
-import { randomId, type Random } from '../platform/random.js';
+import { timeOrderedId, type Random } from '../platform/random.js';
 import type { Job, JobKind, NewJob } from '../store/types.js';
 import { JobEvents } from './events.js';
 
@@ -40,7 +40,7 @@ export class JobQueue {
 
   newJob(kind: JobKind, now: Date): NewJob {
     const runAt = now.getTime();
-    return { id: randomId(this.o.random), runAt, deadlineAt: runAt + this.deadlineMs(kind) };
+    return { id: timeOrderedId(this.o.random, runAt), runAt, deadlineAt: runAt + this.deadlineMs(kind) };
   }
 
   /**

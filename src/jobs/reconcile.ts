@@ -5,7 +5,7 @@ import { issuedCertificate } from '../pca/issued.js';
 import type { PcaClient } from '../pca/types.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
-import { randomId, type Random } from '../platform/random.js';
+import { timeOrderedId, type Random } from '../platform/random.js';
 import type { IssuanceAttempt, Store } from '../store/types.js';
 import { SearchIncomplete, type PcaCertFacts, type PcaCertificateSearch, type WalkGuard } from './pca-search.js';
 import { RetryLater } from './runner.js';
@@ -58,7 +58,7 @@ export async function walkIssuedSince(search: PcaCertificateSearch, sinceMs: num
 
 /** Keeps a PCA certificate on record for an order without serving it. False when its leaf does not parse. */
 export async function recordOrphan(d: Pick<ReconcileDeps, 'store' | 'clock' | 'random'>, facts: Pick<PcaCertFacts, 'certPem' | 'caChainPems' | 'serialNo'>, order: Pick<Order, 'id' | 'directory'>): Promise<boolean> {
-  const cert = issuedCertificate(facts.certPem, facts.caChainPems, facts.serialNo, randomId(d.random));
+  const cert = issuedCertificate(facts.certPem, facts.caChainPems, facts.serialNo, timeOrderedId(d.random, d.clock.nowMs()));
   if (!cert) return false;
   await d.store.certificates.recordOrphan(cert, order.directory, order.id, d.clock.now());
   return true;

@@ -5,7 +5,7 @@ import type { RateLimitSettings } from '../acme/rate-limits.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { randomId, type Random } from '../platform/random.js';
+import { timeOrderedId, type Random } from '../platform/random.js';
 import type { Store } from '../store/types.js';
 import type { JobQueue } from './ports.js';
 
@@ -54,4 +54,5 @@ export interface ServiceContext {
 /** The context's event sink, or one that drops everything. */
 export const eventsOf = (ctx: Pick<ServiceContext, 'events'>): OpsEventSink => ctx.events ?? noOpsEvents;
 
-export const newId = (ctx: Pick<ServiceContext, 'random'>): string => randomId(ctx.random);
+/** The id of a new row: time-ordered (platform/random.ts timeOrderedId). */
+export const newId = (ctx: Pick<ServiceContext, 'random' | 'clock'>): string => timeOrderedId(ctx.random, ctx.clock.nowMs());
