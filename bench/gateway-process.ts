@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,8 +46,16 @@ export async function startGatewayProcess(o: {
   const [port, simPort, alpnPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const sqlite = o.sqlite ?? join(dir, 'gateway.sqlite');
   // Beside a given database the simulator's CA stays from run to run: the serving certificate the
-  // gateway caches there (tls.mode pca) must keep chaining to the root the client trusts.
-  const simDir = o.sqlite ? join(dirname(o.sqlite), 'pca-simulator') : join(dir, 'pca-simulator');
+  // gateway caches there (tls.mode pca) must keep chaining to the root the client trusts. Only the
+  // CA: each run's simulator starts with no certificates issued or revoked, as an empty database's
+  // run does, so a run is not slowed by the CRLs of the runs before it (its CRL is built, fetched and
+  // read on every revoke, and grows with every certificate revoked).
+  const simDir = join(dir, 'pca-simulator');
+  const keptCa = o.sqlite ? join(dirname(o.sqlite), 'pca-simulator') : null;
+  if (keptCa && existsSync(join(keptCa, 'ca'))) {
+    mkdirSync(simDir, { recursive: true, mode: 0o700 });
+    for (const part of ['ca', 'ca-tag', 'root.pem']) if (existsSync(join(keptCa, part))) cpSync(join(keptCa, part), join(simDir, part), { recursive: true });
+  }
   const config = join(dir, 'gw.yaml');
   writeFileSync(
     config,
@@ -104,6 +112,10 @@ export async function startGatewayProcess(o: {
       throw new Error(`the gateway did not start within 120 s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+  if (keptCa && !existsSync(join(keptCa, 'ca'))) {
+    mkdirSync(keptCa, { recursive: true, mode: 0o700 });
+    for (const part of ['ca', 'ca-tag', 'root.pem']) if (existsSync(join(simDir, part))) cpSync(join(simDir, part), join(keptCa, part), { recursive: true });
   }
   const pid = child.pid!;
   return {
