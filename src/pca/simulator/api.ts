@@ -3,7 +3,6 @@ import { DEFAULT_BEHAVIOUR, type SimulatorBehaviour } from './behaviour.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Random } from '../../platform/random.js';
-import { x509 } from '../x509-setup.js';
 import { toPem } from '../../acme/pem.js';
 import { colonSerial, serialHex, type CaMaterial } from './ca.js';
 import { buildCrl } from './crl.js';
@@ -50,7 +49,7 @@ export class SimulatorApi {
   /** The issuing CA's key, as the key rule and keyType/keyBits compare it. */
   private readonly caKey: KeyShape;
   /** The CRL as last published (behaviour crlCycleMs > 0). */
-  private published: { crl: x509.X509Crl; at: number } | null = null;
+  private published: { crl: Buffer; at: number } | null = null;
 
   constructor(private readonly d: SimulatorApiDeps) {
     const shape = keyShapeOf(new NodeX509(d.ca.issuing.pem).publicKey);
@@ -200,11 +199,11 @@ export class SimulatorApi {
 
   // ncp-pca-api §3.7
   async crlPem(): Promise<string> {
-    return toPem('X509 CRL', new Uint8Array((await this.crl()).rawData));
+    return toPem('X509 CRL', new Uint8Array(await this.crl()));
   }
 
   /** The CRL as published: built on every read, or (behaviour crlCycleMs) once per cycle and on rotate. */
-  async crl(): Promise<x509.X509Crl> {
+  async crl(): Promise<Buffer> {
     const cycle = this.behaviour().crlCycleMs;
     const now = this.d.clock.nowMs();
     if (cycle === 0) return buildCrl(this.d.ca.issuing, this.d.store.list(), new Date(now));
@@ -215,7 +214,7 @@ export class SimulatorApi {
   // ncp-pca-api §3.8: POST /ca/{caTag}/crl/rotate regenerates the CRL now; data null.
   async rotateCrl(): Promise<null> {
     const now = this.d.clock.nowMs();
-    this.published = { crl: await buildCrl(this.d.ca.issuing, this.d.store.list(), new Date(now)), at: now };
+    this.published = { crl: buildCrl(this.d.ca.issuing, this.d.store.list(), new Date(now)), at: now };
     return null;
   }
 

@@ -38,7 +38,7 @@ const ECDSA_WITH_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
 
 /** What signing needs of an issuing CA, worked out once per CA: its subject as DER and its key as a KeyObject. */
 const issuers = new WeakMap<CaCert, { subject: Buffer; key: KeyObject }>();
-function issuerParts(ca: CaCert) {
+export function issuerParts(ca: CaCert): { subject: Buffer; key: KeyObject } {
   let parts = issuers.get(ca);
   if (!parts) {
     const der = Buffer.from(ca.cert.rawData);

@@ -197,7 +197,7 @@ export class SimulatorServer {
     if (method !== 'GET' || !m || !api) {
       return sendGatewayError(res, new GatewayError(404, '300', 'Not Found Exception', 'unknown resource'));
     }
-    if (m[2] === 'crl') return send(res, 200, 'application/pkix-crl', Buffer.from((await api.crl()).rawData));
+    if (m[2] === 'crl') return send(res, 200, 'application/pkix-crl', await api.crl());
     return send(res, 200, 'application/pkix-cert', api.rootDer());
   }
 
