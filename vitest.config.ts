@@ -14,6 +14,14 @@ import { prerequisitesRequired } from './test/support/prerequisites.js';
 // they are required (CI, or ACME_E2E_REQUIRE_BINARIES=1): there its globalSetup fails the run.
 const postgresTests = findPostgresBinaries() !== null || prerequisitesRequired();
 
+// With VITEST_REPORT_DIR set (.ci/run does), a test worker writes a Node diagnostic report there on
+// SIGUSR2 (JavaScript and native stacks, handles): what .ci/run asks for from a suite that runs past
+// its time limit, to say where it is stuck.
+const reportDir = process.env.VITEST_REPORT_DIR;
+const execArgv = reportDir
+  ? ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reportDir}`]
+  : [];
+
 export default defineConfig({
   test: {
     projects: [
@@ -23,6 +31,7 @@ export default defineConfig({
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/routes/**/*.test.ts', 'bench/**/*.test.ts'],
           exclude: [...configDefaults.exclude, '**/*.pg.test.ts'],
           setupFiles: ['test/setup.ts'],
+          execArgv,
           testTimeout: 30_000,
         },
       },
@@ -37,6 +46,7 @@ export default defineConfig({
               }
             : { include: ['test/support/postgres-skipped.test.ts'] }),
           setupFiles: ['test/setup.ts'],
+          execArgv,
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
@@ -46,6 +56,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           setupFiles: ['test/setup.ts'],
+          execArgv,
           testTimeout: 240_000,
           hookTimeout: 120_000,
           fileParallelism: false,
