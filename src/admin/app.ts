@@ -11,6 +11,7 @@ import { OperatorActionError, type OperatorActions } from '../services/operator-
 import type { Store } from '../store/types.js';
 import { renderConsole, type ConsoleData } from './console.js';
 import { parseDurationMs, parseSince } from './duration.js';
+import { adminProblem } from './problem.js';
 import type { AdminReadModel } from './read-model.js';
 
 // The admin listener's app (admin.listen, loopback by default, apart from the ACME port):
@@ -72,11 +73,11 @@ export function buildAdminApp(d: AdminAppDeps): Hono<Env> {
     c.header('X-Request-Id', requestId);
   });
   app.onError((err, c) => {
-    if (err instanceof OperatorActionError) return c.json({ error: err.message }, err.code === 'not-found' ? 404 : err.code === 'conflict' ? 409 : 502);
+    if (err instanceof OperatorActionError) return adminProblem(c, err.code === 'not-found' ? 'notFound' : err.code === 'conflict' ? 'conflict' : 'pcaFailure', err.message);
     d.logger.error({ err, path: c.req.path }, 'admin request failed');
-    return c.json({ error: 'internal error; see the gateway log' }, 500);
+    return adminProblem(c, 'internal', 'internal error; see the gateway log');
   });
-  app.notFound((c) => c.json({ error: `no such admin resource: ${c.req.method} ${c.req.path.slice(0, 200)}` }, 404));
+  app.notFound((c) => adminProblem(c, 'notFound', `no such admin resource: ${c.req.method} ${c.req.path.slice(0, 200)}`));
 
   app.get('/livez', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -95,7 +96,7 @@ export function buildAdminApp(d: AdminAppDeps): Hono<Env> {
     if (token !== null && timingSafeEqual(digest(token), expected)) return next();
     const browser = c.req.path === '/' || c.req.path === '/index.html';
     c.header('WWW-Authenticate', browser ? 'Basic realm="acme-pca-gateway admin", charset="UTF-8"' : 'Bearer realm="acme-pca-gateway admin"');
-    return c.json({ error: token === null ? 'the admin API needs Authorization: Bearer <admin token>' : 'wrong admin token' }, 401);
+    return adminProblem(c, 'unauthorized', token === null ? 'the admin API needs Authorization: Bearer <admin token>' : 'wrong admin token');
   });
 
   app.get('/metrics', async (c) => c.body(await d.metrics.scrape(), 200, { 'Content-Type': d.metrics.registry.contentType }));
@@ -123,7 +124,7 @@ export function buildAdminApp(d: AdminAppDeps): Hono<Env> {
   app.get('/api/certificates', async (c) => {
     const q = c.req.query();
     const within = q['expiring-within'] ? parseDurationMs(q['expiring-within']) : undefined;
-    if (within === null) return c.json({ error: 'expiring-within: expected a duration like 30d' }, 400);
+    if (within === null) return adminProblem(c, 'badRequest', 'expiring-within: expected a duration like 30d');
     return c.json(
       await d.readModel.certificates({ limit: limitOf(c), ...(within !== undefined ? { expiringWithinMs: within } : {}), ...(q.name ? { name: q.name } : {}), ...(q.account ? { accountId: q.account } : {}) }),
     );
@@ -131,11 +132,12 @@ export function buildAdminApp(d: AdminAppDeps): Hono<Env> {
   app.get('/api/certificates/:serial', async (c) => found(c, await d.readModel.certificate(c.req.param('serial'))));
   app.post('/api/certificates/:serial/revoke', async (c) => {
     const view = await d.readModel.certificate(c.req.param('serial'));
-    if (!view) return c.json({ error: `no certificate ${c.req.param('serial')}` }, 404);
-    const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown };
+    if (!view) return adminProblem(c, 'notFound', `no certificate ${c.req.param('serial').slice(0, 200)}`);
+    const body = await jsonObjectBody(c);
+    if (body === null) return adminProblem(c, 'badRequest', 'the body: expected a JSON object such as {"reason": 4}, or nothing');
     const reason = body.reason ?? 0;
     if (typeof reason !== 'number' || !Number.isInteger(reason) || reason < 0 || reason > 10 || reason === 7) {
-      return c.json({ error: 'reason: an RFC 5280 reason code, 0-6 or 8-10' }, 400);
+      return adminProblem(c, 'badRequest', 'reason: an RFC 5280 reason code, 0-6 or 8-10');
     }
     await d.actions.revokeCertificate((await d.store.certificates.get(view.id))!, reason, operator);
     return c.json(await d.readModel.certificate(view.id));
@@ -163,5 +165,17 @@ function auditFilter(c: Context, nowMs: number) {
 }
 
 function found(c: Context, value: unknown): Response {
-  return value ? c.json(value) : c.json({ error: `not found: ${c.req.path.split('/').pop()}` }, 404);
+  return value ? c.json(value) : adminProblem(c, 'notFound', `not found: ${c.req.path.split('/').pop()!.slice(0, 200)}`);
+}
+
+/** The body as a JSON object: {} when there is none, null when it is not a JSON object. */
+async function jsonObjectBody(c: Context): Promise<Record<string, unknown> | null> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }

@@ -122,11 +122,11 @@ async function revokeThroughGateway(config: GatewayConfig, serial: string, reaso
     io.err.write(`certs revoke: the gateway's admin listener at ${target}:${port} does not answer (${(err as Error).message}); revocation needs the running gateway, which holds the PCA connection\n`);
     return 3;
   }
-  const body = (await res.json().catch(() => ({}))) as { error?: string; serial?: string; status?: string };
+  const body = (await res.json().catch(() => ({}))) as { detail?: string; serial?: string; status?: string };
   if (res.ok) {
     io.out.write(`revoked ${body.serial ?? serial} (reason ${reason})\n`);
     return 0;
   }
-  io.err.write(`certs revoke: ${body.error ?? `HTTP ${res.status}`}\n`);
+  io.err.write(`certs revoke: ${body.detail ?? `HTTP ${res.status}`}\n`);
   return res.status === 404 || res.status === 409 || res.status === 400 ? 1 : 3;
 }

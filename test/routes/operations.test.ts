@@ -51,11 +51,47 @@ describe('the admin listener: /livez, /readyz, /metrics', () => {
       expect(await none.text()).not.toContain('acme_');
       const wrong = await t.admin(path, { token: `${t.gw.admin.token.token}x` });
       expect(wrong.status, path).toBe(401);
-      expect(await wrong.json()).toEqual({ error: 'wrong admin token' });
+      expect(wrong.headers.get('content-type')).toBe('application/problem+json');
+      expect(await wrong.json()).toEqual({ type: 'urn:acme-pca-gateway:admin:unauthorized', title: 'the admin token is missing or wrong', status: 401, detail: 'wrong admin token' });
     }
     const basic = Buffer.from(`anyone:${t.gw.admin.token.token}`).toString('base64');
     expect((await t.admin('/', { token: null, headers: { Authorization: `Basic ${basic}` } })).status).toBe(200);
     expect((await t.admin('/api/orders')).status).toBe(200);
+  });
+
+  it('every admin API error is an RFC 7807 problem document with its status; a malformed revoke body revokes nothing', async () => {
+    const t = await startTestGateway();
+    gateways.push(t);
+    const c = await AcmeTestClient.withAccount(t);
+    await c.issue(['admin-errors.example.com']);
+    const [listed] = (await (await t.admin('/api/certificates?name=admin-errors.example.com')).json()) as Array<{ serial: string }>;
+    const serial = listed!.serial;
+    const post = (path: string, body?: string) => t.admin(path, { method: 'POST', ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}) });
+    const cases: Array<[string, () => Promise<Response>, number, string, RegExp]> = [
+      ['no token', () => t.admin('/api/orders', { token: null }), 401, 'unauthorized', /needs Authorization: Bearer/],
+      ['unknown resource', () => t.admin('/api/nothing-here'), 404, 'notFound', /no such admin resource: GET \/api\/nothing-here/],
+      ['unknown order', () => t.admin('/api/orders/nope'), 404, 'notFound', /not found: nope/],
+      ['unknown certificate', () => post('/api/certificates/00ff/revoke', '{"reason":1}'), 404, 'notFound', /no certificate 00ff/],
+      ['a duration that is not one', () => t.admin('/api/certificates?expiring-within=soon'), 400, 'badRequest', /expected a duration like 30d/],
+      ['a body that is not JSON', () => post(`/api/certificates/${serial}/revoke`, '{"reason": 4'), 400, 'badRequest', /expected a JSON object/],
+      ['a body that is not an object', () => post(`/api/certificates/${serial}/revoke`, '[4]'), 400, 'badRequest', /expected a JSON object/],
+      ['reason 7 (unused in RFC 5280)', () => post(`/api/certificates/${serial}/revoke`, '{"reason":7}'), 400, 'badRequest', /an RFC 5280 reason code/],
+      ['unknown account', () => post('/api/accounts/nobody/deactivate'), 404, 'notFound', /./],
+    ];
+    for (const [what, send, status, type, detail] of cases) {
+      const res = await send();
+      expect(res.status, what).toBe(status);
+      expect(res.headers.get('content-type'), what).toBe('application/problem+json');
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(body, what).toMatchObject({ type: `urn:acme-pca-gateway:admin:${type}`, status, title: expect.any(String) });
+      expect(body.detail, what).toMatch(detail);
+    }
+    expect(((await (await t.admin(`/api/certificates/${serial}`)).json()) as { status: string }).status).toBe('valid');
+    // Revoked once; the second time is a conflict.
+    expect((await post(`/api/certificates/${serial}/revoke`, '{"reason":4}')).status).toBe(200);
+    const again = await post(`/api/certificates/${serial}/revoke`, '{"reason":4}');
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ type: 'urn:acme-pca-gateway:admin:conflict', status: 409, detail: expect.stringMatching(/already revoked/) });
   });
 
   it('after an issuance and a failure, the order, validation, job, queue, problem and PCA series have moved', async () => {

@@ -167,7 +167,7 @@ describe("an operator's revocation (admin API) is confirmed and published the sa
     g.gw.simulator!.faults.set({ errorRate: 1, errorStatus: 400, errorCode: 'INVALID_STATUS', endpoints: ['revoke'] });
     const res = await adminRevoke(normalizeSerialHex(pcaSerial));
     expect(res.status).toBe(502);
-    expect(((await res.json()) as { error: string }).error).toMatch(/its answer was unclear \(HTTP 400, code INVALID_STATUS.*\) and the CRL does not show it revoked; try again$/);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/its answer was unclear \(HTTP 400, code INVALID_STATUS.*\) and the CRL does not show it revoked; try again$/);
     expect(await statusOf(normalizeSerialHex(pcaSerial), g)).toBe('valid');
   });
 });
