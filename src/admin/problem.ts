@@ -32,5 +32,6 @@ export function adminProblemBody(type: AdminProblemType, detail: string): AdminP
 /** Answers with an `application/problem+json` document (RFC 7807 §3). */
 export function adminProblem(c: Context, type: AdminProblemType, detail: string): Response {
   const body = adminProblemBody(type, detail);
-  return c.body(JSON.stringify(body), body.status, { 'Content-Type': 'application/problem+json' });
+  c.header('Content-Type', 'application/problem+json');
+  return c.body(JSON.stringify(body), STATUS[type].status);
 }
