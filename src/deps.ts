@@ -128,6 +128,11 @@ export interface Gateway {
   metrics: Metrics;
   /** The admin listener's app (/metrics, /livez, /readyz, the console, /api) and its token. */
   admin: AdminListenerParts;
+  /**
+   * Shutdown begins: requests that wait for a validation or an issuance answer now with the state
+   * they have (processing, Retry-After), so the listener can close without cutting them off.
+   */
+  stopWaiting(): void;
   close(): Promise<void>;
 }
 
@@ -304,7 +309,9 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     logger,
     metrics,
     admin,
+    stopWaiting: () => queue.stopWaits(),
     async close() {
+      queue.stopWaits();
       // Housekeeping (the PCA audits) and the jobs wind down together, both before the database closes.
       const housekeepingDone = housekeeping.stop(5_000);
       for (const b of built) [b.trustAnchors, b.gateway.ca].forEach((c) => c.stop());

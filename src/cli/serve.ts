@@ -59,6 +59,9 @@ export async function serve(config: GatewayConfig): Promise<void> {
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down: no new requests; finishing in-flight jobs');
+      // Requests waiting for a job answer with where it stands (processing); the client polls
+      // again, and another replica or the restarted gateway answers it.
+      gw.stopWaiting();
       done();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -49,4 +49,21 @@ describe('JobEvents', () => {
     await flush();
     expect(woke).toBe(true);
   });
+
+  it('stop (shutdown) wakes every waiter at once, and later waits end at once', async () => {
+    const events = new JobEvents();
+    const woke: string[] = [];
+    void events.wait('issue', 'o1', 60_000).then(() => woke.push('issue'));
+    void events.wait('validate', 'c1', 60_000).then(() => woke.push('validate'));
+    expect(events.waitsStopped).toBe(false);
+    events.stop();
+    await flush();
+    expect(woke.sort()).toEqual(['issue', 'validate']);
+    expect(events.waitsStopped).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+    let later = false;
+    void events.wait('issue', 'o2', 60_000).then(() => (later = true));
+    await flush();
+    expect(later).toBe(true);
+  });
 });

@@ -106,6 +106,15 @@ export class JobQueue {
     return this.events.wait(kind, subjectId, timeoutMs);
   }
 
+  /** Shutdown has begun: requests waiting for a job answer now (JobEvents.stop). */
+  stopWaits(): void {
+    this.events.stop();
+  }
+
+  get waitsStopped(): boolean {
+    return this.events.waitsStopped;
+  }
+
   /** Called by the runner after every run of a job, whatever its outcome. */
   ran(kind: JobKind, subjectId: string): void {
     this.events.notify(kind, subjectId);

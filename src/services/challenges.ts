@@ -60,7 +60,7 @@ export class ChallengeService {
   private async waitWhileProcessing(challengeId: string, waitMs: number) {
     const deadline = Date.now() + waitMs;
     let found = (await this.ctx.store.challenges.get(challengeId))!;
-    while (found.challenge.status === 'processing' && Date.now() < deadline) {
+    while (found.challenge.status === 'processing' && Date.now() < deadline && !this.ctx.jobs.waitsStopped) {
       await this.ctx.jobs.waitForRun('validate', challengeId, Math.min(250, deadline - Date.now()));
       found = (await this.ctx.store.challenges.get(challengeId))!;
     }

@@ -273,7 +273,7 @@ export class OrderService {
   private async waitWhileProcessing(account: Account, orderId: string, waitMs: number): Promise<OrderView> {
     const deadline = Date.now() + waitMs;
     let view = await this.view(account, orderId);
-    while (view.status === 'processing' && Date.now() < deadline) {
+    while (view.status === 'processing' && Date.now() < deadline && !this.ctx.jobs.waitsStopped) {
       await this.ctx.jobs.waitForRun('issue', orderId, Math.min(250, deadline - Date.now()));
       view = await this.view(account, orderId);
     }

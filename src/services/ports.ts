@@ -17,4 +17,6 @@ export interface JobQueue {
   kick(): void;
   /** Resolves when a job for the subject has run in this process, or after timeoutMs. */
   waitForRun(kind: JobKind, subjectId: string, timeoutMs: number): Promise<void>;
+  /** True once shutdown has begun: a request stops waiting and answers with the state it has. */
+  readonly waitsStopped: boolean;
 }

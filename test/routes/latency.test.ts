@@ -53,4 +53,28 @@ describe('quick work is seen at once', () => {
       await waiting.dispose();
     }
   });
+
+  it('shutdown begins while a finalize waits for a slow issuance: it answers processing with Retry-After, and the issuance still ends valid', async () => {
+    const stopping = await startTestGateway({ config: { server: { finalizeWaitMs: 20_000 } } });
+    try {
+      const client = await AcmeTestClient.withAccount(stopping);
+      const order = await client.newOrder(['stopping.example.com']);
+      await client.completeAuthorizations(order.body);
+      await client.poll(order.location!, (b) => b.status === 'ready');
+      // The sign call takes 2 s; the finalize would wait up to 20 s for it.
+      stopping.gw.simulator!.faults.set({ latencyMs: 2_000, endpoints: ['sign'] });
+      const answer = client.finalize(order.body.finalize, ['stopping.example.com']);
+      await client.poll(order.location!, (b) => b.status === 'processing');
+      stopping.gw.stopWaiting();
+      const answered = await answer;
+      expectJson(answered, 200);
+      // Answered before the sign call came back: still processing, and told when to look again.
+      expect(answered.body.status).toBe('processing');
+      expect(answered.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      stopping.gw.simulator!.faults.set({});
+      expect((await client.poll(order.location!, (b) => b.status !== 'processing', 15_000)).body.status).toBe('valid');
+    } finally {
+      await stopping.dispose();
+    }
+  });
 });
