@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 
 export type AdminProblemType = 'unauthorized' | 'notFound' | 'badRequest' | 'conflict' | 'pcaFailure' | 'internal';
 
-const STATUS: Record<AdminProblemType, { status: 400 | 401 | 404 | 409 | 500 | 502; title: string }> = {
+const KINDS: Record<AdminProblemType, { status: 400 | 401 | 404 | 409 | 500 | 502; title: string }> = {
   badRequest: { status: 400, title: 'the request is not one the admin API takes' },
   unauthorized: { status: 401, title: 'the admin token is missing or wrong' },
   notFound: { status: 404, title: 'no such admin resource' },
@@ -15,23 +15,9 @@ const STATUS: Record<AdminProblemType, { status: 400 | 401 | 404 | 409 | 500 | 5
   pcaFailure: { status: 502, title: 'the PCA did not carry the action out' },
 };
 
-export const ADMIN_PROBLEM_PREFIX = 'urn:acme-pca-gateway:admin:';
-
-export interface AdminProblem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-}
-
-export function adminProblemBody(type: AdminProblemType, detail: string): AdminProblem {
-  const { status, title } = STATUS[type];
-  return { type: `${ADMIN_PROBLEM_PREFIX}${type}`, title, status, detail };
-}
-
 /** Answers with an `application/problem+json` document (RFC 7807 §3). */
 export function adminProblem(c: Context, type: AdminProblemType, detail: string): Response {
-  const body = adminProblemBody(type, detail);
+  const { status, title } = KINDS[type];
   c.header('Content-Type', 'application/problem+json');
-  return c.body(JSON.stringify(body), STATUS[type].status);
+  return c.body(JSON.stringify({ type: `urn:acme-pca-gateway:admin:${type}`, title, status, detail }), status);
 }
