@@ -63,7 +63,6 @@ export function sqliteCertificates(db: Db): Store['certificates'] {
         now.getTime(),
         reason,
         id,
-        ...CERTIFICATE_REVOKE.from,
       ) === 1,
   };
 }

@@ -1,7 +1,7 @@
 import { deleteInBatches } from '../batches.js';
 import { rowToJob } from '../rows.js';
 import type { Job, JobKind, NewJob, Store } from '../types.js';
-import type { Db } from './db.js';
+import { BOUND_LIMIT, type Db } from './db.js';
 
 // Durable background work with leases: a job is claimed by an owner until lease_until; a lease that
 // runs out (the owner crashed) makes it claimable again. The two helpers below queue and close a
@@ -48,7 +48,7 @@ export function sqliteJobs(db: Db): Store['jobs'] {
       const due = db.all(
         `SELECT id FROM jobs WHERE ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))
            AND (? IS NULL OR kind = ?)
-         ORDER BY run_at LIMIT ?`,
+         ORDER BY run_at ${BOUND_LIMIT}`,
         nowMs,
         nowMs,
         kind ?? null,
@@ -119,7 +119,7 @@ export function sqliteJobs(db: Db): Store['jobs'] {
     pruneFinished: (beforeMs) =>
       deleteInBatches((limit) =>
         db.run(
-          "DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs WHERE state IN ('done', 'failed') AND run_at < ? AND updated_at < ? LIMIT ?)",
+          `DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs WHERE state IN ('done', 'failed') AND run_at < ? AND updated_at < ? ${BOUND_LIMIT})`,
           beforeMs,
           beforeMs,
           limit,

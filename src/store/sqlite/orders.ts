@@ -18,7 +18,7 @@ import {
 import type { Authorization, AuthorizationStatus, Order, OrderStatus } from '../../acme/types.js';
 import { decodeOrderCursor, encodeOrderCursor, rowToAuthorization, rowToChallenge, rowToOrder } from '../rows.js';
 import type { OrderPage, Store } from '../types.js';
-import { moveStatus, statusIn, type Db } from './db.js';
+import { BOUND_LIMIT, moveStatus, statusIn, statusLiteral, type Db } from './db.js';
 import { certificateIdBySerial, claimOrphan, insertCertificate, markReplaced } from './certificates.js';
 import { finishAttempt } from './issuance.js';
 import { closeLiveJobs, insertJob } from './jobs.js';
@@ -65,12 +65,11 @@ function cascadeToOrders(
     const change = decide(o.status as OrderStatus, authzStatuses);
     if (!change) continue;
     db.run(
-      'UPDATE orders SET status = ?, error_json = ?, updated_at = ? WHERE id = ? AND status = ?',
+      `UPDATE orders SET status = ?, error_json = ?, updated_at = ? WHERE id = ? AND status = ${statusLiteral(o.status as string)}`,
       change.status,
       change.error ? JSON.stringify(change.error) : null,
       nowMs,
       o.id,
-      o.status,
     );
   }
 }
@@ -141,7 +140,7 @@ export function sqliteOrders(db: Db): Store['orders'] {
     listForAccount: async (accountId, cursor, limit): Promise<OrderPage> => {
       // Keyset pagination on the creation sequence: stable while new orders arrive.
       const afterSeq = cursor ? decodeOrderCursor(cursor) : 0;
-      const rows = db.all('SELECT id, seq FROM orders WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?', accountId, afterSeq, limit + 1);
+      const rows = db.all(`SELECT id, seq FROM orders WHERE account_id = ? AND seq > ? ORDER BY seq ${BOUND_LIMIT}`, accountId, afterSeq, limit + 1);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
@@ -158,7 +157,6 @@ export function sqliteOrders(db: Db): Store['orders'] {
           csr.spkiSha256,
           now.getTime(),
           orderId,
-          ...ORDER_FINALIZE.from,
         );
         if (n !== 1) return false;
         insertJob(db, 'issue', orderId, job, now.getTime());
@@ -181,7 +179,6 @@ export function sqliteOrders(db: Db): Store['orders'] {
           certId,
           nowMs,
           orderId,
-          ...ORDER_ISSUED.from,
         );
         if (n !== 1) {
           // The order settled some other way (e.g. another replica won): keep the certificate anyway,
@@ -206,7 +203,6 @@ export function sqliteOrders(db: Db): Store['orders'] {
           JSON.stringify(error),
           nowMs,
           orderId,
-          ...ORDER_FAIL.from,
         );
         closeLiveJobs(db, 'issue', orderId, 'failed', error.detail, nowMs);
         return n === 1;
@@ -263,14 +259,11 @@ export function sqliteChallenges(db: Db): Store['challenges'] {
           `UPDATE challenges SET status = ?, updated_at = ?
            WHERE id = ? AND ${statusIn(CHALLENGE_START)}
              AND EXISTS (SELECT 1 FROM authorizations a WHERE a.id = challenges.authz_id AND ${statusIn(AUTHZ_VALIDATED, 'a.status')} AND a.expires_at > ?)
-             AND NOT EXISTS (SELECT 1 FROM challenges c2 WHERE c2.authz_id = challenges.authz_id AND c2.status = ?)`,
+             AND NOT EXISTS (SELECT 1 FROM challenges c2 WHERE c2.authz_id = challenges.authz_id AND c2.status = ${statusLiteral(CHALLENGE_START.to)})`,
           CHALLENGE_START.to,
           nowMs,
           challengeId,
-          ...CHALLENGE_START.from,
-          ...AUTHZ_VALIDATED.from,
           nowMs,
-          CHALLENGE_START.to,
         );
         if (n !== 1) return false;
         insertJob(db, 'validate', challengeId, job, nowMs);
@@ -291,7 +284,6 @@ export function sqliteChallenges(db: Db): Store['challenges'] {
           JSON.stringify(result.record ?? null),
           nowMs,
           result.challengeId,
-          ...challenge.from,
         );
         closeLiveJobs(db, 'validate', result.challengeId, n === 1 ? 'done' : 'failed', result.error?.detail ?? null, nowMs);
         if (n !== 1) return false;

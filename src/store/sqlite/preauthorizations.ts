@@ -1,6 +1,6 @@
 import { rowToPreauthorizationUse } from '../rows.js';
 import type { PreauthorizationUse, Store } from '../types.js';
-import type { Db } from './db.js';
+import { BOUND_LIMIT, type Db } from './db.js';
 
 // The record of pre-authorized identifiers (issue 9, migration 009): written by the order intent in
 // the same transaction as the authorization it made valid, read by `eab list` and `eab uses`.
@@ -26,7 +26,7 @@ export function recordPreauthorization(db: Db, use: Omit<PreauthorizationUse, 'u
 export function sqlitePreauthorizations(db: Db): Store['preauthorizations'] {
   return {
     listForKey: async (eabKeyId, limit) =>
-      db.all('SELECT * FROM preauthorization_uses WHERE eab_key_id = ? ORDER BY used_at DESC, authz_id LIMIT ?', eabKeyId, limit).map(rowToPreauthorizationUse),
+      db.all(`SELECT * FROM preauthorization_uses WHERE eab_key_id = ? ORDER BY used_at DESC, authz_id ${BOUND_LIMIT}`, eabKeyId, limit).map(rowToPreauthorizationUse),
     usage: async (directory) =>
       db
         .all('SELECT eab_key_id, COUNT(*) AS n, MAX(used_at) AS last FROM preauthorization_uses WHERE directory = ? GROUP BY eab_key_id ORDER BY eab_key_id', directory)

@@ -1,6 +1,6 @@
 import { RateLimitExceeded, type ConcurrentLimit, type CountedLimit, type Store } from '../types.js';
 import { deleteInBatches } from '../batches.js';
-import type { Db } from './db.js';
+import { BOUND_LIMIT, type Db } from './db.js';
 
 // Rate limits (RFC 8555 §6.6) as sliding windows of counted events (migration 008). The check and
 // the count run inside the caller's IMMEDIATE transaction, which holds SQLite's one write lock, so
@@ -66,6 +66,6 @@ export function checkRunningValidations(db: Db, challengeId: string, limit: Conc
 export function sqliteRateLimits(db: Db): Store['rateLimits'] {
   return {
     check: async (limit, now) => (limit.max > 0 ? fullUntil(db, limit, now.getTime()) : null),
-    prune: (nowMs) => deleteInBatches((limit) => db.run('DELETE FROM rate_limit_events WHERE rowid IN (SELECT rowid FROM rate_limit_events WHERE expires_at <= ? LIMIT ?)', nowMs, limit)),
+    prune: (nowMs) => deleteInBatches((limit) => db.run(`DELETE FROM rate_limit_events WHERE rowid IN (SELECT rowid FROM rate_limit_events WHERE expires_at <= ? ${BOUND_LIMIT})`, nowMs, limit)),
   };
 }
