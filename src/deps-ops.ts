@@ -1,7 +1,7 @@
 import type { CrlPublisher } from './pca/crl-publisher.js';
 import type { Hono } from 'hono';
 import { buildAdminApp } from './admin/app.js';
-import { ConsoleSource, type PcaProbe } from './admin/console-data.js';
+import { ConsoleSource, type ConsolePca } from './admin/console-data.js';
 import { AdminReadModel } from './admin/read-model.js';
 import type { NotifyEvent } from './acme/ops-events.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -88,8 +88,8 @@ export function buildAdminListener(p: {
   metrics: Metrics;
   scope: RequestScope;
   ops: OpsParts;
-  /** The default directory's PCA, shown on the console. */
-  pca: PcaClient & PcaProbe;
+  /** Every directory's PCA, the default directory first, shown on the console. */
+  consolePcas: ConsolePca[];
   /** Each directory's PCA: an operator's revocation goes to the certificate's own CA. */
   pcaFor: (directory: string) => PcaClient | undefined;
   /** Each directory's CRL publisher (confirmed revocation, issue 10). */
@@ -99,7 +99,7 @@ export function buildAdminListener(p: {
   token?: AdminToken;
 }): AdminListenerParts {
   const token = p.token ?? loadAdminToken(adminTokenPath(p.config), p.random, p.config.admin.token);
-  const consoleSource = new ConsoleSource({ readModel: p.ops.readModel, store: p.store, clock: p.clock, ready: p.ready, pca: p.pca, trustAnchorPems: p.trustAnchorPems });
+  const consoleSource = new ConsoleSource({ readModel: p.ops.readModel, store: p.store, clock: p.clock, ready: p.ready, pcas: p.consolePcas, trustAnchorPems: p.trustAnchorPems });
   const app = buildAdminApp({
     token: token.token,
     tokenName: p.config.admin.tokenName,

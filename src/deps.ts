@@ -34,7 +34,7 @@ import { type RunningSimulator, type SimulatedCa } from './pca/simulator/index.j
 import { startSimulatorMaybeThreaded } from './pca/simulator/thread.js';
 import type { PcaClient } from './pca/types.js';
 import { ensureX509Crypto } from './pca/x509-setup.js';
-import { Metrics } from './platform/metrics.js';
+import { Metrics, type DirectoryHealth } from './platform/metrics.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import { createDnsResolver } from './platform/dns.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -245,13 +245,17 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     scope,
     events: ops.events,
   });
+  // What /readyz, /metrics and the console say of each directory's issuing side.
+  const directoryHealth = (): DirectoryHealth[] => built.map((b) => ({ directory: b.gateway.name, breaker: b.gateway.pca.breakerState(), caNotReady: b.gateway.ca.notReady() }));
+  metrics.observeDirectories(directoryHealth);
   const ready = async () => {
     await store.ping();
+    const health = directoryHealth();
     // Every directory's PCA: a directory that cannot issue makes the gateway not ready (issue 9).
-    const failing = built.filter((b) => b.gateway.pca.breakerState() === 'open').map((b) => b.gateway.name);
+    const failing = health.filter((d) => d.breaker === 'open').map((d) => d.directory);
     if (failing.length) throw new Error(`the Private CA is failing (circuit breaker open) for directory ${failing.join(', ')}`);
     // Issue 10: a CA that cannot sign (not ACTIVE, expired, credentials or caTag refused).
-    const unusable = built.flatMap((b) => (b.gateway.ca.notReady() ? [`${b.gateway.name}: ${b.gateway.ca.notReady()}`] : []));
+    const unusable = health.flatMap((d) => (d.caNotReady ? [`${d.directory}: ${d.caNotReady}`] : []));
     if (unusable.length) throw new Error(`the Private CA cannot issue for directory ${unusable.join('; ')}`);
   };
   const pcaByDirectory = new Map(built.map((b) => [b.gateway.name, b.gateway.pca]));
@@ -264,7 +268,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
     metrics,
     scope,
     ops,
-    pca: main.gateway.pca,
+    consolePcas: built.map((b) => ({ directory: b.gateway.name, pca: b.gateway.pca, caNotReady: () => b.gateway.ca.notReady() })),
     pcaFor: (directory) => pcaByDirectory.get(directory),
     crlFor: (directory) => built.find((b) => b.gateway.name === directory)?.crl,
     trustAnchorPems: () => built.flatMap((b) => b.trustAnchors.pems()),

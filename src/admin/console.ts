@@ -9,12 +9,34 @@ import type { CertificateView, OrderDetail } from './read-model.js';
 export interface ConsoleData {
   generatedAt: Date;
   ready: { ok: boolean; reason?: string };
-  pca: { breaker: string; reachable: boolean | null; detail: string };
+  /** Each directory's PCA, the default directory first. */
+  pcas: Array<{ directory: string; breaker: string; reachable: boolean | null; detail: string; caNotReady: string | null }>;
   ca: Array<{ role: string; subject: string; notAfter: string; daysLeft: number }>;
   daily: DayBar[];
   expiring: CertificateView[];
   recentOrders: OrderDetail[];
   jobs: Array<{ kind: string; depth: number; oldestQueuedRunAt: number | null }>;
+}
+
+type PcaHealth = ConsoleData['pcas'][number];
+
+/** One word for a directory's PCA: what an operator acts on first (unreachable, then the CA, then the breaker). */
+const pcaWord = (p: PcaHealth) => (p.reachable === false ? 'unreachable' : p.caNotReady ? 'cannot issue' : p.breaker === 'closed' ? 'healthy' : p.breaker);
+const pcaClass = (p: PcaHealth) => ({ healthy: 'ok', 'half-open': 'warn' })[pcaWord(p)] ?? 'bad';
+const breakerClass = (breaker: string) => (breaker === 'closed' ? 'ok' : breaker === 'open' ? 'bad' : 'warn');
+
+/** The Private CA card: one directory as a headline; several as a headline over a row each. */
+function pcaCard(pcas: PcaHealth[]): string {
+  const line = (p: PcaHealth) =>
+    `<div>circuit breaker: <strong class="${breakerClass(p.breaker)}">${esc(p.breaker)}</strong></div><div>${esc(p.detail)}</div>${p.caNotReady ? `<div class="bad">${esc(p.caNotReady)}</div>` : ''}`;
+  if (pcas.length === 1) {
+    const p = pcas[0]!;
+    return `<section class="card" id="pca"><h2>Private CA</h2><div class="big ${pcaClass(p)}">${esc(pcaWord(p))}</div>\n${line(p)}</section>`;
+  }
+  const unhealthy = pcas.filter((p) => pcaWord(p) !== 'healthy').length;
+  const headline = unhealthy === 0 ? `<div class="big ok">healthy</div>` : `<div class="big bad">${unhealthy} of ${pcas.length} not healthy</div>`;
+  const rows = pcas.map((p) => `<tr data-directory="${esc(p.directory)}"><td>${esc(p.directory)}</td><td class="${pcaClass(p)}">${esc(pcaWord(p))}</td><td>${line(p)}</td></tr>`).join('');
+  return `<section class="card" id="pca"><h2>Private CAs</h2>${headline}<table>${rows}</table></section>`;
 }
 
 const esc = (v: unknown) => String(v ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -55,15 +77,13 @@ export function renderConsole(d: ConsoleData): string {
   const caDays = d.ca.length ? Math.min(...d.ca.map((c) => c.daysLeft)) : null;
   const issued = d.daily.reduce((n, x) => n + x.issued, 0);
   const failed = d.daily.reduce((n, x) => n + x.failed, 0);
-  const breakerClass = d.pca.breaker === 'closed' ? 'ok' : d.pca.breaker === 'open' ? 'bad' : 'warn';
   const jobs = d.jobs.map((j) => `${esc(j.kind)} ${j.depth}`).join(', ') || 'none';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>acme-pca-gateway console</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${CSS}</style></head><body>
 <header><h1>acme-pca-gateway</h1><span>${d.ready.ok ? '<span class="ok">ready</span>' : `<span class="bad">not ready: ${esc(d.ready.reason)}</span>`} · ${esc(d.generatedAt.toISOString().replace('T', ' ').slice(0, 19))} UTC</span></header>
 <main>
 <div class="cards">
-<section class="card" id="pca"><h2>Private CA</h2><div class="big ${breakerClass}">${d.pca.reachable === false ? 'unreachable' : d.pca.breaker === 'closed' ? 'healthy' : esc(d.pca.breaker)}</div>
-<div>circuit breaker: <strong class="${breakerClass}">${esc(d.pca.breaker)}</strong></div><div>${esc(d.pca.detail)}</div></section>
+${pcaCard(d.pcas)}
 <section class="card" id="ca-days"><h2>CA lifetime</h2><div class="big ${caDays === null ? '' : caDays < 30 ? 'bad' : caDays < 180 ? 'warn' : 'ok'}">${caDays === null ? 'unknown' : `${caDays} days left`}</div>
 <table>${d.ca.map((c) => `<tr><td>${esc(c.role)}</td><td>${esc(c.subject)}</td><td>${esc(c.notAfter.slice(0, 10))}</td><td>${c.daysLeft} d</td></tr>`).join('')}</table></section>
 <section class="card" id="last30"><h2>Last 30 days</h2><div class="big">${issued} issued</div><div class="${failed ? 'bad' : ''}">${failed} failed orders</div><div>job queue: ${jobs}</div></section>

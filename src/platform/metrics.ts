@@ -12,6 +12,17 @@ export interface OpsSnapshot {
   expiringWithin30d: number;
 }
 
+/** One ACME directory's issuing side, as /readyz judges it (deps.ts reads it from the directory's PCA and CA watch). */
+export interface DirectoryHealth {
+  directory: string;
+  /** The PCA client's circuit breaker (pca/resilient.ts). */
+  breaker: 'closed' | 'open' | 'half-open';
+  /** Why the directory's Private CA cannot issue now (not ACTIVE, expired, credentials refused); null when it can. */
+  caNotReady: string | null;
+}
+
+const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+
 const EMPTY_SNAPSHOT: OpsSnapshot = { atMs: 0, ordersByStatus: {}, jobs: [], expiringWithin7d: 0, expiringWithin30d: 0 };
 
 export class Metrics {
@@ -31,6 +42,8 @@ export class Metrics {
   readonly jobQueueOldestAge: Gauge<'kind'>;
   readonly certificatesExpiring: Gauge<'within'>;
   readonly caNotAfter: Gauge;
+  readonly directoryReady: Gauge<'directory'>;
+  readonly pcaBreaker: Gauge<'directory' | 'state'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -139,6 +152,27 @@ export class Metrics {
         if (times.length) this.set(Math.min(...times) / 1000);
       },
     });
+    // Per directory, so that an operator with several CAs sees which one stopped issuing.
+    this.directoryReady = new Gauge({
+      name: 'acme_directory_ready',
+      help: "1 when the directory can issue now (its PCA's circuit breaker is not open and its Private CA is usable), else 0",
+      labelNames: ['directory'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const d of metrics.directoriesProvider()) this.set({ directory: d.directory }, d.breaker !== 'open' && d.caNotReady === null ? 1 : 0);
+      },
+    });
+    this.pcaBreaker = new Gauge({
+      name: 'acme_pca_breaker_state',
+      help: "The directory's PCA circuit breaker: 1 for the state it is in (closed, open, half-open), 0 for the others",
+      labelNames: ['directory', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const d of metrics.directoriesProvider()) for (const state of BREAKER_STATES) this.set({ directory: d.directory, state }, d.breaker === state ? 1 : 0);
+      },
+    });
     this.jobsInFlight = new Gauge({
       name: 'acme_jobs_in_flight',
       help: 'Background jobs running now in this process',
@@ -150,6 +184,12 @@ export class Metrics {
   }
 
   private jobsInFlightProvider: () => number = () => 0;
+  private directoriesProvider: () => DirectoryHealth[] = () => [];
+
+  /** Every directory's breaker and CA state, read at each scrape. */
+  observeDirectories(read: () => DirectoryHealth[]): void {
+    this.directoriesProvider = read;
+  }
   private caNotAfterProvider: () => number[] = () => [];
 
   /** The trust anchors' notAfter (epoch ms), read at each scrape. */

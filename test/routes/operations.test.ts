@@ -130,6 +130,9 @@ describe('the admin listener: /livez, /readyz, /metrics', () => {
     expect(text).toMatch(/acme_problems_total\{type="badNonce"\} 1\n/);
     expect(text).toMatch(/acme_jobs_in_flight 0\n/);
     expect(text).toMatch(/acme_certificates_expiring\{within="30d"\} 0\n/);
+    expect(text).toMatch(/acme_directory_ready\{directory="default"\} 1\n/);
+    expect(text).toMatch(/acme_pca_breaker_state\{directory="default",state="closed"\} 1\n/);
+    expect(text).toMatch(/acme_pca_breaker_state\{directory="default",state="open"\} 0\n/);
     const caNotAfter = Number(/^acme_ca_not_after_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
     expect(caNotAfter * 1000).toBe(Date.parse(new X509Certificate(t.gw.trustAnchorPems()[0]!).validTo));
     // Nothing names a certificate or a host: no per-name labels.
@@ -167,4 +170,56 @@ describe('the admin listener: /livez, /readyz, /metrics', () => {
     const back = await t.admin('/readyz', { token: null });
     expect(back.status).toBe(200);
   }, 30_000);
+});
+
+describe('several directories: each one\'s PCA on /metrics and on the console', () => {
+  it('the default directory\'s PCA down (breaker open), payments\' healthy: /metrics says which, the console lists both, /api/summary too', async () => {
+    const down = () => Promise.reject(new PcaError('network', 'connection refused'));
+    const failing: PcaClient = { sign: down, chain: down, revoke: down, getCert: down, listCerts: down, crl: down, getCa: down, rotateCrl: down };
+    const t = await startTestGateway({
+      overrides: { pca: failing, trustAnchorPems: [] },
+      config: { pca: { breakerCooldownMs: 60_000 }, directories: { payments: { pca: { kind: 'simulator', caTag: 'payments-ca' } } } },
+    });
+    gateways.push(t);
+    for (let i = 0; i < 3; i++) await t.gw.pca.chain().catch(() => undefined);
+
+    const metrics = await (await t.admin('/metrics')).text();
+    expect(metrics).toMatch(/acme_directory_ready\{directory="default"\} 0\n/);
+    expect(metrics).toMatch(/acme_directory_ready\{directory="payments"\} 1\n/);
+    expect(metrics).toMatch(/acme_pca_breaker_state\{directory="default",state="open"\} 1\n/);
+    expect(metrics).toMatch(/acme_pca_breaker_state\{directory="payments",state="closed"\} 1\n/);
+
+    const page = await (await t.admin('/')).text();
+    const card = page.slice(page.indexOf('<section class="card" id="pca">'), page.indexOf('</section>', page.indexOf('id="pca"')));
+    expect(card).toContain('<h2>Private CAs</h2>');
+    expect(card).toContain('1 of 2 not healthy');
+    const row = (d: string) => card.slice(card.indexOf(`<tr data-directory="${d}">`), card.indexOf('</tr>', card.indexOf(`<tr data-directory="${d}">`)));
+    expect(row('default')).toMatch(/unreachable[\s\S]*circuit breaker: <strong class="bad">open<\/strong>[\s\S]*CA chain not readable/);
+    expect(row('payments')).toMatch(/class="ok">healthy[\s\S]*circuit breaker: <strong class="ok">closed<\/strong>[\s\S]*CA chain read in \d+ ms/);
+    // The payments CA's issuing certificate is in the CA lifetime card, named by its directory.
+    expect(page).toMatch(/<td>issuing CA \(payments\)<\/td>/);
+
+    const summary = (await (await t.admin('/api/summary')).json()) as { pcas: Array<Record<string, unknown>> };
+    expect(summary.pcas).toEqual([
+      { directory: 'default', breaker: 'open', reachable: false, detail: expect.stringMatching(/^CA chain not readable/), caNotReady: null },
+      { directory: 'payments', breaker: 'closed', reachable: true, detail: expect.stringMatching(/^CA chain read in \d+ ms$/), caNotReady: null },
+    ]);
+  }, 30_000);
+
+  it('a directory whose CA is not ACTIVE: not ready on /metrics, "cannot issue" with the reason on the console', async () => {
+    const t = await startTestGateway({ config: { directories: { payments: { pca: { kind: 'simulator', caTag: 'payments-ca' } } } } });
+    gateways.push(t);
+    t.gw.simulator!.faults.set({ behaviour: { caStatus: 'DISABLED' } });
+    for (const d of t.gw.directories) await d.ca.refresh();
+    const metrics = await (await t.admin('/metrics')).text();
+    expect(metrics).toMatch(/acme_directory_ready\{directory="default"\} 0\n/);
+    expect(metrics).toMatch(/acme_directory_ready\{directory="payments"\} 0\n/);
+    expect(metrics).toMatch(/acme_pca_breaker_state\{directory="payments",state="closed"\} 1\n/);
+    const page = await (await t.admin('/')).text();
+    expect(page).toContain('2 of 2 not healthy');
+    expect(page).toMatch(/<tr data-directory="payments">[\s\S]*?cannot issue[\s\S]*?the Private CA payments-ca is DISABLED, not ACTIVE/);
+    t.gw.simulator!.faults.set({});
+    for (const d of t.gw.directories) await d.ca.refresh();
+    expect(await (await t.admin('/metrics')).text()).toMatch(/acme_directory_ready\{directory="payments"\} 1\n/);
+  });
 });
