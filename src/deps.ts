@@ -179,7 +179,7 @@ export async function buildGateway(config: GatewayConfig, o: GatewayOverrides = 
   const sim = simulated.length ? await startSimulator(config, simulated, random, logger) : null;
 
   // ---- storage, nonces, auth (shared: the verifier scopes kids and EAB keys to the directory) ----
-  const store = o.store ?? (await openStore(config, logger));
+  const store = o.store ?? (await openStore(config, logger, { serving: true }));
   const nonces = await NonceService.create(store, clock, random, config.acme.nonceLifetimeSeconds * 1000);
   // One key-encryption key seals the EAB keys and the serving certificate's key; replicas share it.
   const sealer = EabKeySealer.fromFile(eabKekPath(config));
@@ -547,12 +547,27 @@ export async function buildAdmin(config: GatewayConfig, o: { clock?: Clock; rand
   return { store, eabKeys, clock, ...buildCommandOps({ config, store, clock, random, logger }), config, close: () => store.close() };
 }
 
+/** How often the serving gateway's checkpoint thread checkpoints its SQLite WAL. */
+const SQLITE_CHECKPOINT_EVERY_MS = 200;
+
 /**
  * The configured store: PostgreSQL when storage.postgres names a database (replicas share it), the
  * SQLite file otherwise. Opening either applies its migrations.
  */
-export async function openStore(config: GatewayConfig, logger: Logger): Promise<Store> {
-  if (!config.storage.postgres) return openSqliteStore({ path: config.storage.sqlite! });
+export async function openStore(config: GatewayConfig, logger: Logger, use: { serving?: boolean } = {}): Promise<Store> {
+  if (!config.storage.postgres) {
+    if (!use.serving) return openSqliteStore({ path: config.storage.sqlite! });
+    // The gateway's WAL is checkpointed on a thread, not in its request-serving commits (store/sqlite/checkpointer.ts).
+    const log = logger.child({ component: 'sqlite' });
+    return openSqliteStore({
+      path: config.storage.sqlite!,
+      checkpointThreadMs: SQLITE_CHECKPOINT_EVERY_MS,
+      checkpointEvents: {
+        onError: (message) => log.warn({ err: message }, 'WAL checkpoint failed; trying again'),
+        onEnded: (reason) => log.error({ err: reason }, 'the WAL checkpoint thread ended; commits checkpoint again'),
+      },
+    });
+  }
   return openPostgresStore({ ...postgresStoreOptions(config), logger: logger.child({ component: 'postgres' }) });
 }
 

@@ -3,6 +3,7 @@ import type { Transition } from '../../acme/status.js';
 import type { Row } from '../rows.js';
 import { ensurePrivateFile, restrictIfPresent } from '../../platform/private-file.js';
 import { migrate } from './migrate.js';
+import { WalCheckpointer, type CheckpointerEvents } from './checkpointer.js';
 
 // Opening the SQLite database, the prepared-statement cache and transactions, shared by every
 // aggregate module of the SQLite Store. better-sqlite3 is synchronous, so each intent runs as one
@@ -15,7 +16,19 @@ export interface SqliteStoreOptions {
   migrationsDir?: string;
   /** Told the SQL of every statement the store prepares, once each (tests: the query-plan check). */
   onStatement?: (sql: string) => void;
+  /**
+   * Checkpoint the WAL on a thread of its own every this many ms instead of in the commits of this
+   * connection (checkpointer.ts): the gateway's `serve` sets it; the short-lived commands do not.
+   */
+  checkpointThreadMs?: number;
+  /** What the checkpoint thread reports (a failed checkpoint; the thread ended). */
+  checkpointEvents?: CheckpointerEvents;
 }
+
+/** SQLite's default: a commit past this many WAL pages checkpoints. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+/** With the checkpoint thread, the writer's own checkpoint only if the thread falls this far behind (~40 MB of log). */
+const BACKSTOP_AUTOCHECKPOINT_PAGES = 10_000;
 
 /** One open database: the statement cache, and the few ways the aggregate modules talk to it. */
 export class Db {
@@ -28,6 +41,7 @@ export class Db {
   constructor(
     private readonly conn: Database.Database,
     private readonly onStatement?: (sql: string) => void,
+    private readonly checkpointer?: WalCheckpointer,
   ) {
     this.begin = conn.prepare('BEGIN IMMEDIATE');
     this.commit = conn.prepare('COMMIT');
@@ -76,7 +90,9 @@ export class Db {
     }
   }
 
-  close(): void {
+  /** Stops the checkpoint thread, then closes: the last connection to close checkpoints the rest. */
+  async close(): Promise<void> {
+    await this.checkpointer?.stop();
     if (this.conn.open) this.conn.close();
   }
 }
@@ -93,7 +109,17 @@ export function openDb(options: SqliteStoreOptions): Db {
   conn.pragma('foreign_keys = ON');
   conn.pragma('busy_timeout = 5000');
   migrate(conn, options.migrationsDir);
-  return new Db(conn, options.onStatement);
+  if (options.path === ':memory:' || !options.checkpointThreadMs) return new Db(conn, options.onStatement);
+  conn.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+  const checkpointer = WalCheckpointer.start(options.path, options.checkpointThreadMs, {
+    ...options.checkpointEvents,
+    onEnded: (reason) => {
+      // Without the thread the writer checkpoints as SQLite does by default.
+      if (conn.open) conn.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+      options.checkpointEvents?.onEnded?.(reason);
+    },
+  });
+  return new Db(conn, options.onStatement, checkpointer);
 }
 
 // Statuses and limits are written so that SQLite plans a statement once. A bound parameter that the

@@ -52,6 +52,6 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     ping: async () => {
       db.one('SELECT 1');
     },
-    close: async () => db.close(),
+    close: () => db.close(),
   };
 }
