@@ -1,11 +1,12 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
+import { RequestScope } from './request-scope.js';
 
 // Secrets never reach a log line (issue 9 item 8): by path (pino redaction), and by value for the
 // PCA credentials the logger was given, whatever carried them into the line.
 
-function capture(secrets?: string[]) {
+function capture(secrets?: string[], scope?: RequestScope) {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, done) {
@@ -13,7 +14,7 @@ function capture(secrets?: string[]) {
       done();
     },
   });
-  return { lines, logger: createLogger({ level: 'trace', destination, ...(secrets ? { secrets } : {}) }) };
+  return { lines, logger: createLogger({ level: 'trace', destination, ...(secrets ? { secrets } : {}), ...(scope ? { scope } : {}) }) };
 }
 
 const SECRET = 'nCp-S3cret-"quoted"\\-value';
@@ -48,5 +49,21 @@ describe('createLogger', () => {
     const { lines, logger } = capture(['sk']);
     logger.info('task asked');
     expect(lines.join('')).toContain('task asked');
+  });
+
+  it("inside a request, each line carries its ids once, also from a child logger that binds the same key", () => {
+    const scope = new RequestScope();
+    const { lines, logger } = capture(undefined, scope);
+    scope.run({ requestId: 'r1', clientIp: null, orderId: 'o1' }, () => {
+      logger.info('plain');
+      logger.child({ orderId: 'o1', jobId: 'j1' }).info('child');
+      logger.child({ component: 'x' }).info('other child');
+    });
+    expect(lines).toHaveLength(3);
+    for (const line of lines) {
+      expect(line.match(/"orderId"/g), line).toHaveLength(1);
+      expect(line.match(/"requestId"/g), line).toHaveLength(1);
+      expect(JSON.parse(line)).toMatchObject({ requestId: 'r1', orderId: 'o1' });
+    }
   });
 });

@@ -49,10 +49,23 @@ export function createLogger(
     base: undefined,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...(scrub ? { hooks: { streamWrite: scrub } } : {}),
-    ...(scope ? { mixin: () => scope.logFields() } : {}),
+    ...(scope ? { mixin: (_merge: object, _level: number, logger: PinoLogger) => unbound(scope.logFields(), logger) } : {}),
   };
   const destination = options.pretty ? prettyStream(options.destination ?? process.stdout) : options.destination;
   return destination ? pino(opts, destination as never) : pino(opts);
+}
+
+/**
+ * The request's fields that the logger has not bound already: a child made with `{ orderId }` inside
+ * the request's scope would otherwise write the key twice in one JSON line, which strict parsers
+ * (Elasticsearch's, for one) refuse.
+ */
+function unbound(fields: Record<string, string>, logger: PinoLogger): Record<string, string> {
+  const keys = Object.keys(fields);
+  if (keys.length === 0) return fields;
+  const bound = logger.bindings();
+  if (!keys.some((k) => k in bound)) return fields;
+  return Object.fromEntries(Object.entries(fields).filter(([k]) => !(k in bound)));
 }
 
 /** Replaces each secret, as written and as escaped inside a JSON string, by "[redacted]". */
