@@ -18,6 +18,7 @@ const tempDb = () => {
   dirs.push(dir);
   return join(dir, 'db.sqlite');
 };
+// Waits below poll for up to 10 s (a loaded CI machine starts threads slowly); they end as soon as it happened.
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A database in WAL mode, as the store leaves it. */
@@ -56,7 +57,7 @@ describe('the WAL checkpoint thread', () => {
       db.run('CREATE TABLE big (k INTEGER PRIMARY KEY, v BLOB)');
       const sizeBefore = statSync(path).size;
       for (let i = 0; i < 300; i++) db.tx(() => db.run('INSERT INTO big (v) VALUES (randomblob(16000))'));
-      for (let i = 0; i < 100 && statSync(path).size < sizeBefore + 300 * 16000; i++) await sleep(20);
+      for (let i = 0; i < 500 && statSync(path).size < sizeBefore + 300 * 16000; i++) await sleep(20);
       expect(statSync(path).size).toBeGreaterThan(sizeBefore + 300 * 16000);
       expect(db.one('SELECT COUNT(*) AS n, SUM(length(v)) AS bytes FROM big')).toEqual({ n: 300, bytes: 300 * 16000 });
     } finally {
@@ -85,7 +86,7 @@ describe('the WAL checkpoint thread', () => {
   it('a thread that cannot open its database reports that it ended; stop() after that returns', async () => {
     const ended: string[] = [];
     const c = WalCheckpointer.start(join(tempDb(), 'missing', 'no.sqlite'), 20, { onEnded: (reason) => ended.push(reason) });
-    for (let i = 0; i < 100 && ended.length === 0; i++) await sleep(20);
+    for (let i = 0; i < 500 && ended.length === 0; i++) await sleep(20);
     expect(ended).toHaveLength(1);
     expect(ended[0]).toMatch(/unable to open database file|directory does not exist/i);
     await c.stop();
