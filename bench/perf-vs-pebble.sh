@@ -72,7 +72,12 @@ for s in samples: by_tid[s[0]].append(s[1:])
 def role(tid, stacks):
     if tid == main_tid: return 'main thread'
     text = ' '.join(f for st in stacks[:200] for f in st)
-    if 'worker::Worker' in text: return 'worker thread (the simulator)'
+    if 'worker::Worker' in text:
+        # Two worker threads: the embedded simulator, and the WAL checkpointer (store/sqlite/checkpointer.ts).
+        whole = ' '.join(f for st in stacks for f in st)
+        if 'pca/simulator' in whole: return 'worker thread (the simulator)'
+        if 'pragma' in whole or 'wal' in whole.lower(): return 'worker thread (WAL checkpoints)'
+        return 'worker thread (other)'
     if 'compiler' in text or 'PlatformWorker' in text: return "V8 helper (compiler, GC)"
     return 'other'
 total = len(samples) or 1
