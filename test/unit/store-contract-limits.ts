@@ -208,6 +208,52 @@ export function describeLimitsContract(current: () => Store): void {
     });
   });
 
+  describe('rate limits: a window counted without walking it (issue 11)', () => {
+    const subject = () => `default 203.0.113.9 ${id()}`;
+    const limitOf = (s: string, max: number): CountedLimit => ({ name: 'newAccountsPerIp', subject: s, max, windowMs: HOUR });
+
+    it('a window of hundreds of events is counted exactly as its oldest events leave it', async () => {
+      const store = current();
+      const s = subject();
+      for (let i = 0; i < 300; i++) await newAccount({ now: i, rateLimit: limitOf(s, 300) });
+      expect(await store.rateLimits.check(limitOf(s, 300), at(299))).toBe(T0 + HOUR);
+      expect(await store.rateLimits.check(limitOf(s, 301), at(299))).toBeNull();
+      // At HOUR + 49 the events at 0…49 have left the window (it holds the events younger than an
+      // hour): 250 remain, the oldest at 50.
+      expect(await store.rateLimits.check(limitOf(s, 251), at(HOUR + 49))).toBeNull();
+      expect(await store.rateLimits.check(limitOf(s, 250), at(HOUR + 49))).toBe(T0 + 50 + HOUR);
+      expect(await store.rateLimits.check(limitOf(s, 100), at(HOUR + 49))).toBe(T0 + 200 + HOUR);
+      expect((await refusal(newAccount({ now: 299, rateLimit: limitOf(s, 300) }))).retryAtMs).toBe(T0 + HOUR);
+      expect(await store.rateLimits.prune(T0 + HOUR + 50)).toBeGreaterThanOrEqual(51);
+      expect(await store.rateLimits.check(limitOf(s, 249), at(HOUR + 50))).toBe(T0 + 51 + HOUR);
+      expect(await store.rateLimits.check(limitOf(s, 250), at(HOUR + 50))).toBeNull();
+    });
+
+    it('a clock stepped back counts the event at the subject\'s newest time: it leaves the window no sooner', async () => {
+      const store = current();
+      const s = subject();
+      await newAccount({ now: 10_000, rateLimit: limitOf(s, 5) });
+      await newAccount({ now: 5_000, rateLimit: limitOf(s, 5) });
+      expect(await store.rateLimits.check(limitOf(s, 2), at(6_000))).toBe(T0 + 10_000 + HOUR);
+      expect(await store.rateLimits.check(limitOf(s, 2), at(10_000 + HOUR - 1))).toBe(T0 + 10_000 + HOUR);
+      expect(await store.rateLimits.check(limitOf(s, 1), at(10_000 + HOUR))).toBeNull();
+    });
+
+    it('an event deleted inside the window (its window shortened, then lengthened again) errs towards refusing, and never fails the check', async () => {
+      const store = current();
+      const s = subject();
+      await newAccount({ now: 0, rateLimit: limitOf(s, 10) });
+      await newAccount({ now: 1, rateLimit: { ...limitOf(s, 10), windowMs: 10 } });
+      await newAccount({ now: 2, rateLimit: limitOf(s, 10) });
+      expect(await store.rateLimits.prune(T0 + 11)).toBeGreaterThanOrEqual(1);
+      // Two events remain in the hour; the numbers still span three.
+      expect(await store.rateLimits.check(limitOf(s, 1), at(12))).toBe(T0 + 2 + HOUR);
+      expect(await store.rateLimits.check(limitOf(s, 3), at(12))).toBe(T0 + HOUR);
+      expect(await store.rateLimits.check(limitOf(s, 4), at(12))).toBeNull();
+      expect(await store.rateLimits.check(limitOf(s, 1), at(2 + HOUR))).toBeNull();
+    });
+  });
+
   describe('pre-authorized scopes (issue 9)', () => {
     const key = async (keyId: string, directory = 'default') => {
       await current().eabKeys.create({

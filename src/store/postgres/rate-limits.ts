@@ -14,18 +14,49 @@ async function lock(q: Queries, what: string): Promise<void> {
   await q.one('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', `${LOCK_PREFIX}rate:${what}`);
 }
 
+/** The subject's newest event, with its sequence number and time. */
+const NEWEST = 'SELECT at, seq FROM rate_limit_events WHERE name = ? AND subject = ? ORDER BY at DESC, seq DESC LIMIT 1';
+
+/**
+ * The events of the subject younger than `since`, in O(log n) (see the SQLite store: a sequence
+ * number per subject, times that never go back), as one statement: one snapshot under READ COMMITTED.
+ */
+async function countInWindow(q: Queries, name: string, subject: string, since: number): Promise<number> {
+  const r = await q.one(
+    `SELECT (SELECT seq FROM rate_limit_events WHERE name = ? AND subject = ? ORDER BY at DESC, seq DESC LIMIT 1)
+          - (SELECT seq FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ? ORDER BY at, seq LIMIT 1) + 1 AS n`,
+    name,
+    subject,
+    name,
+    subject,
+    since,
+  );
+  return r?.n == null ? 0 : Number(r.n);
+}
+
 /** When the limit frees one slot (the (n − max + 1)-th oldest event leaving the window); null when there is room. */
 async function fullUntil(q: Queries, limit: CountedLimit, nowMs: number): Promise<number | null> {
   const since = nowMs - limit.windowMs;
-  const n = Number((await q.one('SELECT COUNT(*) AS n FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ?', limit.name, limit.subject, since))!.n);
+  const n = await countInWindow(q, limit.name, limit.subject, since);
   if (n < limit.max) return null;
-  const r = await q.one('SELECT at FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ? ORDER BY at LIMIT 1 OFFSET ?', limit.name, limit.subject, since, n - limit.max);
-  return (r!.at as number) + limit.windowMs;
+  const r =
+    (await q.one('SELECT at FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ? ORDER BY at, seq LIMIT 1 OFFSET ?', limit.name, limit.subject, since, n - limit.max)) ??
+    // Counted with deleted events inside the window (see the SQLite store): free once the newest has left it.
+    (await q.one(NEWEST, limit.name, limit.subject));
+  return Number(r!.at) + limit.windowMs;
 }
 
-/** Counts one event (inside the caller's transaction), kept until it has left its window. */
+/**
+ * Counts one event (inside the caller's transaction), kept until it has left its window. Under
+ * the subject's lock (taken again when reserveSlot holds it already: the lock is re-entrant within
+ * a transaction), so that two replicas never give one subject's events the same sequence number.
+ */
 export async function countEvent(q: Queries, name: string, subject: string, nowMs: number, windowMs: number): Promise<void> {
-  await q.run('INSERT INTO rate_limit_events (name, subject, at, expires_at) VALUES (?, ?, ?, ?)', name, subject, nowMs, nowMs + windowMs);
+  await lock(q, `${name}:${subject}`);
+  const newest = await q.one(NEWEST, name, subject);
+  const at = newest ? Math.max(nowMs, Number(newest.at)) : nowMs;
+  const seq = newest ? Number(newest.seq) + 1 : 1;
+  await q.run('INSERT INTO rate_limit_events (name, subject, at, expires_at, seq) VALUES (?, ?, ?, ?, ?)', name, subject, at, at + windowMs, seq);
 }
 
 /**
