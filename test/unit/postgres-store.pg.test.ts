@@ -159,6 +159,14 @@ describe('PostgreSQL connection settings', () => {
       { name: 'newOrdersPerAccount', subject: 'a', at: 300, seq: 3 },
       { name: 'newOrdersPerAccount', subject: 'b', at: 100, seq: 1 },
     ]);
+    // A replica of the previous version, mid rolling upgrade, writes an event without a number (and
+    // here with a clock behind): the database numbers it next and moves it to the subject's newest time.
+    await query(d.url, "INSERT INTO rate_limit_events (name, subject, at, expires_at) VALUES ('newOrdersPerAccount', 'a', 250, 1250), ('newOrdersPerAccount', 'c', 70, 1070)");
+    expect(await query(d.url, "SELECT subject, at::int AS at, expires_at::int AS expires_at, seq::int AS seq FROM rate_limit_events WHERE name = 'newOrdersPerAccount' AND seq IN (1, 4) AND subject IN ('a', 'c') AND at >= 70 ORDER BY subject, seq")).toEqual([
+      { subject: 'a', at: 100, expires_at: 1100, seq: 1 },
+      { subject: 'a', at: 300, expires_at: 1300, seq: 4 },
+      { subject: 'c', at: 70, expires_at: 1070, seq: 1 },
+    ]);
   });
 
   it('keeps working when another replica migrates the schema under it (a rolling upgrade)', async () => {

@@ -47,16 +47,15 @@ async function fullUntil(q: Queries, limit: CountedLimit, nowMs: number): Promis
 }
 
 /**
- * Counts one event (inside the caller's transaction), kept until it has left its window. Under
- * the subject's lock (taken again when reserveSlot holds it already: the lock is re-entrant within
- * a transaction), so that two replicas never give one subject's events the same sequence number.
+ * Counts one event (inside the caller's transaction), kept until it has left its window. The
+ * database gives it its number and keeps its time monotonic (the trigger of migration 016, so that
+ * a replica of the previous version, mid rolling upgrade, is numbered too); under the subject's
+ * lock — taken again when reserveSlot holds it already, the lock is re-entrant within a
+ * transaction — so that two replicas never give one subject's events the same number.
  */
 export async function countEvent(q: Queries, name: string, subject: string, nowMs: number, windowMs: number): Promise<void> {
   await lock(q, `${name}:${subject}`);
-  const newest = await q.one(NEWEST, name, subject);
-  const at = newest ? Math.max(nowMs, Number(newest.at)) : nowMs;
-  const seq = newest ? Number(newest.seq) + 1 : 1;
-  await q.run('INSERT INTO rate_limit_events (name, subject, at, expires_at, seq) VALUES (?, ?, ?, ?, ?)', name, subject, at, at + windowMs, seq);
+  await q.run('INSERT INTO rate_limit_events (name, subject, at, expires_at) VALUES (?, ?, ?, ?)', name, subject, nowMs, nowMs + windowMs);
 }
 
 /**
