@@ -403,7 +403,8 @@ describe('JobRunner', () => {
       await r.stop(0);
       events.started('issue', 'late', job, true);
       for (let i = 0; i < 100 && (await store.jobs.get(job.id))?.state !== 'queued'; i++) await new Promise((resolve) => setTimeout(resolve, 5));
-      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued' });
+      // Its attempt is given back with it: claimed again, it starts on its first.
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
       expect(h.runs).toEqual([]);
       // A stopped runner reserves nothing.
       expect(events.startJob('issue', clock.now()).lease).toBeUndefined();

@@ -200,7 +200,7 @@ export class JobRunner {
     // restart, or by another replica) instead of running it without a runner that renews its lease.
     this.releaseSlot(job.kind);
     const now = this.o.clock.nowMs();
-    this.o.store.jobs.reschedule(job.id, this.o.owner, now, 'the runner stopped before the job started', now).catch((err: unknown) => {
+    this.o.store.jobs.handBack(job.id, this.o.owner, 'the runner stopped before the job started', now).catch((err: unknown) => {
       this.o.logger.warn({ jobId: job.id, err: (err as Error).message }, 'could not hand back a job written during shutdown; its lease will run out');
     });
   }

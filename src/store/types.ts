@@ -370,6 +370,12 @@ export interface Store extends OpsStore {
     claimDue(owner: string, nowMs: number, leaseMs: number, limit: number, kind?: JobKind): Promise<Job[]>;
     /** Puts a claimed job back to run later (retry with backoff); false if the lease was lost. */
     reschedule(id: string, owner: string, runAt: number, error: string, nowMs: number): Promise<boolean>;
+    /**
+     * A job written leased to this owner that never started (its runner stopped between the write and
+     * the start): queued again, due at `nowMs`, the attempt its leased write counted taken back, so
+     * that its backoff and the operator's view count only the runs it had. False if the lease was lost.
+     */
+    handBack(id: string, owner: string, error: string, nowMs: number): Promise<boolean>;
     /** Marks the job finished without a domain write (e.g. its subject is already settled). */
     finish(id: string, state: 'done' | 'failed', error: string | null, nowMs: number): Promise<void>;
     /**

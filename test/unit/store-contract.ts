@@ -662,6 +662,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.jobs.reschedule(j, 'w1', T0 + 2000, 'lost lease', T0 + 1001)).toBe(false);
       });
 
+      it('handBack: a job written leased that never started is queued again, due now, without the attempt its write counted', async () => {
+        const a = await account();
+        const o = await order(a, [`${id().toLowerCase().replace(/[^a-z0-9]/g, 'x')}.example.com`]);
+        const ch = await firstChallenge(o.authzIds[0]!);
+        const j = { ...job(T0), lease: { owner: 'w1', untilMs: T0 + 5_000 } };
+        await store.challenges.start(ch.id, j, at(0));
+        expect(await store.jobs.get(j.id)).toMatchObject({ state: 'running', attempts: 1 });
+        expect(await store.jobs.handBack(j.id, 'w2', 'not mine', T0 + 2)).toBe(false);
+        expect(await store.jobs.handBack(j.id, 'w1', 'the runner stopped before the job started', T0 + 2)).toBe(true);
+        expect(await store.jobs.get(j.id)).toMatchObject({ state: 'queued', attempts: 0, runAt: T0 + 2, lastError: 'the runner stopped before the job started' });
+        // Claimed again, it is on its first attempt; a second hand-back finds no lease to give back.
+        expect((await store.jobs.claimDue('w2', T0 + 2, 5_000, 10)).find((x) => x.id === j.id)).toMatchObject({ attempts: 1 });
+        expect(await store.jobs.handBack(j.id, 'w1', 'late', T0 + 3)).toBe(false);
+      });
+
       it('finish ends a job; a finished job is never claimed and finish does not reopen it', async () => {
         const j = await queuedJob();
         await store.jobs.finish(j, 'done', null, T0 + 1);

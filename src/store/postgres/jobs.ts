@@ -80,6 +80,16 @@ export function postgresJobs(db: PgDb): Store['jobs'] {
         id,
         owner,
       )) === 1,
+    handBack: async (id, owner, error, nowMs) =>
+      (await db.run(
+        `UPDATE jobs SET state = 'queued', run_at = ?, attempts = GREATEST(attempts - 1, 0), last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND state = 'running' AND lease_owner = ?`,
+        nowMs,
+        error,
+        nowMs,
+        id,
+        owner,
+      )) === 1,
     finish: async (id, state, error, nowMs) => {
       await db.run(
         `UPDATE jobs SET state = ?, last_error = COALESCE(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ?

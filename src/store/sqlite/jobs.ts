@@ -84,6 +84,16 @@ export function sqliteJobs(db: Db): Store['jobs'] {
         id,
         owner,
       ) === 1,
+    handBack: async (id, owner, error, nowMs) =>
+      db.run(
+        `UPDATE jobs SET state = 'queued', run_at = ?, attempts = MAX(attempts - 1, 0), last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND state = 'running' AND lease_owner = ?`,
+        nowMs,
+        error,
+        nowMs,
+        id,
+        owner,
+      ) === 1,
     finish: async (id, state, error, nowMs) => {
       db.run(
         `UPDATE jobs SET state = ?, last_error = COALESCE(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ?
