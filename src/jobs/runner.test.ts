@@ -403,11 +403,25 @@ describe('JobRunner', () => {
       await r.stop(0);
       events.started('issue', 'late', job, true);
       for (let i = 0; i < 100 && (await store.jobs.get(job.id))?.state !== 'queued'; i++) await new Promise((resolve) => setTimeout(resolve, 5));
-      // Its attempt is given back with it: claimed again, it starts on its first.
-      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued' });
       expect(h.runs).toEqual([]);
       // A stopped runner reserves nothing.
       expect(events.startJob('issue', clock.now()).lease).toBeUndefined();
+    });
+
+    it('a job whose leased write commits after the runner stopped is handed back with its attempt taken back', async () => {
+      const events = distinctQueue();
+      const h = new ScriptedHandler(store, clock);
+      const { runner: r } = runner('X', h, { events });
+      const job = events.startJob('issue', clock.now());
+      await r.stop(0);
+      // The write lands after the stop's hand-back of running jobs: only the hand-back of this job sees it.
+      expect(await store.jobs.ensure('issue', 'later', job, clock.nowMs())).toBe(true);
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'running', attempts: 1 });
+      events.started('issue', 'later', job, true);
+      for (let i = 0; i < 100 && (await store.jobs.get(job.id))?.state !== 'queued'; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+      expect(h.runs).toEqual([]);
     });
   });
 });
