@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,6 +12,7 @@ import { migratePostgres } from '../../src/store/postgres/migrate.js';
 import { findMigrationsDir } from '../../src/store/migrations.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { TEST_PG_PASSWORD } from '../support/postgres-cluster.js';
+import { EVENTS_BEFORE_016, migrationsBelow, NUMBERED_BY_016 } from '../support/rate-limit-migration.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-db.js';
 
 // What the Store contract cannot see of the PostgreSQL store: its migrations (race-free, recorded,
@@ -140,25 +141,11 @@ describe('PostgreSQL connection settings', () => {
 
   it('migration 016 numbers the rate-limit events already recorded, in time order within each subject', async () => {
     const d = await database();
-    const below16 = mkdtempSync(join(dir, 'migrations-'));
-    const source = join(findMigrationsDir(), 'postgres');
-    for (const f of readdirSync(source)) if (/^\d+_.+\.sql$/.test(f) && parseInt(f, 10) < 16) copyFileSync(join(source, f), join(below16, f));
-    await migratePostgres({ url: d.url, migrationsDir: below16 });
-    await query(
-      d.url,
-      `INSERT INTO rate_limit_events (name, subject, at, expires_at) VALUES
-         ('newOrdersPerAccount', 'a', 300, 1300), ('newOrdersPerAccount', 'b', 100, 1100),
-         ('newOrdersPerAccount', 'a', 100, 1100), ('newAccountsPerIp', 'a', 50, 1050), ('newOrdersPerAccount', 'a', 200, 1200)`,
-    );
+    await migratePostgres({ url: d.url, migrationsDir: migrationsBelow(join(findMigrationsDir(), 'postgres'), 16, dir) });
+    const values = EVENTS_BEFORE_016.map(([name, subject, at]) => `('${name}', '${subject}', ${at}, ${at + 1000})`).join(', ');
+    await query(d.url, `INSERT INTO rate_limit_events (name, subject, at, expires_at) VALUES ${values}`);
     expect(await migratePostgres({ url: d.url })).toContain('016_rate_limit_sequence.sql');
-    const rows = await query(d.url, 'SELECT name, subject, at::int AS at, seq::int AS seq FROM rate_limit_events ORDER BY name, subject, at');
-    expect(rows).toEqual([
-      { name: 'newAccountsPerIp', subject: 'a', at: 50, seq: 1 },
-      { name: 'newOrdersPerAccount', subject: 'a', at: 100, seq: 1 },
-      { name: 'newOrdersPerAccount', subject: 'a', at: 200, seq: 2 },
-      { name: 'newOrdersPerAccount', subject: 'a', at: 300, seq: 3 },
-      { name: 'newOrdersPerAccount', subject: 'b', at: 100, seq: 1 },
-    ]);
+    expect(await query(d.url, 'SELECT name, subject, at::int AS at, seq::int AS seq FROM rate_limit_events ORDER BY name, subject, at')).toEqual(NUMBERED_BY_016);
     // A replica of the previous version, mid rolling upgrade, writes an event without a number (and
     // here with a clock behind): the database numbers it next and moves it to the subject's newest time.
     await query(d.url, "INSERT INTO rate_limit_events (name, subject, at, expires_at) VALUES ('newOrdersPerAccount', 'a', 250, 1250), ('newOrdersPerAccount', 'c', 70, 1070)");
