@@ -1,9 +1,13 @@
 import 'reflect-metadata'; // first: @peculiar/x509 (through tsyringe) needs it before it loads
 import { fork } from 'node:child_process';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createHttpClient } from './load/http.js';
 import { NodeAcmeClient } from './node-acme.js';
 import { Profiler, summarizeProfile } from './profile.js';
+import { makeSelfSigned } from './self-signed.js';
 import { table } from './stats.js';
 import { startGatewayTarget } from './targets.js';
 
@@ -14,10 +18,37 @@ import { startGatewayTarget } from './targets.js';
 // `npm run bench`), the client in a forked one; CPU is this process's (every thread) per kind.
 // Used to measure what each change of issue 11 bought; a benchmark, never a test.
 
-type Kind = 'GET directory' | 'GET newNonce' | 'POST-as-GET order' | 'POST-as-GET authz' | 'POST newOrder';
-const KINDS: Kind[] = ['GET directory', 'GET newNonce', 'POST-as-GET order', 'POST-as-GET authz', 'POST newOrder'];
+// The last kind is the floor: a bare node:http(s) server in the same process, answering every
+// request with a fixed 380-byte JSON body and the headers an ACME response carries (no routing, no
+// store, no JWS), over the same kind of connection and certificate (P-256) from the same client.
+// What node's HTTP and TLS cost per request here; the rows above it include it.
+type Kind = 'GET directory' | 'GET newNonce' | 'POST-as-GET order' | 'POST-as-GET authz' | 'POST newOrder' | 'bare node:http(s)';
+const KINDS: Kind[] = ['GET directory', 'GET newNonce', 'POST-as-GET order', 'POST-as-GET authz', 'POST newOrder', 'bare node:http(s)'];
 
 type ToClient = { type: 'run'; kind: Kind; n: number };
+type Setup = { directoryUrl: string; caPem: string | null; floorUrl: string; floorCaPem: string | null };
+
+async function startFloor(tls: boolean): Promise<{ server: Server; url: string; caPem: string | null }> {
+  const body = Buffer.from(JSON.stringify({ status: 'pending', expires: new Date().toISOString(), identifiers: [{ type: 'dns', value: 'floor.cost.test' }], detail: 'x'.repeat(230) }));
+  const handler: RequestListener = (req, res) => {
+    req.resume();
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Content-Length': body.length,
+      'Replay-Nonce': 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      'Cache-Control': 'no-store',
+      Link: '<https://127.0.0.1/directory>;rel="index"',
+    });
+    res.end(body);
+  };
+  const cert = tls ? await makeSelfSigned('request-cost floor') : null;
+  const server = cert ? createHttpsServer({ key: cert.keyPem, cert: cert.certPem }, handler) : createHttpServer(handler);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/floor`, caPem: cert?.certPem ?? null };
+}
+
 type FromClient = { type: 'ready' } | { type: 'start' } | { type: 'done'; kind: Kind; wallMs: number } | { type: 'fatal'; message: string };
 
 async function parent(): Promise<void> {
@@ -39,7 +70,8 @@ async function parent(): Promise<void> {
     if (m.type === 'fatal') throw new Error(`client: ${m.message}`);
     return m;
   };
-  child.send({ directoryUrl: gateway.directoryUrl, caPem: gateway.caPem });
+  const floor = await startFloor(tls);
+  child.send({ directoryUrl: gateway.directoryUrl, caPem: gateway.caPem, floorUrl: floor.url, floorCaPem: floor.caPem } satisfies Setup);
   await next(); // ready
   const rows: string[][] = [];
   let profileText = '';
@@ -64,6 +96,8 @@ async function parent(): Promise<void> {
     }
   } finally {
     child.kill();
+    floor.server.closeAllConnections();
+    floor.server.close();
     await gateway.close();
   }
   process.stdout.write(
@@ -78,8 +112,9 @@ async function parent(): Promise<void> {
 
 async function client(): Promise<void> {
   const send = (m: FromClient) => process.send!(m);
-  const setup = await new Promise<{ directoryUrl: string; caPem: string | null }>((r) => process.once('message', r as never));
+  const setup = await new Promise<Setup>((r) => process.once('message', r as never));
   const http = createHttpClient({ caPem: setup.caPem, maxSockets: 1, timeoutMs: 10_000 });
+  const floorHttp = createHttpClient({ caPem: setup.floorCaPem, maxSockets: 1, timeoutMs: 10_000 });
   const c = await NodeAcmeClient.connect(http, setup.directoryUrl);
   const dir = c.dir;
   await c.register();
@@ -94,6 +129,7 @@ async function client(): Promise<void> {
     'POST-as-GET order': () => c.post(orderUrl, null),
     'POST-as-GET authz': () => c.post(authzUrl, null),
     'POST newOrder': newOrder,
+    'bare node:http(s)': () => floorHttp.request('GET', setup.floorUrl),
   };
   send({ type: 'ready' });
   process.on('message', (m: ToClient) => {
