@@ -11,7 +11,8 @@ import { makeSelfSigned } from './self-signed.js';
 import { table } from './stats.js';
 import { startGatewayTarget } from './targets.js';
 
-// `node dist/bench/request-cost.js [--tls] [--n 2000] [--profile KIND]`: the server CPU of one
+// `node dist/bench/request-cost.js [--tls] [--n 2000] [--profile KIND]` (`ONLY_KIND=KIND` in the
+// environment: that kind alone, e.g. under `perf record`): the server CPU of one
 // request of each kind, one at a time, on a keep-alive connection, with no validation or issuance
 // around it: the per-request overhead (HTTP, TLS, routing, body, JWS, nonce, store, headers) that
 // every one of the ~8 requests of an order pays. The gateway runs in this process (as in
@@ -23,7 +24,7 @@ import { startGatewayTarget } from './targets.js';
 // store, no JWS), over the same kind of connection and certificate (P-256) from the same client.
 // What node's HTTP and TLS cost per request here; the rows above it include it.
 type Kind = 'GET directory' | 'GET newNonce' | 'POST-as-GET order' | 'POST-as-GET authz' | 'POST newOrder' | 'bare node:http(s)';
-const KINDS: Kind[] = ['GET directory', 'GET newNonce', 'POST-as-GET order', 'POST-as-GET authz', 'POST newOrder', 'bare node:http(s)'];
+const KINDS: Kind[] = process.env.ONLY_KIND ? [process.env.ONLY_KIND as Kind] : ['GET directory', 'GET newNonce', 'POST-as-GET order', 'POST-as-GET authz', 'POST newOrder', 'bare node:http(s)'];
 
 type ToClient = { type: 'run'; kind: Kind; n: number };
 type Setup = { directoryUrl: string; caPem: string | null; floorUrl: string; floorCaPem: string | null };
