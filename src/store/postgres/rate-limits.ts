@@ -1,5 +1,6 @@
 import { RateLimitExceeded, type ConcurrentLimit, type CountedLimit, type Store } from '../types.js';
 import { deleteInBatches } from '../batches.js';
+import { COUNT_IN_WINDOW, countInWindowParams, NEWEST_EVENT, NTH_IN_WINDOW } from '../rate-limit-window.js';
 import { LOCK_PREFIX, type PgDb, type Queries } from './db.js';
 
 // Rate limits (RFC 8555 §6.6) as sliding windows of counted events (migration 008), as in the
@@ -14,23 +15,12 @@ async function lock(q: Queries, what: string): Promise<void> {
   await q.one('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', `${LOCK_PREFIX}rate:${what}`);
 }
 
-/** The subject's newest event, with its sequence number and time. */
-const NEWEST = 'SELECT at, seq FROM rate_limit_events WHERE name = ? AND subject = ? ORDER BY at DESC, seq DESC LIMIT 1';
-
 /**
  * The events of the subject younger than `since`, in O(log n) (see the SQLite store: a sequence
  * number per subject, times that never go back), as one statement: one snapshot under READ COMMITTED.
  */
 async function countInWindow(q: Queries, name: string, subject: string, since: number): Promise<number> {
-  const r = await q.one(
-    `SELECT (SELECT seq FROM rate_limit_events WHERE name = ? AND subject = ? ORDER BY at DESC, seq DESC LIMIT 1)
-          - (SELECT seq FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ? ORDER BY at, seq LIMIT 1) + 1 AS n`,
-    name,
-    subject,
-    name,
-    subject,
-    since,
-  );
+  const r = await q.one(COUNT_IN_WINDOW, ...countInWindowParams(name, subject, since));
   return r?.n == null ? 0 : Number(r.n);
 }
 
@@ -40,9 +30,9 @@ async function fullUntil(q: Queries, limit: CountedLimit, nowMs: number): Promis
   const n = await countInWindow(q, limit.name, limit.subject, since);
   if (n < limit.max) return null;
   const r =
-    (await q.one('SELECT at FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ? ORDER BY at, seq LIMIT 1 OFFSET ?', limit.name, limit.subject, since, n - limit.max)) ??
+    (await q.one(NTH_IN_WINDOW, limit.name, limit.subject, since, n - limit.max)) ??
     // Counted with deleted events inside the window (see the SQLite store): free once the newest has left it.
-    (await q.one(NEWEST, limit.name, limit.subject));
+    (await q.one(NEWEST_EVENT, limit.name, limit.subject));
   return Number(r!.at) + limit.windowMs;
 }
 

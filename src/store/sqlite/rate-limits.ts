@@ -1,5 +1,6 @@
 import { RateLimitExceeded, type ConcurrentLimit, type CountedLimit, type Store } from '../types.js';
 import { deleteInBatches } from '../batches.js';
+import { COUNT_IN_WINDOW, countInWindowParams, NEWEST_EVENT, NTH_IN_WINDOW } from '../rate-limit-window.js';
 import { BOUND_LIMIT, type Db } from './db.js';
 
 // Rate limits (RFC 8555 §6.6) as sliding windows of counted events (migration 008). The check and
@@ -15,9 +16,6 @@ import { BOUND_LIMIT, type Db } from './db.js';
 // events whose window has passed, which is a prefix of a subject's sequence while its window stays
 // put (see countInWindow for a window changed twice within one window's time).
 
-/** The subject's newest event, with its sequence number and time; undefined when it has none. */
-const NEWEST = 'SELECT at, seq FROM rate_limit_events WHERE name = ? AND subject = ? ORDER BY at DESC, seq DESC LIMIT 1';
-
 /**
  * The events of the subject younger than `since`, as one statement. Exact while no event inside
  * the window has been deleted before the ones around it, which takes the window shortened and then
@@ -25,15 +23,7 @@ const NEWEST = 'SELECT at, seq FROM rate_limit_events WHERE name = ? AND subject
  * refusing until they have left the window.
  */
 function countInWindow(db: Db, name: string, subject: string, since: number): number {
-  const r = db.one(
-    `SELECT (SELECT seq FROM rate_limit_events WHERE name = ? AND subject = ? ORDER BY at DESC, seq DESC LIMIT 1)
-          - (SELECT seq FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ? ORDER BY at, seq LIMIT 1) + 1 AS n`,
-    name,
-    subject,
-    name,
-    subject,
-    since,
-  );
+  const r = db.one(COUNT_IN_WINDOW, ...countInWindowParams(name, subject, since));
   return (r?.n as number | null | undefined) ?? 0;
 }
 
@@ -47,15 +37,15 @@ function fullUntil(db: Db, limit: CountedLimit, nowMs: number): number | null {
   if (n < limit.max) return null;
   // n − max is 0 unless the limit was lowered: the OFFSET walks only that far.
   const r =
-    db.one('SELECT at FROM rate_limit_events WHERE name = ? AND subject = ? AND at > ? ORDER BY at, seq LIMIT 1 OFFSET ?', limit.name, limit.subject, since, n - limit.max) ??
+    db.one(NTH_IN_WINDOW, limit.name, limit.subject, since, n - limit.max) ??
     // Counted with deleted events inside the window (countInWindow): free once the newest has left it.
-    db.one(NEWEST, limit.name, limit.subject);
+    db.one(NEWEST_EVENT, limit.name, limit.subject);
   return (r!.at as number) + limit.windowMs;
 }
 
 /** Counts one event (inside the caller's transaction), kept until it has left its window. */
 export function countEvent(db: Db, name: string, subject: string, nowMs: number, windowMs: number): void {
-  const newest = db.one(NEWEST, name, subject);
+  const newest = db.one(NEWEST_EVENT, name, subject);
   const at = newest ? Math.max(nowMs, newest.at as number) : nowMs;
   const seq = newest ? (newest.seq as number) + 1 : 1;
   db.run('INSERT INTO rate_limit_events (name, subject, at, expires_at, seq) VALUES (?, ?, ?, ?, ?)', name, subject, at, at + windowMs, seq);
