@@ -3,6 +3,8 @@
 # parts issue 11's targets cannot do without: Node's HTTPS, ES256 JWS, the real http-01 validation,
 # the CSR check, the embedded PCA simulator's signature through the NCP client; no database), same
 # acmeload, same knobs, alternate rounds. What the targets would read for a server at that floor.
+# GATEWAY=1 runs the gateway as vs-pebble.sh does in each round as well, so the three are compared
+# in the same minutes of a noisy machine.
 #
 # Run from the project's root:  bash bench/floor-vs-pebble.sh
 # Knobs (env): ORDERS=400 CONC=8 ROUNDS=2 ACCOUNTS=4 ACMELOAD_DIR (a copy of acmeload with its
@@ -58,4 +60,21 @@ for r in $(seq "$ROUNDS"); do
   echo "round $r floor:  $fok/$ORDERS orders, $ft orders/s, p99 $fp ms, server CPU $fc ms/order, failed $ff"
   [ "$fok" = 0 ] && { tail -5 "$WORK/floor.log" "$WORK/floor.log"; python3 -c "import json;print(json.load(open('$WORK/floor.json'))['errors'])"; }
   echo "round $r floor/pebble: orders/s $(python3 -c "print(round($ft/max($pt,0.001),2))"), CPU/order $(python3 -c "print(round($fc/max($pc,0.001),2))")"
+
+  [ "${GATEWAY:-0}" = 1 ] || continue
+  GP=$(port); SP=$(port); rm -rf "$WORK/data"; mkdir -p "$WORK/data"
+  cat >"$WORK/gw.yaml" <<YAML
+server: { listen: "127.0.0.1:$GP", externalUrl: "https://localhost:$GP", tls: { mode: pca } }
+storage: { sqlite: "$WORK/data/gateway.sqlite" }
+validation: { httpPort: $H01, tlsAlpnPort: $(port), dnsResolvers: ["127.0.0.1:$DNS"] }
+pca: { kind: simulator, period: 30 }
+simulator: { listen: "127.0.0.1:$SP", dataDir: "$WORK/data/pca-simulator" }
+logging: { level: warn }
+YAML
+  node dist/src/main.js serve --config "$WORK/gw.yaml" >"$WORK/gateway.log" 2>&1 & GW=$!; PIDS+=($GW)
+  for _ in $(seq 300); do [ -f "$WORK/data/pca-simulator/root.pem" ] && curl -s -o /dev/null --cacert "$WORK/data/pca-simulator/root.pem" "https://localhost:$GP/directory" && break; sleep 0.1; done
+  read -r gt gc gp gok gf < <(load gateway "https://localhost:$GP/directory" "$GW")
+  kill "$GW"; wait "$GW" 2>/dev/null
+  echo "round $r gateway: $gok/$ORDERS orders, $gt orders/s, p99 $gp ms, server CPU $gc ms/order, failed $gf"
+  echo "round $r gateway/pebble: orders/s $(python3 -c "print(round($gt/max($pt,0.001),2))"), CPU/order $(python3 -c "print(round($gc/max($pc,0.001),2))"); gateway/floor: CPU/order $(python3 -c "print(round($gc/max($fc,0.001),2))")"
 done
