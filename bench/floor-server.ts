@@ -29,7 +29,7 @@ import { makeSelfSigned } from './self-signed.js';
 
 type Account = { id: string; key: KeyObject; thumbprint: string };
 type Challenge = { id: string; token: string; status: 'pending' | 'processing' | 'valid' | 'invalid'; authzId: string };
-type Authz = { id: string; name: string; status: 'pending' | 'valid' | 'invalid'; challenge: Challenge; accountId: string };
+type Authz = { id: string; name: string; status: 'pending' | 'valid' | 'invalid'; challenge: Challenge; accountId: string; orderId: string };
 type Order = { id: string; accountId: string; name: string; authzId: string; status: 'pending' | 'ready' | 'processing' | 'valid' | 'invalid'; certId?: string };
 
 export interface FloorServerOptions {
@@ -148,9 +148,9 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
     if (kind === 'new-order') {
       const { identifiers } = JSON.parse(v.payload.toString('utf8')) as { identifiers: Array<{ value: string }> };
       const challenge: Challenge = { id: newId(), token: b64u(randomBytes(32)), status: 'pending', authzId: '' };
-      const authz: Authz = { id: newId(), name: identifiers[0]!.value, status: 'pending', challenge, accountId: account.id };
+      const authz: Authz = { id: newId(), name: identifiers[0]!.value, status: 'pending', challenge, accountId: account.id, orderId: newId() };
       challenge.authzId = authz.id;
-      const order: Order = { id: newId(), accountId: account.id, name: authz.name, authzId: authz.id, status: 'pending' };
+      const order: Order = { id: authz.orderId, accountId: account.id, name: authz.name, authzId: authz.id, status: 'pending' };
       authzs.set(authz.id, authz);
       challenges.set(challenge.id, challenge);
       orders.set(order.id, order);
@@ -170,7 +170,8 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
         const outcome = await http01.validate({ identifier: { type: 'dns', value: authz.name }, token: challenge.token, keyAuthorization: `${challenge.token}.${account.thumbprint}` });
         challenge.status = outcome.valid ? 'valid' : 'invalid';
         authz.status = challenge.status;
-        for (const o of orders.values()) if (o.authzId === authz.id && o.status === 'pending') o.status = outcome.valid ? 'ready' : 'invalid';
+        const order = orders.get(authz.orderId);
+        if (order?.status === 'pending') order.status = outcome.valid ? 'ready' : 'invalid';
       }
       return send(res, 200, { type: 'http-01', url: `${base}/chall/${challenge.id}`, token: challenge.token, status: challenge.status });
     }

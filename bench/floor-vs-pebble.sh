@@ -15,7 +15,8 @@ PERF_DIR=${PERF_DIR:-$( [ -d ../shared/tools/perf ] && echo ../shared/tools/perf
 WORK=$(mktemp -d /tmp/floor-vs-pebble.XXXXXX); PIDS=()
 trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null; done; sleep 0.3; for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+# shellcheck source=bench/vs-pebble-common.sh
+. "$(dirname "$0")/vs-pebble-common.sh"
 command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || fail "install Debian's pebble"
 if [ -z "${ACMELOAD_DIR:-}" ]; then
   ACMELOAD_DIR="$WORK/acmeload"; cp -r "$PERF_DIR/acmeload" "$ACMELOAD_DIR"
@@ -23,10 +24,7 @@ if [ -z "${ACMELOAD_DIR:-}" ]; then
 fi
 npm run build --silent >/dev/null 2>&1 || fail "npm run build failed"
 
-DNS=$(port); MGMT=$(port); H01=$(port)
-pebble-challtestsrv -dns01 "127.0.0.1:$DNS" -management "127.0.0.1:$MGMT" -http01 "127.0.0.1:$H01" \
-  -https01 "" -tlsalpn01 "" -defaultIPv6 "" >"$WORK/cts.log" 2>&1 & PIDS+=($!)
-sleep 0.5
+start_challtestsrv
 
 load() { # NAME DIRECTORY PID -> "orders/s cpu_ms_per_order p99 completed failed"
   local name=$1 dir=$2 pid=$3
@@ -62,17 +60,9 @@ for r in $(seq "$ROUNDS"); do
   echo "round $r floor/pebble: orders/s $(python3 -c "print(round($ft/max($pt,0.001),2))"), CPU/order $(python3 -c "print(round($fc/max($pc,0.001),2))")"
 
   [ "${GATEWAY:-0}" = 1 ] || continue
-  GP=$(port); SP=$(port); rm -rf "$WORK/data"; mkdir -p "$WORK/data"
-  cat >"$WORK/gw.yaml" <<YAML
-server: { listen: "127.0.0.1:$GP", externalUrl: "https://localhost:$GP", tls: { mode: pca } }
-storage: { sqlite: "$WORK/data/gateway.sqlite" }
-validation: { httpPort: $H01, tlsAlpnPort: $(port), dnsResolvers: ["127.0.0.1:$DNS"] }
-pca: { kind: simulator, period: 30 }
-simulator: { listen: "127.0.0.1:$SP", dataDir: "$WORK/data/pca-simulator" }
-logging: { level: warn }
-YAML
+  rm -rf "$WORK/data"; mkdir -p "$WORK/data"; write_gateway_config
   node dist/src/main.js serve --config "$WORK/gw.yaml" >"$WORK/gateway.log" 2>&1 & GW=$!; PIDS+=($GW)
-  for _ in $(seq 300); do [ -f "$WORK/data/pca-simulator/root.pem" ] && curl -s -o /dev/null --cacert "$WORK/data/pca-simulator/root.pem" "https://localhost:$GP/directory" && break; sleep 0.1; done
+  wait_gateway_ready
   read -r gt gc gp gok gf < <(load gateway "https://localhost:$GP/directory" "$GW")
   kill "$GW"; wait "$GW" 2>/dev/null
   echo "round $r gateway: $gok/$ORDERS orders, $gt orders/s, p99 $gp ms, server CPU $gc ms/order, failed $gf"

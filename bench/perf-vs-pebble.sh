@@ -16,31 +16,20 @@ PERF_DIR=${PERF_DIR:-$( [ -d ../shared/tools/perf ] && echo ../shared/tools/perf
 WORK=$(mktemp -d /tmp/gw-perf.XXXXXX); PIDS=()
 trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null; done; sleep 0.3; for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+# shellcheck source=bench/vs-pebble-common.sh
+. "$(dirname "$0")/vs-pebble-common.sh"
 command -v perf >/dev/null || fail "install perf (Debian: linux-perf)"
 command -v pebble-challtestsrv >/dev/null || fail "install Debian's pebble (for pebble-challtestsrv)"
 cp -r "$PERF_DIR/acmeload" "$WORK/acmeload" && (cd "$WORK/acmeload" && npm ci --no-audit --no-fund >/dev/null 2>&1) || fail "npm ci of the load generator failed"
 npm run build --silent >/dev/null 2>&1 || fail "npm run build failed"
 mkdir -p "$(dirname "$OUT")"
 
-DNS=$(port); MGMT=$(port); H01=$(port)
-pebble-challtestsrv -dns01 "127.0.0.1:$DNS" -management "127.0.0.1:$MGMT" -http01 "127.0.0.1:$H01" \
-  -https01 "" -tlsalpn01 "" -defaultIPv6 "" >"$WORK/cts.log" 2>&1 & PIDS+=($!)
-sleep 0.5
-GP=$(port); SP=$(port); mkdir -p "$WORK/data"
-cat >"$WORK/gw.yaml" <<YAML
-server: { listen: "127.0.0.1:$GP", externalUrl: "https://localhost:$GP", tls: { mode: pca } }
-storage: { sqlite: "$WORK/data/gateway.sqlite" }
-validation: { httpPort: $H01, tlsAlpnPort: $(port), dnsResolvers: ["127.0.0.1:$DNS"] }
-pca: { kind: simulator, period: 30 }
-simulator: { listen: "127.0.0.1:$SP", dataDir: "$WORK/data/pca-simulator" }
-logging: { level: warn }
-admin: { listen: "127.0.0.1:$(port)", tokenFile: "$WORK/data/admin.token" }
-YAML
+start_challtestsrv
+mkdir -p "$WORK/data"; ADMIN=1 write_gateway_config
 # --perf-basic-prof: V8 writes /tmp/perf-PID.map, so perf names the JavaScript frames.
 # shellcheck disable=SC2086
 node --perf-basic-prof --logfile="$WORK/v8.log" ${GATEWAY_ARGS:-} dist/src/main.js serve --config "$WORK/gw.yaml" >"$WORK/gateway.log" 2>&1 & GW=$!; PIDS+=($GW)
-for _ in $(seq 300); do [ -f "$WORK/data/pca-simulator/root.pem" ] && curl -s -o /dev/null --cacert "$WORK/data/pca-simulator/root.pem" "https://localhost:$GP/directory" && break; sleep 0.1; done
+wait_gateway_ready
 node "$WORK/acmeload/acmeload.mjs" --directory "https://localhost:$GP/directory" --orders "$ORDERS" --concurrency "$CONC" --accounts "$ACCOUNTS" --warmup 20 \
   --challenge http-01 --challtestsrv "http://127.0.0.1:$MGMT" --watch-pid "gateway=$GW" --ca-file "$WORK/data/pca-simulator/root.pem" \
   --max-seconds 300 --request-timeout-ms 10000 --max-failures 10 --out "$OUT.load.json" >/dev/null 2>"$WORK/load.err" & LOAD=$!

@@ -18,7 +18,8 @@ PERF_DIR=${PERF_DIR:-$( [ -d ../shared/tools/perf ] && echo ../shared/tools/perf
 WORK=$(mktemp -d /tmp/gw-profile.XXXXXX); PIDS=()
 trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null; done; sleep 0.3; for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+# shellcheck source=bench/vs-pebble-common.sh
+. "$(dirname "$0")/vs-pebble-common.sh"
 command -v pebble-challtestsrv >/dev/null || fail "install Debian's pebble (for pebble-challtestsrv)"
 if [ -z "${ACMELOAD_DIR:-}" ]; then
   ACMELOAD_DIR="$WORK/acmeload"; cp -r "$PERF_DIR/acmeload" "$ACMELOAD_DIR"
@@ -27,26 +28,15 @@ fi
 npm run build --silent >/dev/null 2>&1 || fail "npm run build failed"
 mkdir -p "$(dirname "$OUT")"
 
-DNS=$(port); MGMT=$(port); H01=$(port)
-pebble-challtestsrv -dns01 "127.0.0.1:$DNS" -management "127.0.0.1:$MGMT" -http01 "127.0.0.1:$H01" \
-  -https01 "" -tlsalpn01 "" -defaultIPv6 "" >"$WORK/cts.log" 2>&1 & PIDS+=($!)
-sleep 0.5
+start_challtestsrv
 
-GP=$(port); SP=$(port); mkdir -p "$WORK/data"
+mkdir -p "$WORK/data"
 [ -n "${DB:-}" ] && { cp "$DB" "$WORK/data/gateway.sqlite"; for x in wal shm; do [ -f "$DB-$x" ] && cp "$DB-$x" "$WORK/data/gateway.sqlite-$x"; done; }
 [ -n "${DB:-}" ] && [ -d "$(dirname "$DB")/pca-simulator" ] && cp -r "$(dirname "$DB")/pca-simulator" "$WORK/data/"
-cat >"$WORK/gw.yaml" <<YAML
-server: { listen: "127.0.0.1:$GP", externalUrl: "https://localhost:$GP", tls: { mode: pca } }
-storage: { sqlite: "$WORK/data/gateway.sqlite" }
-validation: { httpPort: $H01, tlsAlpnPort: $(port), dnsResolvers: ["127.0.0.1:$DNS"] }
-pca: { kind: simulator, period: 30 }
-simulator: { listen: "127.0.0.1:$SP", dataDir: "$WORK/data/pca-simulator" }
-logging: { level: warn }
-admin: { listen: "127.0.0.1:$(port)", tokenFile: "$WORK/data/admin.token" }
-YAML
+ADMIN=1 write_gateway_config
 # shellcheck disable=SC2086
 CPU_SAMPLER_OUT="$OUT" CPU_SAMPLER_PROFILE=${PROFILE:-1} node ${GATEWAY_ARGS:-} --import ./dist/bench/cpu-sampler.js dist/src/main.js serve --config "$WORK/gw.yaml" >"$WORK/gateway.log" 2>&1 & GW=$!; PIDS+=($GW)
-for _ in $(seq 600); do [ -f "$WORK/data/pca-simulator/root.pem" ] && curl -s -o /dev/null --cacert "$WORK/data/pca-simulator/root.pem" "https://localhost:$GP/directory" && break; sleep 0.1; done
+wait_gateway_ready 600
 
 rm -f "$OUT.json" "$OUT.cpuprofile"
 node "$ACMELOAD_DIR/acmeload.mjs" --directory "https://localhost:$GP/directory" --orders "$ORDERS" --concurrency "$CONC" --accounts "$ACCOUNTS" --warmup 20 \
