@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,17 +64,53 @@ async function serverUser(): Promise<{ uid: number; gid: number } | null> {
   }
 }
 
+const CLUSTER_PREFIX = 'acme-pg-';
+/** A directory this young without an owner file may be a cluster another run is making right now. */
+const UNOWNED_GRACE_MS = 10 * 60_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Clusters left by a test process that died without disposing them (a killed suite): each cluster's
+ * directory names the process that started it (owner.pid); when that process is gone, its server is
+ * stopped and the directory removed. A cluster whose owner is alive belongs to a run going on beside
+ * this one and is left alone.
+ */
+export async function sweepOrphanClusters(asServer: (cmd: string, args: string[]) => Promise<unknown>, parent = tmpdir()): Promise<void> {
+  for (const name of readdirSync(parent).filter((n) => n.startsWith(CLUSTER_PREFIX))) {
+    const base = join(parent, name);
+    try {
+      const ownerFile = join(base, 'owner.pid');
+      if (existsSync(ownerFile) ? alive(Number(readFileSync(ownerFile, 'utf8'))) : Date.now() - statSync(base).mtimeMs < UNOWNED_GRACE_MS) continue;
+      const dataDir = join(base, 'data');
+      if (existsSync(join(dataDir, 'postmaster.pid'))) await asServer('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', '-t', '30', 'stop']).catch(() => undefined);
+      rmSync(base, { recursive: true, force: true });
+    } catch {
+      // Another run's sweep got there first, or the directory is not ours to read: not this run's business.
+    }
+  }
+}
+
 export async function startPostgresCluster(binDir: string): Promise<PostgresCluster> {
   const owner = await serverUser();
-  const base = mkdtempSync(join(tmpdir(), 'acme-pg-'));
+  const asServer = (cmd: string, args: string[]) =>
+    owner ? run('runuser', ['-u', 'postgres', '--', join(binDir, cmd), ...args]) : run(join(binDir, cmd), args);
+  await sweepOrphanClusters(asServer);
+  const base = mkdtempSync(join(tmpdir(), CLUSTER_PREFIX));
+  writeFileSync(join(base, 'owner.pid'), String(process.pid));
   const dataDir = join(base, 'data');
   const socketDir = join(base, 'sock');
   mkdirSync(socketDir);
   const pwFile = join(base, 'pw');
   writeFileSync(pwFile, `${TEST_PG_PASSWORD}\n`, { mode: 0o600 });
   if (owner) for (const p of [base, socketDir, pwFile]) chownSync(p, owner.uid, owner.gid);
-  const asServer = (cmd: string, args: string[]) =>
-    owner ? run('runuser', ['-u', 'postgres', '--', join(binDir, cmd), ...args]) : run(join(binDir, cmd), args);
 
   await asServer('initdb', ['-D', dataDir, '-U', TEST_PG_USER, '-A', 'scram-sha-256', `--pwfile=${pwFile}`, '--no-sync', '--no-instructions', '-E', 'UTF8', '--locale=C']);
   rmSync(pwFile);
