@@ -9,14 +9,18 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkCsr } from '../src/acme/csr.js';
 import { NcpPcaClient } from '../src/pca/ncp-client.js';
+import { loadOrCreateCa, serialHex } from '../src/pca/simulator/ca.js';
+import { issueLeaf, parseCsr } from '../src/pca/simulator/leaf.js';
 import { startSimulatorMaybeThreaded } from '../src/pca/simulator/thread.js';
+import { toPem } from '../src/acme/pem.js';
 import { systemClock } from '../src/platform/clock.js';
+import { cryptoRandom } from '../src/platform/random.js';
 import { createDnsResolver } from '../src/platform/dns.js';
 import { createLogger } from '../src/platform/logger.js';
 import { createHttp01Validator } from '../src/validation/index.js';
 import { makeSelfSigned } from './self-signed.js';
 
-// `node dist/bench/floor-server.js --dns HOST:PORT --http-port N [--listen 127.0.0.1:0]`: the floor
+// `node dist/bench/floor-server.js --dns HOST:PORT --http-port N [--listen 127.0.0.1:0] [--in-process-ca]`: the floor
 // under issue 11's CPU target, measured rather than added up. An ACME server that does only what
 // no server meeting the issue can skip, for acmeload's flow (newAccount, newOrder, authz, challenge,
 // authz poll, finalize, certificate): Node's HTTPS, the ES256 JWS check with its nonce and url, the
@@ -40,6 +44,12 @@ export interface FloorServerOptions {
   host?: string;
   /** 0 (default): any free port. */
   port?: number;
+  /**
+   * Sign in this thread with the simulator's CA code, as Pebble's CA signs inside Pebble: no PCA
+   * REST call, no simulator thread, the CSR parsed and verified once. Not what issue 11 measures (it
+   * counts the simulator's signing path); what a target restated against an in-process CA would see.
+   */
+  inProcessCa?: boolean;
 }
 
 export interface FloorServer {
@@ -64,6 +74,7 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
     logger,
   );
   const pca = new NcpPcaClient({ endpoint: simulator.url, caTag: simulator.caTag, accessKey, secretKey, clock: systemClock });
+  const localCa = opts.inProcessCa ? await loadOrCreateCa(mkdtempSync(join(tmpdir(), 'floor-ca-')), 2, systemClock, cryptoRandom) : null;
   const resolver = createDnsResolver({ servers: [dns] });
   const http01 = createHttp01Validator({ resolver, addressPolicy: { check: () => ({ allowed: true }) }, port: httpPort });
 
@@ -181,12 +192,20 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
       if (order.status !== 'ready') return send(res, 403, { type: 'urn:ietf:params:acme:error:orderNotReady', status: 403 });
       const { csr } = JSON.parse(v.payload.toString('utf8')) as { csr: string };
       const der = Buffer.from(csr, 'base64url');
-      await checkCsr(der, [{ type: 'dns', value: order.name }]);
-      order.status = 'processing';
-      const pem = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE REQUEST-----\n`;
-      const signed = await pca.sign(pem, { period: 30 });
+      const pem = toPem('CERTIFICATE REQUEST', der);
       order.certId = newId();
-      certificates.set(order.certId, [signed.leafPem, ...signed.chainPems].join(''));
+      if (localCa) {
+        const parsed = await parseCsr(pem);
+        if (parsed.dnsNames.length !== 1 || parsed.dnsNames[0] !== order.name) return send(res, 400, { type: 'urn:ietf:params:acme:error:badCSR', status: 400 });
+        const now = Date.now();
+        const leaf = await issueLeaf({ csr: parsed, issuer: localCa.issuing, serialHex: serialHex(cryptoRandom), notBefore: new Date(now - 60_000), notAfter: new Date(now + 30 * 86_400_000) });
+        certificates.set(order.certId, [toPem('CERTIFICATE', leaf.der), ...localCa.chainPems].join(''));
+      } else {
+        await checkCsr(der, [{ type: 'dns', value: order.name }]);
+        order.status = 'processing';
+        const signed = await pca.sign(pem, { period: 30 });
+        certificates.set(order.certId, [signed.leafPem, ...signed.chainPems].join(''));
+      }
       order.status = 'valid';
       return send(res, 200, orderView(order), { Location: `${base}/order/${order.id}` });
     }
@@ -234,7 +253,7 @@ function arg(name: string, fallback?: string): string {
 
 async function cli(): Promise<void> {
   const [host, portText] = arg('listen', '127.0.0.1:0').split(':') as [string, string];
-  const floor = await startFloorServer({ dns: arg('dns'), httpPort: Number(arg('http-port')), host, port: Number(portText) });
+  const floor = await startFloorServer({ dns: arg('dns'), httpPort: Number(arg('http-port')), host, port: Number(portText), inProcessCa: process.argv.includes('--in-process-ca') });
   process.stdout.write(`floor server at ${floor.directoryUrl}\n`);
   const stop = () => void floor.close().finally(() => process.exit(0));
   process.once('SIGTERM', stop);

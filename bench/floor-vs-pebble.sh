@@ -5,6 +5,7 @@
 # acmeload, same knobs, alternate rounds. What the targets would read for a server at that floor.
 # GATEWAY=1 runs the gateway as vs-pebble.sh does in each round as well, so the three are compared
 # in the same minutes of a noisy machine.
+# FLOOR_ARGS=--in-process-ca: the floor signs in its own thread as Pebble's CA does (no PCA REST call).
 #
 # Run from the project's root:  bash bench/floor-vs-pebble.sh
 # Knobs (env): ORDERS=400 CONC=8 ROUNDS=2 ACCOUNTS=4 ACMELOAD_DIR (a copy of acmeload with its
@@ -51,7 +52,8 @@ for r in $(seq "$ROUNDS"); do
   echo "round $r pebble: $pok/$ORDERS orders, $pt orders/s, p99 $pp ms, server CPU $pc ms/order, failed $pf"
 
   FP=$(port)
-  node dist/bench/floor-server.js --listen "127.0.0.1:$FP" --dns "127.0.0.1:$DNS" --http-port "$H01" >"$WORK/floor.log" 2>&1 & FL=$!; PIDS+=($FL)
+  # shellcheck disable=SC2086
+  node dist/bench/floor-server.js --listen "127.0.0.1:$FP" --dns "127.0.0.1:$DNS" --http-port "$H01" ${FLOOR_ARGS:-} >"$WORK/floor.log" 2>&1 & FL=$!; PIDS+=($FL)
   for _ in $(seq 300); do grep -q 'floor server at' "$WORK/floor.log" && break; sleep 0.1; done
   read -r ft fc fp fok ff < <(load floor "https://localhost:$FP/directory" "$FL")
   kill "$FL"; wait "$FL" 2>/dev/null
