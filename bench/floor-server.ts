@@ -1,6 +1,6 @@
 import 'reflect-metadata'; // first: @peculiar/x509 (through tsyringe) needs it before it loads
 import { createHash, createPublicKey, randomBytes, verify as verifySignature, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -66,17 +66,33 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
   const { dns, httpPort } = opts;
   const logger = createLogger({ level: 'warn' });
 
+  // The CA's keys and the simulator's journal: throwaway, removed by close().
+  const dataDir = mkdtempSync(join(tmpdir(), 'floor-server-'));
   const accessKey = `floor-${newId()}`;
   const secretKey = newId();
-  const simulator = await startSimulatorMaybeThreaded(
-    { host: '127.0.0.1', port: 0, dataDir: mkdtempSync(join(tmpdir(), 'floor-pca-')), accessKey, secretKey, behaviour: { keyRule: 'any' }, log: { level: 'warn', pretty: false } },
-    true,
-    logger,
-  );
-  const pca = new NcpPcaClient({ endpoint: simulator.url, caTag: simulator.caTag, accessKey, secretKey, clock: systemClock });
-  const localCa = opts.inProcessCa ? await loadOrCreateCa(mkdtempSync(join(tmpdir(), 'floor-ca-')), 2, systemClock, cryptoRandom) : null;
+  const localCa = opts.inProcessCa ? await loadOrCreateCa(dataDir, 2, systemClock, cryptoRandom) : null;
+  const simulator = localCa
+    ? null
+    : await startSimulatorMaybeThreaded({ host: '127.0.0.1', port: 0, dataDir, accessKey, secretKey, behaviour: { keyRule: 'any' }, log: { level: 'warn', pretty: false } }, true, logger);
+  const pca = simulator ? new NcpPcaClient({ endpoint: simulator.url, caTag: simulator.caTag, accessKey, secretKey, clock: systemClock }) : null;
   const resolver = createDnsResolver({ servers: [dns] });
   const http01 = createHttp01Validator({ resolver, addressPolicy: { check: () => ({ allowed: true }) }, port: httpPort });
+
+  /** The chain for an order's CSR (null: the CSR does not name the order's one identifier). */
+  async function issue(pem: string, der: Buffer, order: Order): Promise<string | null> {
+    if (localCa) {
+      // Pebble's way: one CSR parse and check, one signature, no second party.
+      const parsed = await parseCsr(pem);
+      if (parsed.dnsNames.length !== 1 || parsed.dnsNames[0] !== order.name) return null;
+      const now = Date.now();
+      const leaf = await issueLeaf({ csr: parsed, issuer: localCa.issuing, serialHex: serialHex(cryptoRandom), notBefore: new Date(now - 60_000), notAfter: new Date(now + 30 * 86_400_000) });
+      return [toPem('CERTIFICATE', leaf.der), ...localCa.chainPems].join('');
+    }
+    await checkCsr(der, [{ type: 'dns', value: order.name }]);
+    order.status = 'processing';
+    const signed = await pca!.sign(pem, { period: 30 });
+    return [signed.leafPem, ...signed.chainPems].join('');
+  }
 
   const cert = await makeSelfSigned('floor server');
   const accounts = new Map<string, Account>();
@@ -193,19 +209,10 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
       const { csr } = JSON.parse(v.payload.toString('utf8')) as { csr: string };
       const der = Buffer.from(csr, 'base64url');
       const pem = toPem('CERTIFICATE REQUEST', der);
+      const chain = await issue(pem, der, order);
+      if (!chain) return send(res, 400, { type: 'urn:ietf:params:acme:error:badCSR', status: 400 });
       order.certId = newId();
-      if (localCa) {
-        const parsed = await parseCsr(pem);
-        if (parsed.dnsNames.length !== 1 || parsed.dnsNames[0] !== order.name) return send(res, 400, { type: 'urn:ietf:params:acme:error:badCSR', status: 400 });
-        const now = Date.now();
-        const leaf = await issueLeaf({ csr: parsed, issuer: localCa.issuing, serialHex: serialHex(cryptoRandom), notBefore: new Date(now - 60_000), notAfter: new Date(now + 30 * 86_400_000) });
-        certificates.set(order.certId, [toPem('CERTIFICATE', leaf.der), ...localCa.chainPems].join(''));
-      } else {
-        await checkCsr(der, [{ type: 'dns', value: order.name }]);
-        order.status = 'processing';
-        const signed = await pca.sign(pem, { period: 30 });
-        certificates.set(order.certId, [signed.leafPem, ...signed.chainPems].join(''));
-      }
+      certificates.set(order.certId, chain);
       order.status = 'valid';
       return send(res, 200, orderView(order), { Location: `${base}/order/${order.id}` });
     }
@@ -238,8 +245,9 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      pca.close();
-      await simulator.close();
+      pca?.close();
+      await simulator?.close();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
