@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkCsr } from '../src/acme/csr.js';
+import { toPem } from '../src/acme/pem.js';
 import { NcpPcaClient } from '../src/pca/ncp-client.js';
 import { loadOrCreateCa, serialHex } from '../src/pca/simulator/ca.js';
 import { issueLeaf, parseCsr } from '../src/pca/simulator/leaf.js';
 import { startSimulatorMaybeThreaded } from '../src/pca/simulator/thread.js';
-import { toPem } from '../src/acme/pem.js';
 import { systemClock } from '../src/platform/clock.js';
 import { cryptoRandom } from '../src/platform/random.js';
 import { createDnsResolver } from '../src/platform/dns.js';
@@ -79,7 +79,8 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
   const http01 = createHttp01Validator({ resolver, addressPolicy: { check: () => ({ allowed: true }) }, port: httpPort });
 
   /** The chain for an order's CSR (null: the CSR does not name the order's one identifier). */
-  async function issue(pem: string, der: Buffer, order: Order): Promise<string | null> {
+  async function issue(der: Buffer, order: Order): Promise<string | null> {
+    const pem = toPem('CERTIFICATE REQUEST', der);
     if (localCa) {
       // Pebble's way: one CSR parse and check, one signature, no second party.
       const parsed = await parseCsr(pem);
@@ -171,6 +172,12 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
     }
     const account = v.account;
     if (!account) return send(res, 400, { type: 'urn:ietf:params:acme:error:accountDoesNotExist', status: 400 });
+    /** The object the URL names, when it is this account's. */
+    const mine = <T extends { accountId: string }>(of: Map<string, T>): T | undefined => {
+      const found = of.get(id ?? '');
+      return found?.accountId === account.id ? found : undefined;
+    };
+    const notFound = () => send(res, 404, { status: 404 });
 
     if (kind === 'new-order') {
       const { identifiers } = JSON.parse(v.payload.toString('utf8')) as { identifiers: Array<{ value: string }> };
@@ -184,13 +191,13 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
       return send(res, 201, orderView(order), { Location: `${base}/order/${order.id}` });
     }
     if (kind === 'authz') {
-      const authz = authzs.get(id ?? '');
-      return authz && authz.accountId === account.id ? send(res, 200, authzView(authz)) : send(res, 404, { status: 404 });
+      const authz = mine(authzs);
+      return authz ? send(res, 200, authzView(authz)) : notFound();
     }
     if (kind === 'chall') {
       const challenge = challenges.get(id ?? '');
       const authz = challenge && authzs.get(challenge.authzId);
-      if (!challenge || !authz || authz.accountId !== account.id) return send(res, 404, { status: 404 });
+      if (!challenge || !authz || authz.accountId !== account.id) return notFound();
       if (challenge.status === 'pending') {
         challenge.status = 'processing';
         // As the gateway does: the answer waits for the validation, so the next poll sees its result.
@@ -203,13 +210,11 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
       return send(res, 200, { type: 'http-01', url: `${base}/chall/${challenge.id}`, token: challenge.token, status: challenge.status });
     }
     if (kind === 'finalize') {
-      const order = orders.get(id ?? '');
-      if (!order || order.accountId !== account.id) return send(res, 404, { status: 404 });
+      const order = mine(orders);
+      if (!order) return notFound();
       if (order.status !== 'ready') return send(res, 403, { type: 'urn:ietf:params:acme:error:orderNotReady', status: 403 });
       const { csr } = JSON.parse(v.payload.toString('utf8')) as { csr: string };
-      const der = Buffer.from(csr, 'base64url');
-      const pem = toPem('CERTIFICATE REQUEST', der);
-      const chain = await issue(pem, der, order);
+      const chain = await issue(Buffer.from(csr, 'base64url'), order);
       if (!chain) return send(res, 400, { type: 'urn:ietf:params:acme:error:badCSR', status: 400 });
       order.certId = newId();
       certificates.set(order.certId, chain);
@@ -217,14 +222,14 @@ export async function startFloorServer(opts: FloorServerOptions): Promise<FloorS
       return send(res, 200, orderView(order), { Location: `${base}/order/${order.id}` });
     }
     if (kind === 'order') {
-      const order = orders.get(id ?? '');
-      return order && order.accountId === account.id ? send(res, 200, orderView(order)) : send(res, 404, { status: 404 });
+      const order = mine(orders);
+      return order ? send(res, 200, orderView(order)) : notFound();
     }
     if (kind === 'cert') {
       const chain = certificates.get(id ?? '');
-      return chain ? send(res, 200, chain) : send(res, 404, { status: 404 });
+      return chain ? send(res, 200, chain) : notFound();
     }
-    return send(res, 404, { status: 404 });
+    return notFound();
   }
 
   const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
